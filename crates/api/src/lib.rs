@@ -1,0 +1,24 @@
+//! The HTTP surface: the MetaDefender Cluster API routes, header decoding, and the one place where
+//! errors become status codes and `{"err":...}` bodies. The only crate that knows HTTP.
+
+mod error;
+mod routes;
+
+use std::future::Future;
+
+use palisade_service::Service;
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+pub use routes::router;
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    service: Service,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(service))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

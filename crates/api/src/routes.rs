@@ -1,0 +1,391 @@
+//! Route handlers: decode the request, call the service, encode the answer.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use palisade_metastore::HashQuery;
+use palisade_model::now_millis;
+use palisade_service::{Caller, Service, SubmitRequest, UploadLength};
+use serde_json::json;
+
+use crate::ApiError;
+
+type Params = Query<HashMap<String, String>>;
+type ApiResult = Result<Response, ApiError>;
+
+/// All routes of the API document plus `/version`, `/stat/engines` and `/readyz`.
+pub fn router(service: Service) -> Router {
+    Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/version", get(version))
+        .route("/readyz", get(readyz))
+        .route("/stat/engines", get(engines))
+        .route(
+            "/file",
+            post(submit).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/file/rules", get(rules))
+        .route("/file/batch", post(create_batch))
+        .route("/file/batch/{batch_id}", get(batch_status))
+        .route("/file/batch/{batch_id}/close", post(close_batch))
+        .route("/file/batch/{batch_id}/cancel", post(cancel_batch))
+        .route("/file/batch/{batch_id}/certificate", get(batch_certificate))
+        .route("/file/converted/{data_id}", get(download))
+        .route("/file/download/{data_id}", get(download))
+        .route("/file/{data_id}", get(report))
+        .route("/file/{data_id}/cancel", post(cancel))
+        .route("/hash/{hash}", get(hash_lookup))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Endpoint not found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        })
+        .with_state(service)
+}
+
+/// A header's value, URL-decoded as UTF-8 (clients percent-encode names, rules and metadata).
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    let raw = headers.get(name)?;
+    let text = match raw.to_str() {
+        Ok(text) => text.to_string(),
+        Err(_) => String::from_utf8_lossy(raw.as_bytes()).into_owned(),
+    };
+    Some(
+        percent_encoding::percent_decode_str(&text)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
+}
+
+fn header_flag(headers: &HeaderMap, name: &str) -> bool {
+    header_text(headers, name).is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1")
+}
+
+fn apikey<'a>(headers: &'a HeaderMap, params: &'a HashMap<String, String>) -> Option<&'a str> {
+    headers
+        .get("apikey")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| params.get("apikey").map(String::as_str))
+}
+
+async fn caller(
+    service: &Service,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<Caller, ApiError> {
+    Ok(service.authenticate(apikey(headers, params)).await?)
+}
+
+fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("Invalid {name} parameter"))),
+    }
+}
+
+fn json_response(value: impl serde::Serialize) -> Response {
+    Json(value).into_response()
+}
+
+async fn login(State(service): State<Service>, body: Bytes) -> ApiResult {
+    #[derive(serde::Deserialize)]
+    struct Credentials {
+        user: String,
+        password: String,
+    }
+    let credentials: Credentials = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::bad_request("Body must be {\"user\":...,\"password\":...}"))?;
+    let (session_id, csrf) = service
+        .login(&credentials.user, &credentials.password)
+        .await?;
+    Ok(json_response(
+        json!({ "oms-csrf-token": csrf, "session_id": session_id }),
+    ))
+}
+
+async fn logout(
+    State(service): State<Service>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    service.logout(apikey(&headers, &params)).await?;
+    Ok(json_response(json!({ "response": "Logout success" })))
+}
+
+async fn version() -> Response {
+    json_response(json!({
+        "product_id": "palisade",
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+async fn readyz() -> Response {
+    json_response(json!({ "status": "ready" }))
+}
+
+async fn engines(
+    State(service): State<Service>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    caller(&service, &headers, &params).await?;
+    Ok(json_response(service.engine_stats()))
+}
+
+async fn rules(
+    State(service): State<Service>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    let caller = caller(&service, &headers, &params).await?;
+    let user_agent = header_text(&headers, "user_agent").unwrap_or_default();
+    let list: Vec<_> = service
+        .rules_for(&caller, &user_agent)
+        .into_iter()
+        .map(|rule| json!({ "max_file_size": rule.max_file_size, "name": rule.name }))
+        .collect();
+    Ok(json_response(list))
+}
+
+fn submit_request(headers: &HeaderMap) -> SubmitRequest {
+    let chunked = headers
+        .get(header::TRANSFER_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let length = match headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        _ if chunked => UploadLength::Chunked,
+        Some(length) => UploadLength::Known(length),
+        None => UploadLength::Missing,
+    };
+    let mut passwords: Vec<(u32, String)> = Vec::new();
+    for name in headers.keys() {
+        let Some(suffix) = name.as_str().strip_prefix("archivepwd") else {
+            continue;
+        };
+        let order = if suffix.is_empty() {
+            0
+        } else {
+            match suffix.parse::<u32>() {
+                Ok(n) if n >= 1 => n,
+                _ => continue,
+            }
+        };
+        if let Some(value) = header_text(headers, name.as_str()) {
+            passwords.push((order, value));
+        }
+    }
+    passwords.sort();
+    SubmitRequest {
+        length,
+        filename: header_text(headers, "filename").unwrap_or_default(),
+        rule: header_text(headers, "rule").or_else(|| header_text(headers, "workflow")),
+        user_agent: header_text(headers, "user_agent").unwrap_or_default(),
+        batch_id: header_text(headers, "batch"),
+        archive_passwords: passwords.into_iter().map(|(_, p)| p).collect(),
+        metadata: header_text(headers, "metadata").unwrap_or_default(),
+        callback_url: header_text(headers, "callbackurl").unwrap_or_default(),
+    }
+}
+
+async fn submit(
+    State(service): State<Service>,
+    Query(params): Params,
+    request: Request,
+) -> ApiResult {
+    let headers = request.headers().clone();
+    let caller = caller(&service, &headers, &params).await?;
+    let mut submit = submit_request(&headers);
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let data_id = if multipart && matches!(submit.length, UploadLength::Known(n) if n > 0) {
+        let mut form = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::bad_request(format!("Invalid multipart body: {e}")))?;
+        let field = loop {
+            match form.next_field().await {
+                Ok(Some(field)) if field.file_name().is_some() || field.name() == Some("file") => {
+                    break field;
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => return Err(palisade_service::ServiceError::EmptyFile.into()),
+                Err(e) => return Err(ApiError::bad_request(format!("Invalid multipart body: {e}"))),
+            }
+        };
+        if submit.filename.is_empty() {
+            submit.filename = field.file_name().unwrap_or_default().to_string();
+        }
+        let field = std::sync::Arc::new(tokio::sync::Mutex::new(field));
+        service
+            .submit(&caller, submit, move || {
+                let field = field.clone();
+                async move { field.lock().await.chunk().await }
+            })
+            .await?
+    } else {
+        let stream = std::sync::Arc::new(tokio::sync::Mutex::new(
+            request.into_body().into_data_stream(),
+        ));
+        service
+            .submit(&caller, submit, move || {
+                let stream = stream.clone();
+                async move { stream.lock().await.next().await.transpose() }
+            })
+            .await?
+    };
+    Ok(json_response(json!({ "data_id": data_id.as_str() })))
+}
+
+fn not_found_body(id: &str) -> Response {
+    let mut map = serde_json::Map::new();
+    map.insert(id.to_string(), json!("Not Found"));
+    json_response(serde_json::Value::Object(map))
+}
+
+async fn report(
+    State(service): State<Service>,
+    Path(data_id): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    caller(&service, &headers, &params).await?;
+    number(&params, "first")?;
+    number(&params, "size")?;
+    match service.report(&data_id).await? {
+        Some(report) => Ok(json_response(report)),
+        None => Ok(not_found_body(&data_id)),
+    }
+}
+
+async fn hash_lookup(
+    State(service): State<Service>,
+    Path(hash): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    caller(&service, &headers, &params).await?;
+    let hours = match header_text(&headers, "timerange") {
+        Some(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request("Invalid timerange header"))?,
+        _ => 0,
+    };
+    let query = HashQuery {
+        rule: header_text(&headers, "rule").filter(|r| !r.is_empty()),
+        since: (hours > 0).then(|| now_millis() - hours * 3_600_000),
+        include_in_progress: header_flag(&headers, "include-inprogress"),
+        self_only: header_flag(&headers, "selfonly"),
+    };
+    match service.report_by_hash(&hash, &query).await? {
+        Some(report) => Ok(json_response(report)),
+        None => Ok(not_found_body(&hash)),
+    }
+}
+
+async fn cancel(
+    State(service): State<Service>,
+    Path(data_id): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    caller(&service, &headers, &params).await?;
+    service.cancel(&data_id).await?;
+    let mut map = serde_json::Map::new();
+    map.insert(data_id.to_ascii_lowercase(), json!("cancelled"));
+    Ok(json_response(serde_json::Value::Object(map)))
+}
+
+async fn download(
+    State(service): State<Service>,
+    Path(data_id): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    caller(&service, &headers, &params).await?;
+    // No engine produces sanitized or DLP-processed output yet (CDR and DLP come later), so no
+    // data id has an output to serve.
+    let _ = data_id;
+    Err(ApiError::new(StatusCode::NOT_FOUND, "File could not be found"))
+}
+
+async fn create_batch(
+    State(service): State<Service>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    let caller = caller(&service, &headers, &params).await?;
+    let rule = header_text(&headers, "rule").or_else(|| header_text(&headers, "workflow"));
+    let user_agent = header_text(&headers, "user_agent").unwrap_or_default();
+    let user_data = header_text(&headers, "user-data").unwrap_or_default();
+    let batch_id = service
+        .create_batch(&caller, rule.as_deref(), &user_agent, &user_data)
+        .await?;
+    Ok(json_response(json!({ "batch_id": batch_id.as_str() })))
+}
+
+async fn batch_status(
+    State(service): State<Service>,
+    Path(batch_id): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    caller(&service, &headers, &params).await?;
+    let report = service
+        .batch_status(&batch_id, number(&params, "first")?, number(&params, "size")?)
+        .await?;
+    Ok(json_response(report))
+}
+
+async fn close_batch(
+    State(service): State<Service>,
+    Path(batch_id): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    caller(&service, &headers, &params).await?;
+    Ok(json_response(service.close_batch(&batch_id).await?))
+}
+
+async fn cancel_batch(
+    State(service): State<Service>,
+    Path(batch_id): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    caller(&service, &headers, &params).await?;
+    service.cancel_batch(&batch_id).await?;
+    let mut map = serde_json::Map::new();
+    map.insert(batch_id.to_ascii_lowercase(), json!("cancelled"));
+    Ok(json_response(serde_json::Value::Object(map)))
+}
+
+async fn batch_certificate(
+    State(service): State<Service>,
+    Path(batch_id): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    caller(&service, &headers, &params).await?;
+    let body = service.batch_certificate(&batch_id).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,165 @@
+//! Streaming ingest: body chunks go to a blocking thread that hashes and writes them in one pass.
+
+use bytes::Bytes;
+use md5::Digest;
+use palisade_model::FileHashes;
+use tokio::sync::mpsc;
+
+use crate::BlobStore;
+
+/// What went wrong while taking an upload in.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("file is larger than the {limit} bytes permitted")]
+    TooLarge { limit: u64 },
+    #[error("file is empty")]
+    Empty,
+    #[error("upload interrupted: {0}")]
+    Client(String),
+    #[error("storage failed: {0}")]
+    Storage(#[from] std::io::Error),
+}
+
+/// A committed upload: its digests and size.
+#[derive(Clone, Debug)]
+pub struct Ingested {
+    pub hashes: FileHashes,
+    pub size: u64,
+    /// Milliseconds spent hashing and writing, on the ingest thread.
+    pub hash_time_ms: i64,
+}
+
+enum Message {
+    Chunk(Bytes),
+    Finish,
+}
+
+struct Hashers {
+    md5: md5::Md5,
+    sha1: sha1::Sha1,
+    sha256: sha2::Sha256,
+    sha512: sha2::Sha512,
+}
+
+impl Hashers {
+    fn new() -> Self {
+        Self {
+            md5: md5::Md5::new(),
+            sha1: sha1::Sha1::new(),
+            sha256: sha2::Sha256::new(),
+            sha512: sha2::Sha512::new(),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.md5.update(bytes);
+        self.sha1.update(bytes);
+        self.sha256.update(bytes);
+        self.sha512.update(bytes);
+    }
+
+    fn finish(self) -> FileHashes {
+        FileHashes {
+            md5: hex::encode(self.md5.finalize()),
+            sha1: hex::encode(self.sha1.finalize()),
+            sha256: hex::encode(self.sha256.finalize()),
+            sha512: hex::encode(self.sha512.finalize()),
+        }
+    }
+}
+
+/// Hashes `bytes` with all four digests in one pass (used by tests and benchmarks as the reference rate).
+pub fn hash_all(bytes: &[u8]) -> FileHashes {
+    let mut hashers = Hashers::new();
+    hashers.update(bytes);
+    hashers.finish()
+}
+
+impl BlobStore {
+    /// Takes an upload in from a stream of chunks, never holding more than a few chunks in memory.
+    ///
+    /// `next_chunk` yields `Ok(Some(bytes))` per chunk, `Ok(None)` at the end. Nothing is stored
+    /// when the upload is empty, exceeds `max_size` or fails midway.
+    pub async fn ingest<F, Fut, E>(
+        &self,
+        mut next_chunk: F,
+        max_size: u64,
+    ) -> Result<Ingested, IngestError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<Bytes>, E>>,
+        E: std::fmt::Display,
+    {
+        let (sender, mut receiver) = mpsc::channel::<Message>(16);
+        let backend = self.0.clone();
+        let writer = tokio::task::spawn_blocking(move || -> Result<Ingested, IngestError> {
+            let started = std::time::Instant::now();
+            let mut sink = backend.begin_upload()?;
+            let mut hashers = Hashers::new();
+            let mut size = 0u64;
+            loop {
+                match receiver.blocking_recv() {
+                    Some(Message::Chunk(chunk)) => {
+                        size += chunk.len() as u64;
+                        hashers.update(&chunk);
+                        if let Err(e) = sink.write_chunk(&chunk) {
+                            sink.abort();
+                            return Err(e.into());
+                        }
+                    }
+                    Some(Message::Finish) => break,
+                    None => {
+                        // The request side gave up: keep nothing of a partial upload.
+                        sink.abort();
+                        return Err(IngestError::Client("upload abandoned".into()));
+                    }
+                }
+            }
+            let hashes = hashers.finish();
+            sink.commit(&hashes.sha256)?;
+            let hash_time_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            Ok(Ingested {
+                hashes,
+                size,
+                hash_time_ms,
+            })
+        });
+        let mut received = 0u64;
+        let outcome = loop {
+            match next_chunk().await {
+                Ok(Some(chunk)) => {
+                    received += chunk.len() as u64;
+                    if received > max_size {
+                        break Err(IngestError::TooLarge { limit: max_size });
+                    }
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    if sender.send(Message::Chunk(chunk)).await.is_err() {
+                        // The writer stopped (a storage error); its result says why.
+                        break Ok(());
+                    }
+                }
+                Ok(None) if received == 0 => break Err(IngestError::Empty),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(IngestError::Client(e.to_string())),
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                let _ = sender.send(Message::Finish).await;
+                drop(sender);
+                match writer.await {
+                    Ok(result) => result,
+                    Err(join) => Err(IngestError::Storage(std::io::Error::other(join.to_string()))),
+                }
+            }
+            Err(error) => {
+                // Closing the channel without `Finish` makes the writer discard the partial upload.
+                drop(sender);
+                let _ = writer.await;
+                Err(error)
+            }
+        }
+    }
+}

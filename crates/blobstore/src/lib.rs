@@ -1,0 +1,100 @@
+//! Content-addressed file storage: uploads stream in while md5, sha1, sha256 and sha512 are
+//! computed in the same pass, and each distinct content is stored once under its SHA-256.
+//!
+//! The backend is a trait ([`BlobBackend`]) chosen once at startup from a URL; callers hold the
+//! concrete [`BlobStore`] handle and never branch on the backend kind.
+
+mod ingest;
+mod local;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use ingest::{IngestError, Ingested, hash_all};
+pub use local::LocalBackend;
+
+/// Errors of the blob store, grouped by what the caller does next.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob not found: {0}")]
+    NotFound(String),
+    #[error("blob store I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("unsupported blob store URL: {0}")]
+    BadUrl(String),
+}
+
+/// Where the bytes of one upload go while they arrive; written on a blocking thread.
+pub trait BlobSink: Send {
+    fn write_chunk(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// Makes the bytes durable under `sha256`; identical content already stored is kept once.
+    fn commit(self: Box<Self>, sha256: &str) -> std::io::Result<()>;
+    /// Throws the partial upload away.
+    fn abort(self: Box<Self>);
+}
+
+/// A readable local copy of a blob for engines: the stored file itself, or a scratch copy for remote backends.
+pub struct SampleFile {
+    path: PathBuf,
+}
+
+impl SampleFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// One storage backend (local directory today; S3 joins in cluster mode). All methods are blocking.
+pub trait BlobBackend: Send + Sync + 'static {
+    fn begin_upload(&self) -> std::io::Result<Box<dyn BlobSink>>;
+    fn sample_file(&self, sha256: &str) -> Result<SampleFile, BlobError>;
+    fn exists(&self, sha256: &str) -> std::io::Result<bool>;
+    fn size(&self, sha256: &str) -> Result<u64, BlobError>;
+    fn describe(&self) -> String;
+}
+
+/// The blob store handle passed around the program.
+#[derive(Clone)]
+pub struct BlobStore(Arc<dyn BlobBackend>);
+
+impl BlobStore {
+    pub fn new(backend: impl BlobBackend) -> Self {
+        Self(Arc::new(backend))
+    }
+
+    /// Opens the store named by `url`: `file:///path` or a plain directory path.
+    pub fn open(url: &str) -> Result<Self, BlobError> {
+        let path = match url.strip_prefix("file://") {
+            Some(path) => path,
+            None if !url.contains("://") => url,
+            None => return Err(BlobError::BadUrl(url.to_string())),
+        };
+        Ok(Self::new(LocalBackend::open(Path::new(path))?))
+    }
+
+    pub fn backend(&self) -> &dyn BlobBackend {
+        &*self.0
+    }
+
+    /// A local file holding the blob's bytes, for engines to read.
+    pub async fn sample_file(&self, sha256: &str) -> Result<SampleFile, BlobError> {
+        let backend = self.0.clone();
+        let sha256 = sha256.to_string();
+        run_blocking(move || backend.sample_file(&sha256)).await
+    }
+
+    pub async fn size(&self, sha256: &str) -> Result<u64, BlobError> {
+        let backend = self.0.clone();
+        let sha256 = sha256.to_string();
+        run_blocking(move || backend.size(&sha256)).await
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
+) -> Result<T, BlobError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(join) => Err(BlobError::Io(std::io::Error::other(join.to_string()))),
+    }
+}

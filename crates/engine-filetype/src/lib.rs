@@ -1,0 +1,144 @@
+//! File type engine: identifies the format from content (the `file-format` crate) and maps it to
+//! the document's MIME type, description and type category letters.
+
+use file_format::{FileFormat, Kind};
+use palisade_model::{FileTypeDetails, FileTypeInfo};
+use palisade_pipeline::{
+    Engine, EngineDescriptor, EngineError, EngineStatus, FileTypeFinding, Finding, Limits, Sample,
+    Section, Stage,
+};
+
+/// The built-in file type engine.
+pub struct FileTypeEngine {
+    descriptor: EngineDescriptor,
+}
+
+impl Default for FileTypeEngine {
+    fn default() -> Self {
+        Self {
+            descriptor: EngineDescriptor {
+                id: "filetype".into(),
+                name: "File type analysis".into(),
+                stage: Stage::FileType,
+                in_scan_details: false,
+                engine_type: "filetype".into(),
+            },
+        }
+    }
+}
+
+/// The document's type category letter(s) for a detected format.
+pub fn type_category(format: FileFormat) -> (&'static str, &'static str) {
+    let media = format.media_type();
+    if media == "application/pdf" {
+        return ("P", "PDF format");
+    }
+    if media == "message/rfc822" || media == "application/vnd.ms-outlook" {
+        return ("Z", "Mail messages");
+    }
+    match format.kind() {
+        Kind::Archive | Kind::Compressed | Kind::Package => ("A", "Archive files"),
+        Kind::Executable | Kind::Rom => ("E", "Executables"),
+        Kind::Image | Kind::Diagram => ("G", "Graphical format"),
+        Kind::Audio | Kind::Video | Kind::Playlist => ("M", "Audio or video format"),
+        Kind::Disk => ("I", "Disk image"),
+        Kind::Document | Kind::Spreadsheet | Kind::Presentation | Kind::Ebook => {
+            ("D", "Document")
+        }
+        _ if media.starts_with("text/") || format == FileFormat::PlainText => ("T", "Text"),
+        _ => ("O", "Other"),
+    }
+}
+
+/// Identifies the format of the file at `sample.path`.
+pub fn identify(sample: &Sample<'_>) -> std::io::Result<FileTypeFinding> {
+    let format = FileFormat::from_file(sample.path)?;
+    let (letter, group_description) = type_category(format);
+    let type_id = format
+        .short_name()
+        .map(str::to_string)
+        .unwrap_or_else(|| format.extension().to_ascii_uppercase());
+    Ok(FileTypeFinding {
+        mime_type: format.media_type().to_string(),
+        description: format.name().to_string(),
+        type_category: vec![letter.to_string()],
+        info: FileTypeInfo {
+            file_info: FileTypeDetails {
+                description: format.name().to_string(),
+                detected_by: "content".into(),
+                encrypted: false,
+                extensions: format.extension().to_string(),
+                group_id: letter.into(),
+                group_ids: vec![letter.into()],
+                group_description: group_description.into(),
+                mime_type: format.media_type().to_string(),
+                type_id,
+            },
+        },
+    })
+}
+
+impl Engine for FileTypeEngine {
+    fn descriptor(&self) -> &EngineDescriptor {
+        &self.descriptor
+    }
+
+    fn status(&self) -> EngineStatus {
+        EngineStatus {
+            state: "production".into(),
+            version: "file-format 0.28".into(),
+            def_time: String::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
+        let finding = identify(sample)?;
+        Ok(Finding {
+            section: Section::FileType(finding),
+            ..Finding::clean()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_model::FileHashes;
+
+    fn identify_bytes(bytes: &[u8]) -> FileTypeFinding {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sample");
+        std::fs::write(&path, bytes).unwrap();
+        let hashes = FileHashes::default();
+        let sample = Sample {
+            path: &path,
+            size: bytes.len() as u64,
+            display_name: "sample",
+            hashes: &hashes,
+        };
+        identify(&sample).unwrap()
+    }
+
+    #[test]
+    fn recognises_common_formats_with_their_categories() {
+        let pdf = identify_bytes(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n");
+        assert_eq!(pdf.mime_type, "application/pdf");
+        assert_eq!(pdf.type_category, vec!["P"]);
+
+        let png = identify_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0");
+        assert_eq!(png.mime_type, "image/png");
+        assert_eq!(png.type_category, vec!["G"]);
+
+        let zip = identify_bytes(b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        assert_eq!(zip.type_category, vec!["A"]);
+
+        let exe = identify_bytes(b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0");
+        assert_eq!(exe.type_category, vec!["E"]);
+
+        let text = identify_bytes(b"hello world, just some words\n");
+        assert_eq!(text.mime_type, "text/plain");
+        assert_eq!(text.type_category, vec!["T"]);
+        assert_eq!(text.info.file_info.group_id, "T");
+    }
+}

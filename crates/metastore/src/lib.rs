@@ -1,0 +1,259 @@
+//! The metadata store: files and their reports, the job queue with leases, batches, sessions and users.
+//!
+//! One trait ([`MetaBackend`]) with one implementation per database (SQLite today, PostgreSQL in
+//! cluster mode), chosen once at startup from a URL and held behind the concrete [`Metastore`] handle.
+//! Time is always an input (`now`), so lease expiry is deterministic under test.
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use palisade_model::{FileHashes, HashKind, Millis};
+
+pub use sqlite::SqliteBackend;
+
+/// Errors of the metastore, grouped by what the caller does next.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    #[error("unsupported metastore URL: {0}")]
+    BadUrl(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where a job is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> StoreResult<Self> {
+        Ok(match text {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "done" => JobState::Done,
+            "cancelled" => JobState::Cancelled,
+            other => return Err(StoreError::Corrupt(format!("job state {other:?}"))),
+        })
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Done | JobState::Cancelled)
+    }
+}
+
+/// Everything known about a file when it is accepted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewJob {
+    pub data_id: String,
+    pub hashes: FileHashes,
+    pub size: u64,
+    pub display_name: String,
+    /// MIME type, description and category letters found at upload (complete from the first poll).
+    pub file_type: String,
+    pub file_type_description: String,
+    pub type_category: Vec<String>,
+    pub rule: String,
+    pub user_agent: String,
+    pub username: String,
+    pub metadata: String,
+    pub batch_id: Option<String>,
+    pub parent_id: Option<String>,
+    pub archive_passwords: Vec<String>,
+    pub callback_url: String,
+    pub receive_ts: Millis,
+    pub upload_ts: Millis,
+    pub hash_time: i64,
+}
+
+/// A job as stored: the submission plus its progress and, once final, its report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobRecord {
+    pub job: NewJob,
+    pub state: JobState,
+    pub attempts: u32,
+    pub lease_owner: Option<String>,
+    pub lease_expires: Option<Millis>,
+    pub start_ts: Option<Millis>,
+    pub finish_ts: Option<Millis>,
+    pub result_i: Option<i32>,
+    /// The final report as JSON text (present once the job is final).
+    pub report: Option<String>,
+}
+
+/// Filters of a hash lookup (`GET /hash/{hash}` headers).
+#[derive(Clone, Debug, Default)]
+pub struct HashQuery {
+    pub rule: Option<String>,
+    pub since: Option<Millis>,
+    pub include_in_progress: bool,
+    pub self_only: bool,
+}
+
+/// What a cancel request did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    Cancelled,
+    AlreadyFinal,
+    NotFound,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchRecord {
+    pub batch_id: String,
+    pub rule: String,
+    pub user_agent: String,
+    pub username: String,
+    pub user_data: String,
+    pub created_ts: Millis,
+    pub closed_ts: Option<Millis>,
+    pub cancelled: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRecord {
+    pub session_id: String,
+    pub username: String,
+    pub role: String,
+    pub csrf_token: String,
+    pub last_seen: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserRecord {
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+}
+
+/// Result of adding a file to a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    Accepted,
+    BatchNotFound,
+    BatchClosed,
+}
+
+/// One database implementation of the metastore. Every method is one transaction.
+#[async_trait::async_trait]
+pub trait MetaBackend: Send + Sync + 'static {
+    /// Records an accepted file as a queued job (and its content's digests); fails when its batch is closed.
+    async fn submit(&self, job: &NewJob) -> StoreResult<SubmitOutcome>;
+    async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>>;
+    /// Jobs waiting to run (an approximate figure is fine for backpressure).
+    async fn queue_depth(&self) -> StoreResult<u64>;
+
+    /// Leases up to `limit` jobs to `owner`: queued ones, and running ones whose lease expired.
+    /// Each claim counts one attempt.
+    async fn claim(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<JobRecord>>;
+    /// Extends `owner`'s leases on `data_ids`; returns how many it still holds.
+    async fn heartbeat(
+        &self,
+        owner: &str,
+        data_ids: &[String],
+        now: Millis,
+        lease_ms: i64,
+    ) -> StoreResult<u64>;
+    /// Stores final reports for jobs `owner` still holds, in one transaction. Returns which ids were completed;
+    /// a job whose lease was lost or that was cancelled meanwhile keeps its existing outcome.
+    async fn complete(
+        &self,
+        owner: &str,
+        reports: &[(String, i32, String)],
+        now: Millis,
+    ) -> StoreResult<Vec<String>>;
+    /// Gives the leases back without finishing (graceful drain); the jobs run again elsewhere.
+    async fn release(&self, owner: &str, data_ids: &[String]) -> StoreResult<()>;
+    /// Cancels an unfinished job, storing `report` as its final report.
+    async fn cancel(
+        &self,
+        data_id: &str,
+        result_i: i32,
+        report: &str,
+        now: Millis,
+    ) -> StoreResult<CancelOutcome>;
+
+    /// The newest matching job for a digest (final ones first unless none exists and `include_in_progress`).
+    async fn latest_by_hash(
+        &self,
+        kind: HashKind,
+        hash: &str,
+        query: &HashQuery,
+    ) -> StoreResult<Option<JobRecord>>;
+
+    async fn create_batch(&self, batch: &BatchRecord) -> StoreResult<()>;
+    async fn batch(&self, batch_id: &str) -> StoreResult<Option<BatchRecord>>;
+    /// Closes a batch (idempotent); `cancelled` marks it cancelled as well.
+    async fn close_batch(&self, batch_id: &str, now: Millis, cancelled: bool) -> StoreResult<bool>;
+    /// Member count and one page of members in submission order.
+    async fn batch_members(
+        &self,
+        batch_id: &str,
+        first: u64,
+        size: u64,
+    ) -> StoreResult<(u64, Vec<JobRecord>)>;
+    /// Data ids of the batch members that are not final yet.
+    async fn unfinished_batch_members(&self, batch_id: &str) -> StoreResult<Vec<String>>;
+
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    /// The session if it was seen within `idle_ms` of `now`; touches it.
+    async fn session(
+        &self,
+        session_id: &str,
+        now: Millis,
+        idle_ms: i64,
+    ) -> StoreResult<Option<SessionRecord>>;
+    async fn delete_session(&self, session_id: &str) -> StoreResult<bool>;
+
+    async fn put_user(&self, user: &UserRecord) -> StoreResult<()>;
+    async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+    async fn user_count(&self) -> StoreResult<u64>;
+}
+
+/// The metastore handle used throughout the program.
+#[derive(Clone)]
+pub struct Metastore(Arc<dyn MetaBackend>);
+
+impl Metastore {
+    pub fn new(backend: impl MetaBackend) -> Self {
+        Self(Arc::new(backend))
+    }
+
+    /// Opens the store named by `url` (`sqlite:///path/to/palisade.db`), applying migrations.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return Ok(Self::new(SqliteBackend::open(std::path::Path::new(path)).await?));
+        }
+        Err(StoreError::BadUrl(url.to_string()))
+    }
+}
+
+impl std::ops::Deref for Metastore {
+    type Target = dyn MetaBackend;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}

@@ -1,0 +1,583 @@
+//! The SQLite metastore: WAL mode, one writer connection and a pool of readers.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use palisade_model::{FileHashes, HashKind, Millis};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Executor, Row};
+
+use crate::{
+    BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob,
+    SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
+};
+
+/// Versioned schema migrations, applied in order and recorded in `schema_version`.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_initial.sql"))];
+
+const JOB_COLUMNS: &str = "j.data_id, j.sha256, b.md5, b.sha1, b.sha512, b.size, j.display_name, \
+    j.file_type, j.file_type_description, j.type_category, j.rule, \
+    j.user_agent, j.username, j.metadata, j.batch_id, j.parent_id, j.archive_passwords, j.callback_url, \
+    j.receive_ts, j.upload_ts, j.hash_time, j.state, j.attempts, j.lease_owner, j.lease_expires, \
+    j.start_ts, j.finish_ts, j.result_i, j.report";
+
+/// A metastore in one SQLite file.
+pub struct SqliteBackend {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteBackend {
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Corrupt(format!("cannot create {parent:?}: {e}")))?;
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-16000");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        migrate(&writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { writer, readers })
+    }
+}
+
+async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
+    pool.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL)")
+        .await?;
+    let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        .fetch_one(pool)
+        .await?;
+    for (version, sql) in MIGRATIONS {
+        if *version <= current {
+            continue;
+        }
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_version (version, applied_ts) VALUES (?, ?)")
+            .bind(version)
+            .bind(palisade_model::now_millis())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+fn job_from_row(row: &SqliteRow) -> StoreResult<JobRecord> {
+    let passwords: String = row.try_get("archive_passwords")?;
+    let archive_passwords = serde_json::from_str(&passwords)
+        .map_err(|e| StoreError::Corrupt(format!("archive_passwords: {e}")))?;
+    let size: i64 = row.try_get("size")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    Ok(JobRecord {
+        job: NewJob {
+            data_id: row.try_get("data_id")?,
+            hashes: FileHashes {
+                md5: row.try_get("md5")?,
+                sha1: row.try_get("sha1")?,
+                sha256: row.try_get("sha256")?,
+                sha512: row.try_get("sha512")?,
+            },
+            size: u64::try_from(size).unwrap_or(0),
+            display_name: row.try_get("display_name")?,
+            file_type: row.try_get("file_type")?,
+            file_type_description: row.try_get("file_type_description")?,
+            type_category: split_letters(row.try_get("type_category")?),
+            rule: row.try_get("rule")?,
+            user_agent: row.try_get("user_agent")?,
+            username: row.try_get("username")?,
+            metadata: row.try_get("metadata")?,
+            batch_id: row.try_get("batch_id")?,
+            parent_id: row.try_get("parent_id")?,
+            archive_passwords,
+            callback_url: row.try_get("callback_url")?,
+            receive_ts: row.try_get("receive_ts")?,
+            upload_ts: row.try_get("upload_ts")?,
+            hash_time: row.try_get("hash_time")?,
+        },
+        state: JobState::parse(row.try_get("state")?)?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        lease_owner: row.try_get("lease_owner")?,
+        lease_expires: row.try_get("lease_expires")?,
+        start_ts: row.try_get("start_ts")?,
+        finish_ts: row.try_get("finish_ts")?,
+        result_i: row.try_get("result_i")?,
+        report: row.try_get("report")?,
+    })
+}
+
+fn split_letters(text: String) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[async_trait::async_trait]
+impl MetaBackend for SqliteBackend {
+    async fn submit(&self, job: &NewJob) -> StoreResult<SubmitOutcome> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(batch_id) = &job.batch_id {
+            let closed: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT closed_ts FROM batches WHERE batch_id = ?")
+                    .bind(batch_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match closed {
+                None => return Ok(SubmitOutcome::BatchNotFound),
+                Some(Some(_)) => return Ok(SubmitOutcome::BatchClosed),
+                Some(None) => {}
+            }
+        }
+        sqlx::query(
+            "INSERT OR IGNORE INTO blobs (sha256, md5, sha1, sha512, size) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&job.hashes.sha256)
+        .bind(&job.hashes.md5)
+        .bind(&job.hashes.sha1)
+        .bind(&job.hashes.sha512)
+        .bind(to_i64(job.size))
+        .execute(&mut *tx)
+        .await?;
+        let passwords = serde_json::to_string(&job.archive_passwords)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO jobs (data_id, sha256, display_name, file_type, file_type_description, type_category, \
+             rule, user_agent, username, metadata, batch_id, parent_id, archive_passwords, callback_url, \
+             receive_ts, upload_ts, hash_time, state) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')",
+        )
+        .bind(&job.data_id)
+        .bind(&job.hashes.sha256)
+        .bind(&job.display_name)
+        .bind(&job.file_type)
+        .bind(&job.file_type_description)
+        .bind(job.type_category.join(","))
+        .bind(&job.rule)
+        .bind(&job.user_agent)
+        .bind(&job.username)
+        .bind(&job.metadata)
+        .bind(&job.batch_id)
+        .bind(&job.parent_id)
+        .bind(passwords)
+        .bind(&job.callback_url)
+        .bind(job.receive_ts)
+        .bind(job.upload_ts)
+        .bind(job.hash_time)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(SubmitOutcome::Accepted)
+    }
+
+    async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 WHERE j.data_id = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(data_id)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn queue_depth(&self) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'queued'")
+            .fetch_one(&self.readers)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<JobRecord>> {
+        let mut tx = self.writer.begin().await?;
+        let claimed: Vec<String> = sqlx::query_scalar(
+            "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?2 + ?3, \
+             attempts = attempts + 1, start_ts = COALESCE(start_ts, ?2) \
+             WHERE seq IN ( \
+               SELECT seq FROM jobs WHERE state = 'queued' \
+               UNION ALL \
+               SELECT seq FROM jobs WHERE state = 'running' AND lease_expires < ?2 \
+               ORDER BY seq LIMIT ?4) \
+             RETURNING data_id",
+        )
+        .bind(owner)
+        .bind(now)
+        .bind(lease_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut jobs = Vec::with_capacity(claimed.len());
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 WHERE j.data_id = ?"
+        );
+        for data_id in &claimed {
+            let row = sqlx::query(&sql).bind(data_id).fetch_one(&mut *tx).await?;
+            jobs.push(job_from_row(&row)?);
+        }
+        tx.commit().await?;
+        Ok(jobs)
+    }
+
+    async fn heartbeat(
+        &self,
+        owner: &str,
+        data_ids: &[String],
+        now: Millis,
+        lease_ms: i64,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await?;
+        let mut held = 0;
+        for data_id in data_ids {
+            held += sqlx::query(
+                "UPDATE jobs SET lease_expires = ? WHERE data_id = ? AND state = 'running' AND lease_owner = ?",
+            )
+            .bind(now + lease_ms)
+            .bind(data_id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(held)
+    }
+
+    async fn complete(
+        &self,
+        owner: &str,
+        reports: &[(String, i32, String)],
+        now: Millis,
+    ) -> StoreResult<Vec<String>> {
+        let mut tx = self.writer.begin().await?;
+        let mut completed = Vec::with_capacity(reports.len());
+        for (data_id, result_i, report) in reports {
+            let done = sqlx::query(
+                "UPDATE jobs SET state = 'done', result_i = ?, report = ?, finish_ts = ?, \
+                 lease_owner = NULL, lease_expires = NULL \
+                 WHERE data_id = ? AND state = 'running' AND lease_owner = ?",
+            )
+            .bind(result_i)
+            .bind(report)
+            .bind(now)
+            .bind(data_id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done == 1 {
+                completed.push(data_id.clone());
+            }
+        }
+        tx.commit().await?;
+        Ok(completed)
+    }
+
+    async fn release(&self, owner: &str, data_ids: &[String]) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        for data_id in data_ids {
+            sqlx::query(
+                "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, \
+                 attempts = MAX(attempts - 1, 0) \
+                 WHERE data_id = ? AND state = 'running' AND lease_owner = ?",
+            )
+            .bind(data_id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn cancel(
+        &self,
+        data_id: &str,
+        result_i: i32,
+        report: &str,
+        now: Millis,
+    ) -> StoreResult<CancelOutcome> {
+        let mut tx = self.writer.begin().await?;
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM jobs WHERE data_id = ?")
+            .bind(data_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(state) = state else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        if JobState::parse(&state)?.is_final() {
+            return Ok(CancelOutcome::AlreadyFinal);
+        }
+        sqlx::query(
+            "UPDATE jobs SET state = 'cancelled', result_i = ?, report = ?, finish_ts = ?, \
+             lease_owner = NULL, lease_expires = NULL WHERE data_id = ?",
+        )
+        .bind(result_i)
+        .bind(report)
+        .bind(now)
+        .bind(data_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(CancelOutcome::Cancelled)
+    }
+
+    async fn latest_by_hash(
+        &self,
+        kind: HashKind,
+        hash: &str,
+        query: &HashQuery,
+    ) -> StoreResult<Option<JobRecord>> {
+        let sha256 = if kind == HashKind::Sha256 {
+            Some(hash.to_string())
+        } else {
+            let sql = format!("SELECT sha256 FROM blobs WHERE {} = ? LIMIT 1", kind.column());
+            sqlx::query_scalar(&sql)
+                .bind(hash)
+                .fetch_optional(&self.readers)
+                .await?
+        };
+        let Some(sha256) = sha256 else {
+            return Ok(None);
+        };
+        let mut filters = String::new();
+        if query.rule.is_some() {
+            filters.push_str(" AND j.rule = ?3");
+        }
+        if query.self_only {
+            filters.push_str(" AND j.parent_id IS NULL");
+        }
+        let finished = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
+             WHERE j.sha256 = ?1 AND j.state IN ('done', 'cancelled') AND j.finish_ts >= ?2{filters} \
+             ORDER BY j.finish_ts DESC, j.seq DESC LIMIT 1"
+        );
+        let since = query.since.unwrap_or(i64::MIN);
+        let row = sqlx::query(&finished)
+            .bind(&sha256)
+            .bind(since)
+            .bind(query.rule.as_deref().unwrap_or(""))
+            .fetch_optional(&self.readers)
+            .await?;
+        if let Some(row) = row {
+            return Ok(Some(job_from_row(&row)?));
+        }
+        if !query.include_in_progress {
+            return Ok(None);
+        }
+        let pending = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
+             WHERE j.sha256 = ?1 AND j.state IN ('queued', 'running') AND j.upload_ts >= ?2{filters} \
+             ORDER BY j.seq DESC LIMIT 1"
+        );
+        let row = sqlx::query(&pending)
+            .bind(&sha256)
+            .bind(since)
+            .bind(query.rule.as_deref().unwrap_or(""))
+            .fetch_optional(&self.readers)
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn create_batch(&self, batch: &BatchRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO batches (batch_id, rule, user_agent, username, user_data, created_ts, closed_ts, cancelled) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&batch.batch_id)
+        .bind(&batch.rule)
+        .bind(&batch.user_agent)
+        .bind(&batch.username)
+        .bind(&batch.user_data)
+        .bind(batch.created_ts)
+        .bind(batch.closed_ts)
+        .bind(batch.cancelled)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn batch(&self, batch_id: &str) -> StoreResult<Option<BatchRecord>> {
+        let row = sqlx::query(
+            "SELECT batch_id, rule, user_agent, username, user_data, created_ts, closed_ts, cancelled \
+             FROM batches WHERE batch_id = ?",
+        )
+        .bind(batch_id)
+        .fetch_optional(&self.readers)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(BatchRecord {
+            batch_id: row.try_get("batch_id")?,
+            rule: row.try_get("rule")?,
+            user_agent: row.try_get("user_agent")?,
+            username: row.try_get("username")?,
+            user_data: row.try_get("user_data")?,
+            created_ts: row.try_get("created_ts")?,
+            closed_ts: row.try_get("closed_ts")?,
+            cancelled: row.try_get("cancelled")?,
+        }))
+    }
+
+    async fn close_batch(&self, batch_id: &str, now: Millis, cancelled: bool) -> StoreResult<bool> {
+        let changed = sqlx::query(
+            "UPDATE batches SET closed_ts = COALESCE(closed_ts, ?), cancelled = (cancelled OR ?) WHERE batch_id = ?",
+        )
+        .bind(now)
+        .bind(cancelled)
+        .bind(batch_id)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn batch_members(
+        &self,
+        batch_id: &str,
+        first: u64,
+        size: u64,
+    ) -> StoreResult<(u64, Vec<JobRecord>)> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE batch_id = ?")
+            .bind(batch_id)
+            .fetch_one(&self.readers)
+            .await?;
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
+             WHERE j.batch_id = ? ORDER BY j.seq LIMIT ? OFFSET ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(batch_id)
+            .bind(to_i64(size))
+            .bind(to_i64(first))
+            .fetch_all(&self.readers)
+            .await?;
+        let members = rows.iter().map(job_from_row).collect::<StoreResult<_>>()?;
+        Ok((u64::try_from(count).unwrap_or(0), members))
+    }
+
+    async fn unfinished_batch_members(&self, batch_id: &str) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT data_id FROM jobs WHERE batch_id = ? AND state IN ('queued', 'running') ORDER BY seq",
+        )
+        .bind(batch_id)
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (session_id, username, role, csrf_token, last_seen) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&session.session_id)
+        .bind(&session.username)
+        .bind(&session.role)
+        .bind(&session.csrf_token)
+        .bind(session.last_seen)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        session_id: &str,
+        now: Millis,
+        idle_ms: i64,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query(
+            "SELECT session_id, username, role, csrf_token, last_seen FROM sessions WHERE session_id = ?",
+        )
+        .bind(session_id)
+        .fetch_optional(&self.readers)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let session = SessionRecord {
+            session_id: row.try_get("session_id")?,
+            username: row.try_get("username")?,
+            role: row.try_get("role")?,
+            csrf_token: row.try_get("csrf_token")?,
+            last_seen: row.try_get("last_seen")?,
+        };
+        if now - session.last_seen > idle_ms {
+            self.delete_session(session_id).await?;
+            return Ok(None);
+        }
+        // Touch at most once a second so that polling clients do not turn every read into a write.
+        if now - session.last_seen >= 1000 {
+            sqlx::query("UPDATE sessions SET last_seen = ? WHERE session_id = ?")
+                .bind(now)
+                .bind(session_id)
+                .execute(&self.writer)
+                .await?;
+        }
+        Ok(Some(session))
+    }
+
+    async fn delete_session(&self, session_id: &str) -> StoreResult<bool> {
+        let deleted = sqlx::query("DELETE FROM sessions WHERE session_id = ?")
+            .bind(session_id)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(deleted == 1)
+    }
+
+    async fn put_user(&self, user: &UserRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?) \
+             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role",
+        )
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(&user.role)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query("SELECT username, password_hash, role FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.readers)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(UserRecord {
+            username: row.try_get("username")?,
+            password_hash: row.try_get("password_hash")?,
+            role: row.try_get("role")?,
+        }))
+    }
+
+    async fn user_count(&self) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.readers)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+}

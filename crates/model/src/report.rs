@@ -1,0 +1,263 @@
+//! The JSON shapes the API serves: the file report, its sections and the batch report.
+//!
+//! Every documented field is always present with a typed value (never `null`); sections that
+//! only some files have are skipped when absent, never emitted as `null`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Millis, ScanResult};
+
+/// `GET /file/{data_id}`: the whole analysis report of one file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct FileReport {
+    pub data_id: String,
+    pub file_info: FileInfo,
+    pub process_info: ProcessInfo,
+    pub scan_results: ScanResults,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filetype_info: Option<FileTypeInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yara: Option<YaraSection>,
+    /// The submitter's `metadata` header, decoded, echoed back.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub metadata: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub batch_id: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct FileInfo {
+    pub display_name: String,
+    pub file_size: u64,
+    pub file_type: String,
+    pub file_type_description: String,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+    pub type_category: Vec<String>,
+    pub upload_timestamp: String,
+    pub receive_data_timestamp: String,
+    pub upload_time: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProcessInfo {
+    pub blocked_reason: String,
+    pub blocked_reasons: Vec<String>,
+    pub file_type_skipped_scan: bool,
+    pub hash_time: i64,
+    pub outdated_data: Vec<String>,
+    pub processing_time: i64,
+    pub processing_time_details: ProcessingTimeDetails,
+    pub profile: String,
+    pub progress_percentage: u32,
+    pub queue_time: i64,
+    pub result: String,
+    pub user_agent: String,
+    pub username: String,
+    pub verdicts: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProcessingTimeDetails {
+    pub av_scan_time: i64,
+    pub cdr_time: i64,
+    pub dlp_time: i64,
+    pub extraction_time: i64,
+    pub filetype_time: i64,
+    pub opswatfilescan_time: i64,
+    pub others_time: i64,
+    pub parse_dgsg_time: i64,
+    pub vul_time: i64,
+    pub yara_time: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ScanResults {
+    pub data_id: String,
+    pub progress_percentage: u32,
+    pub scan_all_result_a: String,
+    pub scan_all_result_i: i32,
+    pub scan_details: BTreeMap<String, EngineDetail>,
+    pub start_time: String,
+    pub total_avs: u32,
+    pub total_time: i64,
+}
+
+/// One engine's entry in `scan_results.scan_details`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct EngineDetail {
+    pub def_time: String,
+    pub eng_id: String,
+    pub location: String,
+    pub scan_result_i: i32,
+    pub scan_time: i64,
+    pub threat_found: String,
+    pub wait_time: i64,
+}
+
+/// `filetype_info`: what the file type engine found.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct FileTypeInfo {
+    pub file_info: FileTypeDetails,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct FileTypeDetails {
+    pub description: String,
+    pub detected_by: String,
+    pub encrypted: bool,
+    pub extensions: String,
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    #[serde(rename = "groupIDs")]
+    pub group_ids: Vec<String>,
+    pub group_description: String,
+    #[serde(rename = "type")]
+    pub mime_type: String,
+    #[serde(rename = "typeID")]
+    pub type_id: String,
+}
+
+/// The `yara` section: matched rules and the overall YARA verdict (0 clean, 1 matched, 2 suspicious, 3 failed, 4 not scanned).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct YaraSection {
+    pub hits: BTreeMap<String, YaraHit>,
+    pub verdict: i32,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct YaraHit {
+    pub description: String,
+    pub namespace: String,
+    pub tags: Vec<String>,
+    pub scan_result_i: i32,
+}
+
+/// `GET /file/batch/{id}` and `POST /file/batch/{id}/close`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BatchReport {
+    pub batch_id: String,
+    pub is_closed: bool,
+    pub user_data: String,
+    pub batch_files: BatchFiles,
+    pub process_info: BatchProcessInfo,
+    pub scan_results: BatchScanResults,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BatchFiles {
+    pub batch_count: u64,
+    pub first_index: u64,
+    pub page_size: u64,
+    pub files_in_batch: Vec<BatchFileEntry>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BatchFileEntry {
+    pub data_id: String,
+    pub detected_by: u32,
+    pub display_name: String,
+    pub file_size: u64,
+    pub file_type: String,
+    pub file_type_description: String,
+    pub process_info: BatchMemberProcessInfo,
+    pub progress_percentage: u32,
+    pub scan_all_result_a: String,
+    pub scan_all_result_i: i32,
+    pub scanned_with: u32,
+    pub sha256: String,
+}
+
+/// The short `process_info` of one batch member.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BatchMemberProcessInfo {
+    pub blocked_reason: String,
+    pub progress_percentage: u32,
+    pub result: String,
+    pub verdicts: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BatchProcessInfo {
+    pub blocked_reason: String,
+    pub file_type_skipped_scan: bool,
+    pub profile: String,
+    pub result: String,
+    pub user_agent: String,
+    pub username: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BatchScanResults {
+    pub batch_id: String,
+    pub scan_all_result_a: String,
+    pub scan_all_result_i: i32,
+    pub start_time: String,
+    pub total_avs: u32,
+    pub total_time: i64,
+}
+
+impl FileReport {
+    /// The result of this report as a code, if it is one we know.
+    pub fn result(&self) -> ScanResult {
+        ScanResult::from_code(self.scan_results.scan_all_result_i).unwrap_or(ScanResult::Failed)
+    }
+
+    /// Whether processing has finished (both progress fields at 100).
+    pub fn is_final(&self) -> bool {
+        self.scan_results.progress_percentage == 100
+    }
+}
+
+/// Formats milliseconds since the epoch as `2024-01-31T12:34:56.789Z`, the form the incumbent serves.
+pub fn format_timestamp(millis: Millis) -> String {
+    let secs = millis.div_euclid(1000);
+    let ms = millis.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_iso_8601_utc_with_milliseconds() {
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_timestamp(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(format_timestamp(1_795_651_199_999), "2026-11-25T23:59:59.999Z");
+    }
+
+    #[test]
+    fn an_empty_report_serialises_without_nulls() {
+        let text = serde_json::to_string(&FileReport::default()).unwrap();
+        assert!(!text.contains("null"), "{text}");
+        assert!(text.contains("\"blocked_reason\":\"\""));
+        assert!(text.contains("\"progress_percentage\":0"));
+    }
+}

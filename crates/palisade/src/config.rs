@@ -1,0 +1,274 @@
+//! The configuration file: plain serde structs (every field has a default) validated into the
+//! typed settings of each crate. Environment variables override secrets and URLs only.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use palisade_model::ScanResult;
+use palisade_service::{RuleSettings, ServiceSettings, UserSettings};
+use palisade_worker::WorkerSettings;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfigFile {
+    pub server: ServerSection,
+    pub storage: StorageSection,
+    pub queue: QueueSection,
+    pub auth: AuthSection,
+    pub users: Vec<UserEntry>,
+    pub rules: Vec<RuleEntry>,
+    pub yara: YaraSection,
+    pub signing: SigningSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address to listen on (`--listen` overrides).
+    pub listen: Option<String>,
+    /// Data directory (`--data-dir` overrides).
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSection {
+    /// `sqlite:///path/palisade.db`; default: `palisade.db` in the data directory.
+    pub metastore_url: Option<String>,
+    /// `file:///path`; default: `blobs/` in the data directory.
+    pub blobstore_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueSection {
+    pub max_queued: u64,
+    /// Worker loops; 0 means one per CPU core.
+    pub workers: usize,
+    pub claim_batch: u32,
+    pub lease_seconds: f64,
+    pub heartbeat_seconds: f64,
+    pub max_attempts: u32,
+    pub engine_timeout_seconds: f64,
+    pub poll_interval_ms: u64,
+}
+
+impl Default for QueueSection {
+    fn default() -> Self {
+        Self {
+            max_queued: 100_000,
+            workers: 0,
+            claim_batch: 32,
+            lease_seconds: 30.0,
+            heartbeat_seconds: 10.0,
+            max_attempts: 3,
+            engine_timeout_seconds: 60.0,
+            poll_interval_ms: 500,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    pub allow_anonymous: bool,
+    pub session_idle_minutes: f64,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            allow_anonymous: false,
+            session_idle_minutes: 60.0,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    pub name: String,
+    /// Argon2 PHC string, as printed by `palisade hash-password`.
+    pub password_hash: String,
+    #[serde(default = "default_role")]
+    pub role: String,
+}
+
+fn default_role() -> String {
+    "user".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleEntry {
+    pub name: String,
+    /// Largest accepted file in bytes (default 2 GiB).
+    pub max_file_size: Option<u64>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub user_agents: Vec<String>,
+    /// Engine ids this rule runs (default: all).
+    pub engines: Option<Vec<String>>,
+    /// Result codes that let a file through (default: 0, 7, 39, 40).
+    pub allowed_results: Option<Vec<i32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct YaraSection {
+    pub enabled: bool,
+    /// Directory of rule files; default: `yara-rules/` in the data directory.
+    pub rules_dir: Option<PathBuf>,
+    pub builtin_rules: bool,
+    pub reload_seconds: f64,
+}
+
+impl Default for YaraSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            rules_dir: None,
+            builtin_rules: true,
+            reload_seconds: 5.0,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SigningSection {
+    /// PKCS#8 PEM private key; with `cert_file`, replaces the generated key.
+    pub key_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+}
+
+impl ConfigFile {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in config {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+}
+
+fn seconds(value: f64, name: &str) -> anyhow::Result<Duration> {
+    if !value.is_finite() || value <= 0.0 {
+        bail!("{name} must be a positive number of seconds");
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// Validated settings for the service, from the file plus environment secrets.
+pub fn service_settings(
+    config: &ConfigFile,
+    api_key: Option<String>,
+) -> anyhow::Result<ServiceSettings> {
+    let mut rules = Vec::new();
+    for entry in &config.rules {
+        if rules.iter().any(|r: &RuleSettings| r.name == entry.name) {
+            bail!("rule {:?} is defined twice", entry.name);
+        }
+        let mut rule = RuleSettings::new(&entry.name);
+        if let Some(max) = entry.max_file_size {
+            rule.max_file_size = max;
+        }
+        rule.roles = entry.roles.clone();
+        rule.user_agents = entry.user_agents.clone();
+        rule.engines = entry.engines.clone();
+        if let Some(codes) = &entry.allowed_results {
+            rule.allowed_results = codes
+                .iter()
+                .map(|code| {
+                    ScanResult::from_code(*code)
+                        .with_context(|| format!("rule {:?}: unknown result code {code}", entry.name))
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        rules.push(rule);
+    }
+    if rules.is_empty() {
+        rules.push(RuleSettings::new("Default"));
+    }
+    let mut settings = ServiceSettings {
+        rules,
+        max_queued: config.queue.max_queued,
+        session_idle: seconds(config.auth.session_idle_minutes * 60.0, "auth.session_idle_minutes")?,
+        allow_anonymous: config.auth.allow_anonymous,
+        api_keys: Vec::new(),
+    };
+    if let Some(key) = api_key.filter(|k| !k.is_empty()) {
+        settings.api_keys.push(palisade_service::ApiKey {
+            key,
+            username: "admin".into(),
+            role: "admin".into(),
+        });
+    }
+    Ok(settings)
+}
+
+pub fn worker_settings(config: &ConfigFile) -> anyhow::Result<WorkerSettings> {
+    let queue = &config.queue;
+    let mut settings = WorkerSettings::default();
+    if queue.workers > 0 {
+        settings.workers = queue.workers;
+    }
+    settings.claim_batch = queue.claim_batch.max(1);
+    settings.lease = seconds(queue.lease_seconds, "queue.lease_seconds")?;
+    settings.heartbeat = seconds(queue.heartbeat_seconds, "queue.heartbeat_seconds")?;
+    if settings.heartbeat >= settings.lease {
+        bail!("queue.heartbeat_seconds must be shorter than queue.lease_seconds");
+    }
+    settings.max_attempts = queue.max_attempts.max(1);
+    settings.engine_timeout = seconds(queue.engine_timeout_seconds, "queue.engine_timeout_seconds")?;
+    settings.poll_interval = Duration::from_millis(queue.poll_interval_ms.max(10));
+    Ok(settings)
+}
+
+pub fn users(config: &ConfigFile) -> Vec<UserSettings> {
+    config
+        .users
+        .iter()
+        .map(|u| UserSettings {
+            name: u.name.clone(),
+            password_hash: u.password_hash.clone(),
+            role: u.role.clone(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_validates() {
+        let text = include_str!("../../../palisade.example.toml");
+        let config = ConfigFile::parse(text).unwrap();
+        let service = service_settings(&config, None).unwrap();
+        assert!(service.rules.len() >= 2);
+        assert_eq!(service.rules[0].name, "Default");
+        worker_settings(&config).unwrap();
+        assert!(!users(&config).is_empty());
+    }
+
+    #[test]
+    fn an_empty_config_has_a_default_rule_and_unknown_keys_are_refused() {
+        let config = ConfigFile::parse("").unwrap();
+        let service = service_settings(&config, Some("k".into())).unwrap();
+        assert_eq!(service.rules[0].name, "Default");
+        assert_eq!(service.api_keys[0].role, "admin");
+        assert!(ConfigFile::parse("[queue]\nworkerz = 3\n").is_err());
+        assert!(ConfigFile::parse("[[rules]]\nname = \"A\"\nallowed_results = [11]\n")
+            .and_then(|c| service_settings(&c, None).map(|_| ()))
+            .is_err());
+    }
+}

@@ -1,0 +1,309 @@
+//! The `palisade` binary: command line, configuration, wiring of stores, engines, workers and the
+//! HTTP gateway, and shutdown.
+
+mod config;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use palisade_blobstore::BlobStore;
+use palisade_engine_filetype::FileTypeEngine;
+use palisade_engine_yara::{YaraEngine, YaraSettings};
+use palisade_metastore::Metastore;
+use palisade_pipeline::{Engine, Roster};
+use palisade_service::{BatchSigner, Service, hash_password};
+use tokio::task::JoinSet;
+
+use crate::config::ConfigFile;
+
+#[derive(Parser)]
+#[command(name = "palisade", version, about = "File analysis service with a MetaDefender Cluster compatible API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct CommonArgs {
+    /// Data directory (embedded database, stored files, signing key).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TOML configuration file; every setting has a default.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway and the scan workers in one process.
+    Serve {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Print the Argon2 hash of a password read from standard input (for `[[users]]` in the config).
+    HashPassword,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create or update a user; the password is read from PALISADE_USER_PASSWORD or standard input.
+    Add {
+        name: String,
+        /// `admin` or `user`.
+        #[arg(long, default_value = "user")]
+        role: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve { common, listen } => runtime.block_on(serve(common, listen)),
+        Command::User {
+            command: UserCommand::Add { name, role, common },
+        } => runtime.block_on(add_user(common, &name, &role)),
+        Command::HashPassword => {
+            let password = read_password_stdin()?;
+            println!("{}", hash_password(&password).map_err(anyhow::Error::msg)?);
+            Ok(())
+        }
+    }
+}
+
+fn read_password_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    let password = text.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("empty password on standard input");
+    }
+    Ok(password)
+}
+
+/// Where things live, resolved from flags, config and environment.
+struct Layout {
+    config: ConfigFile,
+    data_dir: PathBuf,
+    metastore_url: String,
+    blobstore_url: String,
+}
+
+fn layout(common: &CommonArgs) -> anyhow::Result<Layout> {
+    let config = ConfigFile::load(common.config.as_deref())?;
+    let data_dir = common
+        .data_dir
+        .clone()
+        .or_else(|| config.server.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./palisade-data"));
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let data_dir = data_dir.canonicalize()?;
+    let metastore_url = std::env::var("PALISADE_METASTORE_URL")
+        .ok()
+        .or_else(|| config.storage.metastore_url.clone())
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("palisade.db").display()));
+    let blobstore_url = std::env::var("PALISADE_BLOBSTORE_URL")
+        .ok()
+        .or_else(|| config.storage.blobstore_url.clone())
+        .unwrap_or_else(|| format!("file://{}", data_dir.join("blobs").display()));
+    Ok(Layout {
+        config,
+        data_dir,
+        metastore_url,
+        blobstore_url,
+    })
+}
+
+async fn add_user(common: CommonArgs, name: &str, role: &str) -> anyhow::Result<()> {
+    if role != "admin" && role != "user" {
+        bail!("--role must be admin or user");
+    }
+    let layout = layout(&common)?;
+    let password = match std::env::var("PALISADE_USER_PASSWORD") {
+        Ok(password) if !password.is_empty() => password,
+        _ => read_password_stdin()?,
+    };
+    let metastore = Metastore::open(&layout.metastore_url).await?;
+    let hash = hash_password(&password).map_err(anyhow::Error::msg)?;
+    metastore
+        .put_user(&palisade_metastore::UserRecord {
+            username: name.to_string(),
+            password_hash: hash,
+            role: role.to_string(),
+        })
+        .await?;
+    println!("user {name} ({role}) saved");
+    Ok(())
+}
+
+/// Creates `admin` on first start: with PALISADE_ADMIN_PASSWORD, or a generated password printed once.
+async fn bootstrap_admin(service: &Service) -> anyhow::Result<()> {
+    if service.metastore().user_count().await? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("PALISADE_ADMIN_PASSWORD") {
+        Ok(password) if !password.is_empty() => (password, false),
+        _ => (palisade_model::random_hex(12), true),
+    };
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password).map(|h| (h, password)))
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    service.put_user("admin", &hash.0, "admin").await?;
+    if generated {
+        eprintln!("==> created user 'admin' with password: {}", hash.1);
+        eprintln!("==> it is shown only once; set PALISADE_ADMIN_PASSWORD to choose it instead");
+    } else {
+        tracing::info!("created user 'admin' from PALISADE_ADMIN_PASSWORD");
+    }
+    Ok(())
+}
+
+fn build_engines(config: &ConfigFile, data_dir: &Path) -> anyhow::Result<(Roster, Option<Arc<YaraEngine>>)> {
+    let mut engines: Vec<Arc<dyn Engine>> = vec![Arc::new(FileTypeEngine::default())];
+    let mut yara = None;
+    if config.yara.enabled {
+        let rules_dir = config
+            .yara
+            .rules_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("yara-rules"));
+        std::fs::create_dir_all(&rules_dir)
+            .with_context(|| format!("creating {}", rules_dir.display()))?;
+        let engine = Arc::new(YaraEngine::new(YaraSettings {
+            rules_dir: Some(rules_dir),
+            builtin_rules: config.yara.builtin_rules,
+        }));
+        for problem in engine.status().problems {
+            tracing::warn!(%problem, "YARA rule problem");
+        }
+        engines.push(engine.clone());
+        yara = Some(engine);
+    }
+    Ok((Roster::new(engines), yara))
+}
+
+async fn serve(common: CommonArgs, listen: Option<String>) -> anyhow::Result<()> {
+    let layout = layout(&common)?;
+    let config = &layout.config;
+    let service_settings =
+        config::service_settings(config, std::env::var("PALISADE_API_KEY").ok())?;
+    let worker_settings = config::worker_settings(config)?;
+    let metastore = Metastore::open(&layout.metastore_url)
+        .await
+        .with_context(|| format!("opening metastore {}", layout.metastore_url))?;
+    let blobs = BlobStore::open(&layout.blobstore_url)
+        .with_context(|| format!("opening blob store {}", layout.blobstore_url))?;
+    let (roster, yara) = build_engines(config, &layout.data_dir)?;
+    let signer = match (&config.signing.key_file, &config.signing.cert_file) {
+        (Some(key), Some(cert)) => BatchSigner::new(key.clone(), cert.clone(), false),
+        (None, None) => BatchSigner::in_data_dir(&layout.data_dir),
+        _ => bail!("signing.key_file and signing.cert_file go together"),
+    };
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let service = Service::new(
+        metastore,
+        blobs,
+        service_settings,
+        roster,
+        signer.clone(),
+        wake.clone(),
+    );
+    bootstrap_admin(&service).await?;
+    for user in config::users(config) {
+        service
+            .put_user(&user.name, &user.password_hash, &user.role)
+            .await?;
+    }
+
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(async move {
+        // Generate or load the signing key in the background: RSA-4096 generation takes seconds.
+        if let Err(error) = signer.keys().await {
+            tracing::error!(%error, "batch signing key unavailable");
+        }
+    });
+    if let Some(yara) = yara {
+        let interval = Duration::from_secs_f64(config.yara.reload_seconds.max(0.5));
+        let mut stop = stop.clone();
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stop.changed() => return,
+                }
+                let engine = yara.clone();
+                let _ = tokio::task::spawn_blocking(move || engine.reload_if_changed()).await;
+            }
+        });
+    }
+    tasks.spawn(palisade_worker::run_workers(
+        service.clone(),
+        worker_settings,
+        wake,
+        stop.clone(),
+    ));
+
+    let listen = listen
+        .or_else(|| config.server.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8899".into());
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data_dir = %layout.data_dir.display(), "palisade ready");
+    println!("listening on http://{address}");
+
+    let mut http_stop = stop.clone();
+    let http = palisade_api::serve(listener, service, async move {
+        let _ = http_stop.changed().await;
+    });
+    tokio::pin!(http);
+    tokio::select! {
+        result = &mut http => result?,
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down: finishing in-flight requests and jobs");
+            let _ = stop_sender.send(true);
+            http.await?;
+        }
+    }
+    let _ = stop_sender.send(true);
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,345 @@
+//! From engine runs to one report: per-engine details, the main result, verdicts and the block decision.
+
+use palisade_model::{
+    EngineDetail, FileInfo, FileReport, Millis, ProcessInfo, ScanResult, ScanResults,
+    format_timestamp,
+};
+
+use crate::{EngineRun, RunOutcome, Section, Stage};
+
+/// What is known about the file independent of engines: identity, submission and timing.
+#[derive(Clone, Debug, Default)]
+pub struct ReportContext {
+    pub data_id: String,
+    pub file_info: FileInfo,
+    pub profile: String,
+    pub user_agent: String,
+    pub username: String,
+    pub metadata: String,
+    pub batch_id: String,
+    pub upload_ts: Millis,
+    pub start_ts: Option<Millis>,
+    pub hash_time: i64,
+    /// Engines that will appear in `scan_details` (known before they run).
+    pub total_avs: u32,
+}
+
+/// Which results let a file through; everything else blocks it.
+#[derive(Clone, Debug)]
+pub struct VerdictPolicy {
+    pub allowed: Vec<ScanResult>,
+}
+
+impl Default for VerdictPolicy {
+    fn default() -> Self {
+        Self {
+            allowed: vec![
+                ScanResult::NoThreatDetected,
+                ScanResult::Whitelisted,
+                ScanResult::KnownGood,
+                ScanResult::Unknown,
+            ],
+        }
+    }
+}
+
+impl VerdictPolicy {
+    pub fn blocks(&self, result: ScanResult) -> bool {
+        !self.allowed.contains(&result)
+    }
+}
+
+fn base_report(context: &ReportContext) -> FileReport {
+    let mut file_info = context.file_info.clone();
+    if file_info.upload_timestamp.is_empty() {
+        file_info.upload_timestamp = format_timestamp(context.upload_ts);
+    }
+    FileReport {
+        data_id: context.data_id.clone(),
+        file_info,
+        process_info: ProcessInfo {
+            profile: context.profile.clone(),
+            user_agent: context.user_agent.clone(),
+            username: context.username.clone(),
+            hash_time: context.hash_time,
+            ..ProcessInfo::default()
+        },
+        scan_results: ScanResults {
+            data_id: context.data_id.clone(),
+            start_time: context.start_ts.map(format_timestamp).unwrap_or_default(),
+            total_avs: context.total_avs,
+            ..ScanResults::default()
+        },
+        metadata: context.metadata.clone(),
+        batch_id: context.batch_id.clone(),
+        ..FileReport::default()
+    }
+}
+
+/// The report served while a file waits or runs: "Processing", 255 "In Progress", both progress fields equal.
+pub fn in_progress_report(context: &ReportContext, progress: u32, now: Millis) -> FileReport {
+    let mut report = base_report(context);
+    let progress = progress.min(99);
+    report.process_info.result = "Processing".into();
+    report.process_info.progress_percentage = progress;
+    report.scan_results.progress_percentage = progress;
+    report.scan_results.scan_all_result_i = ScanResult::InProgress.code();
+    report.scan_results.scan_all_result_a = ScanResult::InProgress.text().into();
+    match context.start_ts {
+        Some(start) => {
+            report.process_info.queue_time = (start - context.upload_ts).max(0);
+            report.scan_results.total_time = (now - start).max(0);
+        }
+        None => report.process_info.queue_time = (now - context.upload_ts).max(0),
+    }
+    report
+}
+
+/// A final report decided without engines: Cancelled, or Failed after too many attempts.
+pub fn terminal_report(
+    context: &ReportContext,
+    result: ScanResult,
+    reason: &str,
+    policy: &VerdictPolicy,
+    now: Millis,
+) -> FileReport {
+    let mut report = base_report(context);
+    finish(&mut report, context, now);
+    report.scan_results.scan_all_result_i = result.code();
+    report.scan_results.scan_all_result_a = result.text().into();
+    report.process_info.verdicts = vec![result.text().into()];
+    if policy.blocks(result) {
+        report.process_info.result = "Blocked".into();
+        report.process_info.blocked_reason = result.text().into();
+        report.process_info.blocked_reasons = vec![result.text().into()];
+    } else {
+        report.process_info.result = "Allowed".into();
+    }
+    report.process_info.outdated_data = Vec::new();
+    if !reason.is_empty() {
+        report.process_info.verdicts.push(reason.to_string());
+    }
+    report
+}
+
+fn finish(report: &mut FileReport, context: &ReportContext, now: Millis) {
+    let start = context.start_ts.unwrap_or(now);
+    report.process_info.progress_percentage = 100;
+    report.scan_results.progress_percentage = 100;
+    report.process_info.queue_time = (start - context.upload_ts).max(0);
+    report.process_info.processing_time = (now - start).max(0);
+    report.scan_results.total_time = (now - start).max(0);
+    if report.scan_results.start_time.is_empty() {
+        report.scan_results.start_time = format_timestamp(start);
+    }
+}
+
+/// Builds the final report from every engine's run.
+///
+/// The main result is that of the earliest stage of the flow with a finding; within a stage the
+/// worst run wins (Infected > Suspicious > Failed / Not Scanned > clean). Every finding is listed
+/// in `verdicts`; the policy decides which block the file.
+pub fn assemble_report(
+    context: &ReportContext,
+    runs: &[EngineRun],
+    policy: &VerdictPolicy,
+    now: Millis,
+) -> FileReport {
+    let mut report = base_report(context);
+    finish(&mut report, context, now);
+
+    let mut ordered: Vec<&EngineRun> = runs.iter().collect();
+    ordered.sort_by_key(|run| run.descriptor.stage);
+
+    let mut main: Option<(Stage, ScanResult)> = None;
+    let mut verdicts: Vec<ScanResult> = Vec::new();
+    let details = &mut report.process_info.processing_time_details;
+    for run in &ordered {
+        let result = run.result();
+        match run.descriptor.stage {
+            Stage::FileType => details.filetype_time += run.scan_time_ms,
+            Stage::Yara => details.yara_time += run.scan_time_ms,
+            Stage::Antivirus | Stage::Reputation | Stage::Lists => {
+                details.av_scan_time += run.scan_time_ms
+            }
+            Stage::Extraction => details.extraction_time += run.scan_time_ms,
+            Stage::Dlp => details.dlp_time += run.scan_time_ms,
+            Stage::Cdr => details.cdr_time += run.scan_time_ms,
+            Stage::Vulnerability => details.vul_time += run.scan_time_ms,
+        }
+        if !result.is_clean() {
+            if !verdicts.contains(&result) {
+                verdicts.push(result);
+            }
+            main = match main {
+                None => Some((run.descriptor.stage, result)),
+                Some((stage, current))
+                    if stage == run.descriptor.stage && result.severity() > current.severity() =>
+                {
+                    Some((stage, result))
+                }
+                keep => keep,
+            };
+        }
+        if run.descriptor.in_scan_details {
+            report.scan_results.scan_details.insert(
+                run.descriptor.name.clone(),
+                EngineDetail {
+                    def_time: run.def_time.clone(),
+                    eng_id: run.descriptor.id.clone(),
+                    location: "local".into(),
+                    scan_result_i: result.code(),
+                    scan_time: run.scan_time_ms,
+                    threat_found: run.threat_found(),
+                    wait_time: 0,
+                },
+            );
+        }
+        if let RunOutcome::Finished(finding) = &run.outcome {
+            match &finding.section {
+                Section::None => {}
+                Section::FileType(file_type) => {
+                    report.file_info.file_type = file_type.mime_type.clone();
+                    report.file_info.file_type_description = file_type.description.clone();
+                    report.file_info.type_category = file_type.type_category.clone();
+                    report.filetype_info = Some(file_type.info.clone());
+                }
+                Section::Yara(yara) => report.yara = Some(yara.clone()),
+            }
+        }
+    }
+    report.scan_results.total_avs = u32::try_from(report.scan_results.scan_details.len())
+        .unwrap_or(u32::MAX)
+        .max(context.total_avs);
+
+    let main_result = main
+        .map(|(_, result)| result)
+        .unwrap_or(ScanResult::NoThreatDetected);
+    report.scan_results.scan_all_result_i = main_result.code();
+    report.scan_results.scan_all_result_a = main_result.text().into();
+    report.process_info.verdicts = verdicts.iter().map(|r| r.text().to_string()).collect();
+    report.process_info.blocked_reasons = verdicts
+        .iter()
+        .filter(|r| policy.blocks(**r))
+        .map(|r| r.text().to_string())
+        .collect();
+    if policy.blocks(main_result) {
+        report.process_info.result = "Blocked".into();
+        report.process_info.blocked_reason = main_result.text().into();
+    } else if !report.process_info.blocked_reasons.is_empty() {
+        report.process_info.result = "Blocked".into();
+        report.process_info.blocked_reason = report.process_info.blocked_reasons[0].clone();
+    } else {
+        report.process_info.result = "Allowed".into();
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{EngineDescriptor, Finding};
+
+    fn run(name: &str, stage: Stage, outcome: RunOutcome) -> EngineRun {
+        EngineRun {
+            descriptor: EngineDescriptor {
+                id: name.to_lowercase(),
+                name: name.into(),
+                stage,
+                in_scan_details: stage == Stage::Antivirus || stage == Stage::Yara,
+                engine_type: "av".into(),
+            },
+            def_time: "2026-01-01T00:00:00.000Z".into(),
+            scan_time_ms: 3,
+            outcome,
+        }
+    }
+
+    fn found(result: ScanResult, threat: &str) -> RunOutcome {
+        RunOutcome::Finished(Finding {
+            result,
+            threat_found: threat.into(),
+            section: Section::None,
+        })
+    }
+
+    fn context() -> ReportContext {
+        ReportContext {
+            data_id: "d".into(),
+            upload_ts: 1_000,
+            start_ts: Some(1_500),
+            ..ReportContext::default()
+        }
+    }
+
+    #[test]
+    fn clean_runs_allow_the_file_with_complete_progress() {
+        let runs = [run("A", Stage::Antivirus, found(ScanResult::NoThreatDetected, ""))];
+        let report = assemble_report(&context(), &runs, &VerdictPolicy::default(), 2_000);
+        assert_eq!(report.process_info.result, "Allowed");
+        assert_eq!(report.process_info.blocked_reason, "");
+        assert_eq!(report.scan_results.scan_all_result_i, 0);
+        assert_eq!(report.scan_results.scan_all_result_a, "No Threat Detected");
+        assert_eq!(report.scan_results.progress_percentage, 100);
+        assert_eq!(report.process_info.progress_percentage, 100);
+        assert_eq!(report.process_info.queue_time, 500);
+        assert_eq!(report.scan_results.total_time, 500);
+        assert_eq!(report.scan_results.total_avs, 1);
+    }
+
+    #[test]
+    fn a_failed_engine_never_reads_as_clean() {
+        let runs = [
+            run("A", Stage::Antivirus, found(ScanResult::NoThreatDetected, "")),
+            run("B", Stage::Antivirus, RunOutcome::Panicked("boom".into())),
+            run("C", Stage::Antivirus, RunOutcome::TimedOut(Duration::from_secs(1))),
+        ];
+        let report = assemble_report(&context(), &runs, &VerdictPolicy::default(), 2_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 3);
+        assert_eq!(report.process_info.result, "Blocked");
+        let b = &report.scan_results.scan_details["B"];
+        assert_eq!(b.scan_result_i, 3);
+        assert!(b.threat_found.contains("boom"));
+        let c = &report.scan_results.scan_details["C"];
+        assert_eq!(c.scan_result_i, 10);
+        assert!(c.threat_found.contains("timed out"));
+        assert_eq!(report.process_info.verdicts, vec!["Failed", "Not Scanned"]);
+    }
+
+    #[test]
+    fn infected_outranks_failure_within_the_av_stage() {
+        let runs = [
+            run("B", Stage::Antivirus, RunOutcome::Errored("down".into())),
+            run("A", Stage::Antivirus, found(ScanResult::Infected, "Eicar")),
+        ];
+        let report = assemble_report(&context(), &runs, &VerdictPolicy::default(), 2_000);
+        assert_eq!(report.scan_results.scan_all_result_a, "Infected");
+        assert_eq!(report.process_info.blocked_reason, "Infected");
+        assert_eq!(report.process_info.blocked_reasons, vec!["Failed", "Infected"]);
+    }
+
+    #[test]
+    fn the_earliest_stage_decides_the_main_result() {
+        let runs = [
+            run("AV", Stage::Antivirus, found(ScanResult::Infected, "X")),
+            run("YARA", Stage::Yara, found(ScanResult::YaraRuleMatched, "rule")),
+        ];
+        let report = assemble_report(&context(), &runs, &VerdictPolicy::default(), 2_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 21);
+        assert_eq!(report.process_info.verdicts, vec!["Yara Rule Matched", "Infected"]);
+    }
+
+    #[test]
+    fn in_progress_reports_say_processing_in_both_progress_fields() {
+        let report = in_progress_report(&context(), 0, 1_700);
+        assert_eq!(report.process_info.result, "Processing");
+        assert_eq!(report.scan_results.scan_all_result_i, 255);
+        assert_eq!(report.scan_results.scan_all_result_a, "In Progress");
+        assert_eq!(report.process_info.progress_percentage, 0);
+        assert_eq!(report.scan_results.progress_percentage, 0);
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains("\"result\":\"Processing\""));
+    }
+}

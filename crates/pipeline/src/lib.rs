@@ -1,0 +1,223 @@
+//! The analysis pipeline's pure core: the [`Engine`] trait, [`Limits`], and how engine outcomes
+//! become one report and one verdict.
+//!
+//! Nothing here touches HTTP, SQL, storage or an async runtime; the worker runs engines on the
+//! blocking pool under timeouts and hands their outcomes to [`assemble_report`].
+
+mod assemble;
+
+use std::path::Path;
+use std::time::Duration;
+
+use palisade_model::{FileHashes, FileTypeInfo, ScanResult, YaraSection};
+
+pub use assemble::{
+    ReportContext, VerdictPolicy, assemble_report, in_progress_report, terminal_report,
+};
+
+/// The steps of the flow, in the order that decides the main result: the earliest step with a finding wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    Extraction,
+    FileType,
+    Lists,
+    Reputation,
+    Vulnerability,
+    Yara,
+    Antivirus,
+    Dlp,
+    Cdr,
+}
+
+/// What an engine is, for reports and `/stat/engines`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineDescriptor {
+    /// Stable identifier (`eng_id`), unique among configured engines.
+    pub id: String,
+    /// Display name, the key of `scan_details`.
+    pub name: String,
+    pub stage: Stage,
+    /// Whether the engine is listed in `scan_details` and counted in `total_avs`.
+    pub in_scan_details: bool,
+    /// `engine_type` of `/stat/engines` (`av`, `filetype`, `yara`, ...).
+    pub engine_type: String,
+}
+
+/// An engine's health, as `/stat/engines` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineStatus {
+    /// `production`, `failed` or `not available`.
+    pub state: String,
+    pub version: String,
+    /// Definition time, ISO-8601, or `""` when the engine has no definitions.
+    pub def_time: String,
+    /// Problems worth showing (rule files that failed to compile, for example).
+    pub problems: Vec<String>,
+}
+
+/// The file an engine looks at. Engines read it; they never execute or modify it.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample<'a> {
+    pub path: &'a Path,
+    pub size: u64,
+    pub display_name: &'a str,
+    pub hashes: &'a FileHashes,
+}
+
+/// Bounds every engine runs under.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub timeout: Duration,
+    /// Most bytes an engine may read from the sample.
+    pub max_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            max_bytes: 1 << 40,
+        }
+    }
+}
+
+/// What an engine found about a sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub result: ScanResult,
+    /// Threat name for detections; otherwise empty.
+    pub threat_found: String,
+    pub section: Section,
+}
+
+impl Finding {
+    pub fn clean() -> Self {
+        Self {
+            result: ScanResult::NoThreatDetected,
+            threat_found: String::new(),
+            section: Section::None,
+        }
+    }
+}
+
+/// The part of the report only one kind of engine fills.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Section {
+    None,
+    FileType(FileTypeFinding),
+    Yara(YaraSection),
+}
+
+/// What the file type engine determined.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileTypeFinding {
+    pub mime_type: String,
+    pub description: String,
+    pub type_category: Vec<String>,
+    pub info: FileTypeInfo,
+}
+
+/// Errors an engine reports for one sample; recorded in the report, never fatal to the job.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Failed(String),
+    #[error("not scanned: {0}")]
+    NotScanned(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One analysis engine. Synchronous: the worker calls it on a blocking thread under a timeout.
+pub trait Engine: Send + Sync + 'static {
+    fn descriptor(&self) -> &EngineDescriptor;
+    fn status(&self) -> EngineStatus;
+    fn scan(&self, sample: &Sample<'_>, limits: &Limits) -> Result<Finding, EngineError>;
+}
+
+/// How one engine's run on one sample ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunOutcome {
+    Finished(Finding),
+    Errored(String),
+    NotScanned(String),
+    Panicked(String),
+    TimedOut(Duration),
+}
+
+/// One engine's run on one sample, as the worker observed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineRun {
+    pub descriptor: EngineDescriptor,
+    pub def_time: String,
+    pub scan_time_ms: i64,
+    pub outcome: RunOutcome,
+}
+
+impl EngineRun {
+    /// The result this run contributes: a failure is never clean.
+    pub fn result(&self) -> ScanResult {
+        match &self.outcome {
+            RunOutcome::Finished(finding) => finding.result,
+            RunOutcome::Errored(_) | RunOutcome::Panicked(_) => ScanResult::Failed,
+            RunOutcome::NotScanned(_) | RunOutcome::TimedOut(_) => ScanResult::NotScanned,
+        }
+    }
+
+    /// `threat_found`: the threat name, or the reason the engine did not finish.
+    pub fn threat_found(&self) -> String {
+        match &self.outcome {
+            RunOutcome::Finished(finding) => finding.threat_found.clone(),
+            RunOutcome::Errored(reason) => format!("engine error: {reason}"),
+            RunOutcome::NotScanned(reason) => format!("not scanned: {reason}"),
+            RunOutcome::Panicked(reason) => format!("engine crashed: {reason}"),
+            RunOutcome::TimedOut(limit) => {
+                format!("engine timed out after {} ms", limit.as_millis())
+            }
+        }
+    }
+
+    /// Turns an engine's return value into an outcome.
+    pub fn outcome_of(result: Result<Finding, EngineError>) -> RunOutcome {
+        match result {
+            Ok(finding) => RunOutcome::Finished(finding),
+            Err(EngineError::NotScanned(reason)) => RunOutcome::NotScanned(reason),
+            Err(other) => RunOutcome::Errored(other.to_string()),
+        }
+    }
+}
+
+/// The configured engines, shared by workers (to run them) and the gateway (to describe them).
+#[derive(Clone, Default)]
+pub struct Roster {
+    engines: Vec<std::sync::Arc<dyn Engine>>,
+}
+
+impl Roster {
+    pub fn new(engines: Vec<std::sync::Arc<dyn Engine>>) -> Self {
+        Self { engines }
+    }
+
+    pub fn all(&self) -> &[std::sync::Arc<dyn Engine>] {
+        &self.engines
+    }
+
+    /// The engines a rule runs: all of them, or those whose ids the rule names.
+    pub fn for_rule(&self, selected: Option<&[String]>) -> Vec<std::sync::Arc<dyn Engine>> {
+        self.engines
+            .iter()
+            .filter(|engine| selected.is_none_or(|ids| ids.contains(&engine.descriptor().id)))
+            .cloned()
+            .collect()
+    }
+
+    /// `total_avs` for a rule: how many of its engines appear in `scan_details`.
+    pub fn scan_details_count(&self, selected: Option<&[String]>) -> u32 {
+        let count = self
+            .for_rule(selected)
+            .iter()
+            .filter(|engine| engine.descriptor().in_scan_details)
+            .count();
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+}

@@ -1,0 +1,155 @@
+//! Who is calling: API keys, login sessions (usable as API keys) and anonymous access.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use palisade_metastore::{SessionRecord, UserRecord};
+use palisade_model::{now_millis, random_hex};
+
+use crate::{Service, ServiceError, ServiceResult};
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub username: String,
+    pub role: String,
+}
+
+/// Hashes a password with Argon2id into a PHC string.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt_bytes = [0u8; 16];
+    getrandom::fill(&mut salt_bytes).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| e.to_string())?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    argon2::Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+}
+
+/// Compares secrets without an early exit on the first differing byte.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Service {
+    /// Resolves the `apikey` header or query parameter to a caller.
+    pub async fn authenticate(&self, apikey: Option<&str>) -> ServiceResult<Caller> {
+        let settings = self.settings();
+        let apikey = apikey.map(str::trim).filter(|k| !k.is_empty());
+        let Some(apikey) = apikey else {
+            if settings.allow_anonymous {
+                return Ok(Caller {
+                    username: "anonymous".into(),
+                    role: "user".into(),
+                });
+            }
+            return Err(ServiceError::AccessDenied);
+        };
+        for key in &settings.api_keys {
+            if same_secret(&key.key, apikey) {
+                return Ok(Caller {
+                    username: key.username.clone(),
+                    role: key.role.clone(),
+                });
+            }
+        }
+        let idle = i64::try_from(settings.session_idle.as_millis()).unwrap_or(i64::MAX);
+        match self.metastore().session(apikey, now_millis(), idle).await? {
+            Some(session) => Ok(Caller {
+                username: session.username,
+                role: session.role,
+            }),
+            None => Err(ServiceError::AccessDenied),
+        }
+    }
+
+    /// `POST /login`: checks the password and opens a session. Returns (session_id, csrf token).
+    pub async fn login(&self, user: &str, password: &str) -> ServiceResult<(String, String)> {
+        let record = self.metastore().user(user).await?;
+        let password = password.to_string();
+        let hash = record.as_ref().map(|r| r.password_hash.clone());
+        // Verify even for unknown users so that timing does not reveal which names exist.
+        let verified = tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => verify_password(&password, &hash),
+            None => {
+                let _ = hash_password(&password);
+                false
+            }
+        })
+        .await
+        .unwrap_or(false);
+        let Some(record) = record.filter(|_| verified) else {
+            return Err(ServiceError::BadCredentials);
+        };
+        let session = SessionRecord {
+            session_id: random_hex(16),
+            username: record.username,
+            role: record.role,
+            csrf_token: random_hex(16),
+            last_seen: now_millis(),
+        };
+        self.metastore().create_session(&session).await?;
+        Ok((session.session_id, session.csrf_token))
+    }
+
+    /// `POST /logout`: ends the session named by the apikey.
+    pub async fn logout(&self, apikey: Option<&str>) -> ServiceResult<()> {
+        let Some(apikey) = apikey.filter(|k| !k.is_empty()) else {
+            return Err(ServiceError::BadRequest("Missing apikey".into()));
+        };
+        if self.metastore().delete_session(apikey).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::AccessDenied)
+        }
+    }
+
+    /// Creates or updates a user (config users at start, `palisade user add`).
+    pub async fn put_user(&self, name: &str, password_hash: &str, role: &str) -> ServiceResult<()> {
+        if role != "admin" && role != "user" {
+            return Err(ServiceError::BadRequest(format!(
+                "unknown role {role:?}: use admin or user"
+            )));
+        }
+        self.metastore()
+            .put_user(&UserRecord {
+                username: name.to_string(),
+                password_hash: password_hash.to_string(),
+                role: role.to_string(),
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn secret_comparison_needs_equal_length_and_bytes() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+    }
+}

@@ -1,0 +1,312 @@
+//! Files: accepting uploads, reports while running and when final, hash lookup and cancel.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use palisade_blobstore::IngestError;
+use palisade_metastore::{CancelOutcome, HashQuery, JobRecord, JobState, NewJob, SubmitOutcome};
+use palisade_model::{
+    BatchId, DataId, FileInfo, FileReport, HashKind, ScanResult, format_timestamp, now_millis,
+};
+use palisade_pipeline::{ReportContext, Roster, in_progress_report, terminal_report};
+
+use crate::{Caller, RuleSettings, Service, ServiceError, ServiceResult};
+
+/// What the client said about the length of its upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadLength {
+    Known(u64),
+    Missing,
+    Chunked,
+}
+
+/// The headers of `POST /file`, decoded.
+#[derive(Clone, Debug)]
+pub struct SubmitRequest {
+    pub length: UploadLength,
+    pub filename: String,
+    pub rule: Option<String>,
+    pub user_agent: String,
+    pub batch_id: Option<String>,
+    pub archive_passwords: Vec<String>,
+    pub metadata: String,
+    pub callback_url: String,
+}
+
+/// The engine-independent part of a report, from the stored job.
+pub fn report_context(record: &JobRecord, roster: &Roster, rule: Option<&RuleSettings>) -> ReportContext {
+    let job = &record.job;
+    ReportContext {
+        data_id: job.data_id.clone(),
+        file_info: FileInfo {
+            display_name: job.display_name.clone(),
+            file_size: job.size,
+            file_type: job.file_type.clone(),
+            file_type_description: job.file_type_description.clone(),
+            md5: job.hashes.md5.clone(),
+            sha1: job.hashes.sha1.clone(),
+            sha256: job.hashes.sha256.clone(),
+            sha512: job.hashes.sha512.clone(),
+            type_category: job.type_category.clone(),
+            upload_timestamp: format_timestamp(job.upload_ts),
+            receive_data_timestamp: format_timestamp(job.receive_ts),
+            upload_time: (job.upload_ts - job.receive_ts).max(0),
+        },
+        profile: job.rule.clone(),
+        user_agent: job.user_agent.clone(),
+        username: job.username.clone(),
+        metadata: job.metadata.clone(),
+        batch_id: job.batch_id.clone().unwrap_or_default(),
+        upload_ts: job.upload_ts,
+        start_ts: record.start_ts,
+        hash_time: job.hash_time,
+        total_avs: roster.scan_details_count(rule.and_then(|r| r.engines.as_deref())),
+    }
+}
+
+impl Service {
+    /// The rule a request runs under: the named one (if the caller may use it) or the caller's default.
+    pub fn select_rule(
+        &self,
+        caller: &Caller,
+        requested: Option<&str>,
+        user_agent: &str,
+    ) -> ServiceResult<&RuleSettings> {
+        let settings = self.settings();
+        match requested.map(str::trim).filter(|r| !r.is_empty()) {
+            Some(name) => {
+                let Some(rule) = settings.rule(name) else {
+                    return Err(ServiceError::BadRequest(format!("Rule not found: {name}")));
+                };
+                if !rule.permits(&caller.role, user_agent) {
+                    return Err(ServiceError::AccessDenied);
+                }
+                Ok(rule)
+            }
+            None => settings
+                .rules
+                .iter()
+                .find(|rule| rule.permits(&caller.role, user_agent))
+                .ok_or(ServiceError::AccessDenied),
+        }
+    }
+
+    /// `GET /file/rules`: the rules this caller may use.
+    pub fn rules_for(&self, caller: &Caller, user_agent: &str) -> Vec<&RuleSettings> {
+        self.settings()
+            .rules
+            .iter()
+            .filter(|rule| rule.permits(&caller.role, user_agent))
+            .collect()
+    }
+
+    /// Backpressure: refuses new work when the queue is over its limit (checked at most every 100 ms).
+    async fn check_capacity(&self) -> ServiceResult<()> {
+        let cached = {
+            let guard = self
+                .inner
+                .queue_depth
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            match guard.0 {
+                Some(at) if at.elapsed() < Duration::from_millis(100) => Some(guard.1),
+                _ => None,
+            }
+        };
+        let depth = match cached {
+            Some(depth) => depth,
+            None => {
+                let depth = self.metastore().queue_depth().await?;
+                *self
+                    .inner
+                    .queue_depth
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = (Some(Instant::now()), depth);
+                depth
+            }
+        };
+        if depth >= self.settings().max_queued {
+            return Err(ServiceError::Busy);
+        }
+        Ok(())
+    }
+
+    /// `POST /file`: streams the body into the blob store and queues a job. Returns the data id.
+    pub async fn submit<F, Fut, E>(
+        &self,
+        caller: &Caller,
+        request: SubmitRequest,
+        next_chunk: F,
+    ) -> ServiceResult<DataId>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<Bytes>, E>>,
+        E: std::fmt::Display,
+    {
+        let receive_ts = now_millis();
+        let length = match request.length {
+            UploadLength::Known(0) => return Err(ServiceError::EmptyFile),
+            UploadLength::Known(length) => length,
+            UploadLength::Missing | UploadLength::Chunked => {
+                return Err(ServiceError::LengthRequired);
+            }
+        };
+        let rule = self.select_rule(caller, request.rule.as_deref(), &request.user_agent)?;
+        if length > rule.max_file_size {
+            return Err(ServiceError::TooLarge);
+        }
+        let batch_id = match request.batch_id.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+            Some(text) => {
+                let Ok(batch_id) = BatchId::parse(text) else {
+                    return Err(ServiceError::BadRequest(format!("Batch not found: {text}")));
+                };
+                match self.metastore().batch(batch_id.as_str()).await? {
+                    None => {
+                        return Err(ServiceError::BadRequest(format!("Batch not found: {text}")));
+                    }
+                    Some(batch) if batch.closed_ts.is_some() => {
+                        return Err(ServiceError::BadRequest("Batch is already closed".into()));
+                    }
+                    Some(_) => Some(batch_id.as_str().to_string()),
+                }
+            }
+            None => None,
+        };
+        self.check_capacity().await?;
+        let ingested = self
+            .blobs()
+            .ingest(next_chunk, rule.max_file_size.min(length))
+            .await
+            .map_err(|error| match error {
+                IngestError::TooLarge { .. } => ServiceError::TooLarge,
+                IngestError::Empty => ServiceError::EmptyFile,
+                IngestError::Client(reason) => {
+                    ServiceError::BadRequest(format!("Upload failed: {reason}"))
+                }
+                IngestError::Storage(error) => {
+                    tracing::error!(%error, "storing an upload failed");
+                    ServiceError::Internal("Unexpected event on server".into())
+                }
+            })?;
+        let sample = self.blobs().sample_file(&ingested.hashes.sha256).await?;
+        let size = ingested.size;
+        let file_type = tokio::task::spawn_blocking(move || {
+            let hashes = palisade_model::FileHashes::default();
+            palisade_engine_filetype::identify(&palisade_pipeline::Sample {
+                path: sample.path(),
+                size,
+                display_name: "",
+                hashes: &hashes,
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .unwrap_or_default();
+        let data_id = DataId::generate();
+        let job = NewJob {
+            data_id: data_id.as_str().to_string(),
+            hashes: ingested.hashes,
+            size: ingested.size,
+            display_name: request.filename,
+            file_type: file_type.mime_type,
+            file_type_description: file_type.description,
+            type_category: file_type.type_category,
+            rule: rule.name.clone(),
+            user_agent: request.user_agent,
+            username: caller.username.clone(),
+            metadata: request.metadata,
+            batch_id,
+            parent_id: None,
+            archive_passwords: request.archive_passwords,
+            callback_url: request.callback_url,
+            receive_ts,
+            upload_ts: now_millis(),
+            hash_time: ingested.hash_time_ms,
+        };
+        match self.metastore().submit(&job).await? {
+            SubmitOutcome::Accepted => {}
+            SubmitOutcome::BatchNotFound => {
+                return Err(ServiceError::BadRequest("Batch not found".into()));
+            }
+            SubmitOutcome::BatchClosed => {
+                return Err(ServiceError::BadRequest("Batch is already closed".into()));
+            }
+        }
+        self.inner.wake_workers.notify_one();
+        Ok(data_id)
+    }
+
+    /// The report for a stored job: the final one, or one built from its progress.
+    pub fn report_of(&self, record: &JobRecord) -> ServiceResult<FileReport> {
+        if let Some(text) = record.report.as_deref().filter(|_| record.state.is_final()) {
+            return serde_json::from_str(text)
+                .map_err(|e| ServiceError::Internal(format!("stored report unreadable: {e}")));
+        }
+        let rule = self.settings().rule(&record.job.rule);
+        let context = report_context(record, self.roster(), rule);
+        let progress = if record.state == JobState::Running { 50 } else { 0 };
+        Ok(in_progress_report(&context, progress, now_millis()))
+    }
+
+    /// `GET /file/{data_id}`; `None` when the id is unknown.
+    pub async fn report(&self, data_id: &str) -> ServiceResult<Option<FileReport>> {
+        let Ok(data_id) = DataId::parse(data_id) else {
+            return Ok(None);
+        };
+        match self.metastore().job(data_id.as_str()).await? {
+            Some(record) => self.report_of(&record).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `GET /hash/{hash}`; `Err(NotFound)` for a malformed hash, `Ok(None)` when nothing matches.
+    pub async fn report_by_hash(
+        &self,
+        hash: &str,
+        query: &HashQuery,
+    ) -> ServiceResult<Option<FileReport>> {
+        let Some((kind, hash)) = HashKind::parse(hash.trim()) else {
+            return Err(ServiceError::NotFound("Invalid hash format".into()));
+        };
+        match self.metastore().latest_by_hash(kind, &hash, query).await? {
+            Some(record) => self.report_of(&record).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `POST /file/{data_id}/cancel`.
+    pub async fn cancel(&self, data_id: &str) -> ServiceResult<()> {
+        let Ok(id) = DataId::parse(data_id) else {
+            return Err(ServiceError::NotFound("Data ID not found".into()));
+        };
+        let Some(record) = self.metastore().job(id.as_str()).await? else {
+            return Err(ServiceError::NotFound("Data ID not found".into()));
+        };
+        if record.state.is_final() {
+            return Err(ServiceError::BadRequest(
+                "Analysis is already finished and cannot be cancelled".into(),
+            ));
+        }
+        match self.cancel_record(&record).await? {
+            CancelOutcome::Cancelled => Ok(()),
+            CancelOutcome::AlreadyFinal => Err(ServiceError::BadRequest(
+                "Analysis is already finished and cannot be cancelled".into(),
+            )),
+            CancelOutcome::NotFound => Err(ServiceError::NotFound("Data ID not found".into())),
+        }
+    }
+
+    pub(crate) async fn cancel_record(&self, record: &JobRecord) -> ServiceResult<CancelOutcome> {
+        let rule = self.settings().rule(&record.job.rule);
+        let policy = rule.map(RuleSettings::policy).unwrap_or_default();
+        let context = report_context(record, self.roster(), rule);
+        let now = now_millis();
+        let report = terminal_report(&context, ScanResult::Cancelled, "", &policy, now);
+        let text = serde_json::to_string(&report)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(self
+            .metastore()
+            .cancel(&record.job.data_id, ScanResult::Cancelled.code(), &text, now)
+            .await?)
+    }
+}

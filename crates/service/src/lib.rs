@@ -1,0 +1,150 @@
+//! Palisade's use cases over the two stores: accepting files, reports, hash lookup, cancel,
+//! batches and their signed certificates, sessions and users. The only crate the HTTP layer calls.
+
+mod auth;
+mod batches;
+mod files;
+mod settings;
+mod signing;
+mod yaml;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use palisade_blobstore::BlobStore;
+use palisade_metastore::{Metastore, StoreError};
+use palisade_pipeline::Roster;
+
+pub use auth::{Caller, hash_password};
+pub use files::{SubmitRequest, UploadLength, report_context};
+pub use settings::{ApiKey, RuleSettings, ServiceSettings, UserSettings};
+pub use signing::BatchSigner;
+
+/// Errors of the use cases, grouped by the answer the client gets.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("Access denied")]
+    AccessDenied,
+    #[error("Invalid credentials")]
+    BadCredentials,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("Missing Content-Length header.")]
+    LengthRequired,
+    #[error("File is empty.")]
+    EmptyFile,
+    #[error("Failed to request scan. File size exceeded the maximum size permitted by your configuration.")]
+    TooLarge,
+    #[error("Server is too busy. Try again later.")]
+    Busy,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "metastore failure");
+        ServiceError::Internal("Unexpected event on server".into())
+    }
+}
+
+impl From<palisade_blobstore::BlobError> for ServiceError {
+    fn from(error: palisade_blobstore::BlobError) -> Self {
+        match error {
+            palisade_blobstore::BlobError::NotFound(_) => {
+                ServiceError::NotFound("File could not be found".into())
+            }
+            other => {
+                tracing::error!(error = %other, "blob store failure");
+                ServiceError::Internal("Unexpected event on server".into())
+            }
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// The service handle shared by every request handler.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    metastore: Metastore,
+    blobs: BlobStore,
+    settings: ServiceSettings,
+    roster: Roster,
+    signer: BatchSigner,
+    wake_workers: Arc<tokio::sync::Notify>,
+    queue_depth: Mutex<(Option<Instant>, u64)>,
+}
+
+impl Service {
+    pub fn new(
+        metastore: Metastore,
+        blobs: BlobStore,
+        settings: ServiceSettings,
+        roster: Roster,
+        signer: BatchSigner,
+        wake_workers: Arc<tokio::sync::Notify>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                metastore,
+                blobs,
+                settings,
+                roster,
+                signer,
+                wake_workers,
+                queue_depth: Mutex::new((None, 0)),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &ServiceSettings {
+        &self.inner.settings
+    }
+
+    pub fn metastore(&self) -> &Metastore {
+        &self.inner.metastore
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.inner.blobs
+    }
+
+    pub fn roster(&self) -> &Roster {
+        &self.inner.roster
+    }
+
+    /// `/stat/engines`: every engine with its state and definition time.
+    pub fn engine_stats(&self) -> serde_json::Value {
+        let list: Vec<serde_json::Value> = self
+            .inner
+            .roster
+            .all()
+            .iter()
+            .map(|engine| {
+                let descriptor = engine.descriptor();
+                let status = engine.status();
+                serde_json::json!({
+                    "active": status.state == "production",
+                    "def_time": status.def_time,
+                    "download_progress": 100,
+                    "download_time": status.def_time,
+                    "eng_id": descriptor.id,
+                    "eng_name": descriptor.name,
+                    "eng_type": descriptor.engine_type,
+                    "eng_ver": status.version,
+                    "engine_type": descriptor.engine_type,
+                    "state": status.state,
+                    "problems": status.problems,
+                })
+            })
+            .collect();
+        serde_json::Value::Array(list)
+    }
+}

@@ -1,0 +1,91 @@
+//! Validated settings the service runs with (the binary builds them from the TOML file).
+
+use std::time::Duration;
+
+use palisade_model::ScanResult;
+
+/// One analysis rule (the incumbent's "workflow rule").
+#[derive(Clone, Debug)]
+pub struct RuleSettings {
+    pub name: String,
+    pub max_file_size: u64,
+    /// Roles that may use the rule; empty means any role.
+    pub roles: Vec<String>,
+    /// Client `user_agent` values that may use the rule; empty means any.
+    pub user_agents: Vec<String>,
+    /// Engine ids the rule runs; `None` runs every engine.
+    pub engines: Option<Vec<String>>,
+    /// Results that let a file through; everything else blocks it.
+    pub allowed_results: Vec<ScanResult>,
+}
+
+impl RuleSettings {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            max_file_size: 2 << 30,
+            roles: Vec::new(),
+            user_agents: Vec::new(),
+            engines: None,
+            allowed_results: palisade_pipeline::VerdictPolicy::default().allowed,
+        }
+    }
+
+    /// Whether a caller with `role`, sending `user_agent`, may see and use this rule.
+    pub fn permits(&self, role: &str, user_agent: &str) -> bool {
+        (self.roles.is_empty() || role == "admin" || self.roles.iter().any(|r| r == role))
+            && (self.user_agents.is_empty() || self.user_agents.iter().any(|u| u == user_agent))
+    }
+
+    pub fn policy(&self) -> palisade_pipeline::VerdictPolicy {
+        palisade_pipeline::VerdictPolicy {
+            allowed: self.allowed_results.clone(),
+        }
+    }
+}
+
+/// A configured API key.
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    pub key: String,
+    pub username: String,
+    pub role: String,
+}
+
+/// A user defined in the configuration file.
+#[derive(Clone, Debug)]
+pub struct UserSettings {
+    pub name: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+    pub role: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServiceSettings {
+    /// Rules in order; the first one a caller may use is its default.
+    pub rules: Vec<RuleSettings>,
+    /// Queued jobs beyond which uploads get 503.
+    pub max_queued: u64,
+    pub session_idle: Duration,
+    pub allow_anonymous: bool,
+    pub api_keys: Vec<ApiKey>,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            rules: vec![RuleSettings::new("Default")],
+            max_queued: 100_000,
+            session_idle: Duration::from_secs(3600),
+            allow_anonymous: false,
+            api_keys: Vec::new(),
+        }
+    }
+}
+
+impl ServiceSettings {
+    pub fn rule(&self, name: &str) -> Option<&RuleSettings> {
+        self.rules.iter().find(|rule| rule.name == name)
+    }
+}

@@ -1,0 +1,292 @@
+//! Scan workers: claim jobs with an expiring lease, heartbeat while working, run every engine of
+//! the job's rule on the blocking pool under a timeout, and store the final report in the same
+//! transaction that completes the job.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use palisade_metastore::JobRecord;
+use palisade_model::{ScanResult, now_millis};
+use palisade_pipeline::{
+    Engine, EngineRun, Limits, RunOutcome, Sample, assemble_report, terminal_report,
+};
+use palisade_service::{RuleSettings, Service, report_context};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+
+/// How workers behave.
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    /// Concurrent worker loops (each runs up to `claim_batch` jobs at a time).
+    pub workers: usize,
+    pub claim_batch: u32,
+    pub lease: Duration,
+    pub heartbeat: Duration,
+    /// Claims after which a job that never completes finishes as Failed.
+    pub max_attempts: u32,
+    pub engine_timeout: Duration,
+    /// Fallback poll when no wake-up arrives (other processes may queue work).
+    pub poll_interval: Duration,
+    /// Engine runs in flight at once across all workers.
+    pub engine_concurrency: usize,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            workers: cores,
+            claim_batch: 32,
+            lease: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(10),
+            max_attempts: 3,
+            engine_timeout: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
+            engine_concurrency: cores * 4,
+        }
+    }
+}
+
+struct Shared {
+    service: Service,
+    settings: WorkerSettings,
+    engine_slots: Semaphore,
+}
+
+/// Runs the worker loops until `shutdown` resolves; jobs in hand are finished first.
+pub async fn run_workers(
+    service: Service,
+    settings: WorkerSettings,
+    wake: Arc<Notify>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let node = palisade_model::random_hex(6);
+    let shared = Arc::new(Shared {
+        engine_slots: Semaphore::new(settings.engine_concurrency.max(1)),
+        service,
+        settings,
+    });
+    let mut loops = JoinSet::new();
+    for index in 0..shared.settings.workers.max(1) {
+        let owner = format!("{node}/w{index}");
+        loops.spawn(worker_loop(
+            shared.clone(),
+            owner,
+            wake.clone(),
+            shutdown.clone(),
+        ));
+    }
+    while let Some(result) = loops.join_next().await {
+        if let Err(error) = result {
+            tracing::error!(%error, "worker loop ended abnormally");
+        }
+    }
+}
+
+async fn worker_loop(
+    shared: Arc<Shared>,
+    owner: String,
+    wake: Arc<Notify>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let lease_ms = i64::try_from(shared.settings.lease.as_millis()).unwrap_or(30_000);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let claimed = shared
+            .service
+            .metastore()
+            .claim(&owner, now_millis(), lease_ms, shared.settings.claim_batch)
+            .await;
+        let jobs = match claimed {
+            Ok(jobs) => jobs,
+            Err(error) => {
+                tracing::warn!(%error, "claiming jobs failed; retrying");
+                tokio::time::sleep(shared.settings.poll_interval).await;
+                continue;
+            }
+        };
+        if jobs.is_empty() {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(shared.settings.poll_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        if jobs.len() as u32 == shared.settings.claim_batch {
+            // More work is likely waiting: let a sibling worker pick it up too.
+            wake.notify_one();
+        }
+        process_batch(&shared, &owner, jobs).await;
+    }
+}
+
+/// Processes claimed jobs concurrently, heartbeating their leases, then completes them together.
+async fn process_batch(shared: &Arc<Shared>, owner: &str, jobs: Vec<JobRecord>) {
+    let ids: Vec<String> = jobs.iter().map(|j| j.job.data_id.clone()).collect();
+    let lease_ms = i64::try_from(shared.settings.lease.as_millis()).unwrap_or(30_000);
+    let mut running = JoinSet::new();
+    for record in jobs {
+        let shared = shared.clone();
+        running.spawn(async move { process_job(&shared, record).await });
+    }
+    let mut reports = Vec::with_capacity(ids.len());
+    let mut heartbeat = tokio::time::interval(shared.settings.heartbeat);
+    heartbeat.tick().await;
+    loop {
+        tokio::select! {
+            next = running.join_next() => match next {
+                Some(Ok(Some(report))) => reports.push(report),
+                Some(Ok(None)) => {}
+                Some(Err(error)) => tracing::error!(%error, "job task failed; its lease will expire and it runs again"),
+                None => break,
+            },
+            _ = heartbeat.tick() => {
+                if let Err(error) = shared.service.metastore().heartbeat(owner, &ids, now_millis(), lease_ms).await {
+                    tracing::warn!(%error, "lease heartbeat failed");
+                }
+            }
+        }
+    }
+    if reports.is_empty() {
+        return;
+    }
+    match shared
+        .service
+        .metastore()
+        .complete(owner, &reports, now_millis())
+        .await
+    {
+        Ok(done) if done.len() < reports.len() => tracing::info!(
+            dropped = reports.len() - done.len(),
+            "some results were not stored: cancelled or re-leased meanwhile"
+        ),
+        Ok(_) => {}
+        Err(error) => {
+            tracing::error!(%error, "storing reports failed; the jobs will run again");
+        }
+    }
+}
+
+/// Runs one job; returns (data_id, result code, report JSON), or `None` when its file is gone.
+async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<(String, i32, String)> {
+    let service = &shared.service;
+    let rule = service.settings().rule(&record.job.rule).cloned();
+    let policy = rule
+        .as_ref()
+        .map(RuleSettings::policy)
+        .unwrap_or_default();
+    let context = report_context(&record, service.roster(), rule.as_ref());
+    let data_id = record.job.data_id.clone();
+
+    let report = if record.attempts > shared.settings.max_attempts {
+        tracing::warn!(data_id = %data_id, attempts = record.attempts, "giving up on job");
+        let reason = format!(
+            "processing did not complete after {} attempts",
+            shared.settings.max_attempts
+        );
+        terminal_report(&context, ScanResult::Failed, &reason, &policy, now_millis())
+    } else {
+        match service.blobs().sample_file(&record.job.hashes.sha256).await {
+            Ok(sample) => {
+                let engines = service
+                    .roster()
+                    .for_rule(rule.as_ref().and_then(|r| r.engines.as_deref()));
+                let runs = run_engines(shared, &record, sample.path().to_path_buf(), engines).await;
+                assemble_report(&context, &runs, &policy, now_millis())
+            }
+            Err(error) => {
+                tracing::error!(data_id = %data_id, %error, "stored file is unreadable");
+                let reason = format!("stored file is unreadable: {error}");
+                terminal_report(&context, ScanResult::Failed, &reason, &policy, now_millis())
+            }
+        }
+    };
+    let result = report.scan_results.scan_all_result_i;
+    match serde_json::to_string(&report) {
+        Ok(text) => Some((data_id, result, text)),
+        Err(error) => {
+            tracing::error!(data_id = %data_id, %error, "report did not serialise");
+            None
+        }
+    }
+}
+
+async fn run_engines(
+    shared: &Arc<Shared>,
+    record: &JobRecord,
+    path: std::path::PathBuf,
+    engines: Vec<Arc<dyn Engine>>,
+) -> Vec<EngineRun> {
+    let mut set = JoinSet::new();
+    for (index, engine) in engines.into_iter().enumerate() {
+        let shared = shared.clone();
+        let path = path.clone();
+        let job = record.job.clone();
+        set.spawn(async move {
+            let run = run_one_engine(&shared, engine, path, job).await;
+            (index, run)
+        });
+    }
+    let mut runs = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(entry) => runs.push(entry),
+            Err(error) => tracing::error!(%error, "engine task failed"),
+        }
+    }
+    runs.sort_by_key(|(index, _)| *index);
+    runs.into_iter().map(|(_, run)| run).collect()
+}
+
+async fn run_one_engine(
+    shared: &Arc<Shared>,
+    engine: Arc<dyn Engine>,
+    path: std::path::PathBuf,
+    job: palisade_metastore::NewJob,
+) -> EngineRun {
+    let descriptor = engine.descriptor().clone();
+    let def_time = engine.status().def_time;
+    let timeout = shared.settings.engine_timeout;
+    let limits = Limits {
+        timeout,
+        ..Limits::default()
+    };
+    let _slot = shared.engine_slots.acquire().await;
+    let started = Instant::now();
+    let task = tokio::task::spawn_blocking(move || {
+        let sample = Sample {
+            path: &path,
+            size: job.size,
+            display_name: &job.display_name,
+            hashes: &job.hashes,
+        };
+        engine.scan(&sample, &limits)
+    });
+    let outcome = match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(result)) => EngineRun::outcome_of(result),
+        Ok(Err(join)) if join.is_panic() => {
+            let payload = join.into_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            tracing::error!(engine = %descriptor.id, %message, "engine panicked");
+            RunOutcome::Panicked(message)
+        }
+        Ok(Err(join)) => RunOutcome::Errored(join.to_string()),
+        Err(_) => {
+            tracing::warn!(engine = %descriptor.id, "engine timed out");
+            RunOutcome::TimedOut(timeout)
+        }
+    };
+    EngineRun {
+        descriptor,
+        def_time,
+        scan_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        outcome,
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what the tests need when it is missing,
+# then checks formatting, lints and every test. Used by `.ci/run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v curl >/dev/null || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+fi
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo nextest run --workspace --locked --no-fail-fast

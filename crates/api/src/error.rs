@@ -33,9 +33,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::LengthRequired => StatusCode::LENGTH_REQUIRED,
             ServiceError::EmptyFile => StatusCode::UNPROCESSABLE_ENTITY,
-            ServiceError::TooLarge | ServiceError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ServiceError::TooLarge | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ServiceError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self::new(status, error.to_string())
@@ -44,6 +42,10 @@ impl From<ServiceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "err": self.message }))).into_response()
+        (
+            self.status,
+            Json(serde_json::json!({ "err": self.message })),
+        )
+            .into_response()
     }
 }

@@ -64,7 +64,8 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn header_flag(headers: &HeaderMap, name: &str) -> bool {
-    header_text(headers, name).is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1")
+    header_text(headers, name)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1")
 }
 
 fn apikey<'a>(headers: &'a HeaderMap, params: &'a HashMap<String, String>) -> Option<&'a str> {
@@ -224,7 +225,11 @@ async fn submit(
                 }
                 Ok(Some(_)) => continue,
                 Ok(None) => return Err(palisade_service::ServiceError::EmptyFile.into()),
-                Err(e) => return Err(ApiError::bad_request(format!("Invalid multipart body: {e}"))),
+                Err(e) => {
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid multipart body: {e}"
+                    )));
+                }
             }
         };
         if submit.filename.is_empty() {
@@ -321,7 +326,10 @@ async fn download(
     // No engine produces sanitized or DLP-processed output yet (CDR and DLP come later), so no
     // data id has an output to serve.
     let _ = data_id;
-    Err(ApiError::new(StatusCode::NOT_FOUND, "File could not be found"))
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "File could not be found",
+    ))
 }
 
 async fn create_batch(
@@ -347,7 +355,11 @@ async fn batch_status(
 ) -> ApiResult {
     caller(&service, &headers, &params).await?;
     let report = service
-        .batch_status(&batch_id, number(&params, "first")?, number(&params, "size")?)
+        .batch_status(
+            &batch_id,
+            number(&params, "first")?,
+            number(&params, "size")?,
+        )
         .await?;
     Ok(json_response(report))
 }
@@ -383,9 +395,5 @@ async fn batch_certificate(
 ) -> ApiResult {
     caller(&service, &headers, &params).await?;
     let body = service.batch_certificate(&batch_id).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }

@@ -151,7 +151,9 @@ impl BlobStore {
                 drop(sender);
                 match writer.await {
                     Ok(result) => result,
-                    Err(join) => Err(IngestError::Storage(std::io::Error::other(join.to_string()))),
+                    Err(join) => Err(IngestError::Storage(std::io::Error::other(
+                        join.to_string(),
+                    ))),
                 }
             }
             Err(error) => {

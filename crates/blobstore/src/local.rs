@@ -72,10 +72,7 @@ impl BlobSink for LocalSink {
 
 impl BlobBackend for LocalBackend {
     fn begin_upload(&self) -> std::io::Result<Box<dyn BlobSink>> {
-        let temp_path = self
-            .root
-            .join("tmp")
-            .join(palisade_model::random_hex(16));
+        let temp_path = self.root.join("tmp").join(palisade_model::random_hex(16));
         let file = BufWriter::with_capacity(256 * 1024, File::create(&temp_path)?);
         Ok(Box::new(LocalSink {
             temp_path,

@@ -42,9 +42,7 @@ pub fn type_category(format: FileFormat) -> (&'static str, &'static str) {
         Kind::Image | Kind::Diagram => ("G", "Graphical format"),
         Kind::Audio | Kind::Video | Kind::Playlist => ("M", "Audio or video format"),
         Kind::Disk => ("I", "Disk image"),
-        Kind::Document | Kind::Spreadsheet | Kind::Presentation | Kind::Ebook => {
-            ("D", "Document")
-        }
+        Kind::Document | Kind::Spreadsheet | Kind::Presentation | Kind::Ebook => ("D", "Document"),
         _ if media.starts_with("text/") || format == FileFormat::PlainText => ("T", "Text"),
         _ => ("O", "Other"),
     }
@@ -95,7 +93,7 @@ impl Engine for FileTypeEngine {
     fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
         let finding = identify(sample)?;
         Ok(Finding {
-            section: Section::FileType(finding),
+            section: Section::FileType(Box::new(finding)),
             ..Finding::clean()
         })
     }
@@ -126,15 +124,25 @@ mod tests {
         assert_eq!(pdf.mime_type, "application/pdf");
         assert_eq!(pdf.type_category, vec!["P"]);
 
-        let png = identify_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0");
+        let png =
+            identify_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0");
         assert_eq!(png.mime_type, "image/png");
         assert_eq!(png.type_category, vec!["G"]);
 
         let zip = identify_bytes(b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
         assert_eq!(zip.type_category, vec!["A"]);
 
-        let exe = identify_bytes(b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0");
-        assert_eq!(exe.type_category, vec!["E"]);
+        // A DOS header whose e_lfanew points at a PE signature and a COFF header for i386.
+        let mut exe = vec![0u8; 0x200];
+        exe[0..2].copy_from_slice(b"MZ");
+        exe[0x3c] = 0x80;
+        exe[0x80..0x84].copy_from_slice(b"PE\0\0");
+        exe[0x84..0x86].copy_from_slice(&0x14cu16.to_le_bytes());
+        exe[0x94..0x96].copy_from_slice(&0xe0u16.to_le_bytes());
+        exe[0x96..0x98].copy_from_slice(&0x0102u16.to_le_bytes());
+        exe[0x98..0x9a].copy_from_slice(&0x10bu16.to_le_bytes());
+        let exe = identify_bytes(&exe);
+        assert_eq!(exe.type_category, vec!["E"], "{:?}", exe.description);
 
         let text = identify_bytes(b"hello world, just some words\n");
         assert_eq!(text.mime_type, "text/plain");

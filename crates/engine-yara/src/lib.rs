@@ -61,10 +61,10 @@ fn rule_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 fn fingerprint(settings: &YaraSettings) -> Vec<(PathBuf, SystemTime, u64)> {
     let mut files = Vec::new();
-    if let Some(dir) = &settings.rules_dir {
-        if let Err(error) = rule_files(dir, &mut files) {
-            tracing::warn!(dir = %dir.display(), %error, "cannot list YARA rules directory");
-        }
+    if let Some(dir) = &settings.rules_dir
+        && let Err(error) = rule_files(dir, &mut files)
+    {
+        tracing::warn!(dir = %dir.display(), %error, "cannot list YARA rules directory");
     }
     files
         .into_iter()
@@ -229,12 +229,14 @@ impl Engine for YaraEngine {
         let loaded = self.current();
         let mut scanner = yara_x::Scanner::new(&loaded.rules);
         scanner.set_timeout(limits.timeout);
-        let results = scanner.scan_file(sample.path).map_err(|error| match error {
-            yara_x::errors::ScanError::Timeout => {
-                EngineError::NotScanned("YARA scan timed out".into())
-            }
-            other => EngineError::Failed(other.to_string()),
-        })?;
+        let results = scanner
+            .scan_file(sample.path)
+            .map_err(|error| match error {
+                yara_x::errors::ScanError::Timeout => {
+                    EngineError::NotScanned("YARA scan timed out".into())
+                }
+                other => EngineError::Failed(other.to_string()),
+            })?;
         let mut hits = BTreeMap::new();
         let mut worst = ScanResult::NoThreatDetected;
         let mut threat = String::new();
@@ -309,7 +311,10 @@ mod tests {
             section.hits["EICAR_Test_File"].description,
             "EICAR anti-malware test file"
         );
-        assert_eq!(scan(&engine, b"harmless").result, ScanResult::NoThreatDetected);
+        assert_eq!(
+            scan(&engine, b"harmless").result,
+            ScanResult::NoThreatDetected
+        );
     }
 
     #[test]
@@ -320,14 +325,21 @@ mod tests {
             "rule Marker { meta: verdict = \"suspicious\" strings: $a = \"marker-123\" condition: $a }",
         )
         .unwrap();
-        std::fs::write(dir.path().join("bad.yar"), "rule Broken { condition: nonsense( }").unwrap();
+        std::fs::write(
+            dir.path().join("bad.yar"),
+            "rule Broken { condition: nonsense( }",
+        )
+        .unwrap();
         let engine = YaraEngine::new(YaraSettings {
             rules_dir: Some(dir.path().to_path_buf()),
             builtin_rules: false,
         });
         assert_eq!(engine.status().problems.len(), 1);
         assert!(engine.status().problems[0].contains("bad.yar"));
-        assert_eq!(scan(&engine, b"xx marker-123 xx").result, ScanResult::Suspicious);
+        assert_eq!(
+            scan(&engine, b"xx marker-123 xx").result,
+            ScanResult::Suspicious
+        );
         assert!(!engine.reload_if_changed());
 
         std::fs::write(
@@ -336,7 +348,10 @@ mod tests {
         )
         .unwrap();
         assert!(engine.reload_if_changed());
-        assert_eq!(scan(&engine, b"plain-456").result, ScanResult::YaraRuleMatched);
+        assert_eq!(
+            scan(&engine, b"plain-456").result,
+            ScanResult::YaraRuleMatched
+        );
         assert_eq!(engine.rule_count(), 2);
     }
 }

@@ -245,7 +245,9 @@ impl Metastore {
     /// Opens the store named by `url` (`sqlite:///path/to/palisade.db`), applying migrations.
     pub async fn open(url: &str) -> StoreResult<Self> {
         if let Some(path) = url.strip_prefix("sqlite://") {
-            return Ok(Self::new(SqliteBackend::open(std::path::Path::new(path)).await?));
+            return Ok(Self::new(
+                SqliteBackend::open(std::path::Path::new(path)).await?,
+            ));
         }
         Err(StoreError::BadUrl(url.to_string()))
     }

@@ -12,8 +12,8 @@ use sqlx::sqlite::{
 use sqlx::{Executor, Row};
 
 use crate::{
-    BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob,
-    SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
+    BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob, SessionRecord,
+    StoreError, StoreResult, SubmitOutcome, UserRecord,
 };
 
 /// Versioned schema migrations, applied in order and recorded in `schema_version`.
@@ -357,7 +357,10 @@ impl MetaBackend for SqliteBackend {
         let sha256 = if kind == HashKind::Sha256 {
             Some(hash.to_string())
         } else {
-            let sql = format!("SELECT sha256 FROM blobs WHERE {} = ? LIMIT 1", kind.column());
+            let sql = format!(
+                "SELECT sha256 FROM blobs WHERE {} = ? LIMIT 1",
+                kind.column()
+            );
             sqlx::query_scalar(&sql)
                 .bind(hash)
                 .fetch_optional(&self.readers)

@@ -22,7 +22,9 @@ fn getrandom_fill(buf: &mut [u8]) {
 macro_rules! hex_id {
     ($name:ident, $doc:literal) => {
         #[doc = $doc]
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[derive(
+            Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -61,7 +63,10 @@ macro_rules! hex_id {
     };
 }
 
-hex_id!(DataId, "The identifier of one submitted (or extracted) file.");
+hex_id!(
+    DataId,
+    "The identifier of one submitted (or extracted) file."
+);
 hex_id!(BatchId, "The identifier of a batch of submissions.");
 
 /// The four digests of a file, lowercase hex.
@@ -117,7 +122,11 @@ mod tests {
     fn data_ids_are_32_lowercase_hex_and_parse_back() {
         let id = DataId::generate();
         assert_eq!(id.as_str().len(), 32);
-        assert!(id.as_str().bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            id.as_str()
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
         assert_eq!(DataId::parse(&id.as_str().to_uppercase()).unwrap(), id);
         assert!(DataId::parse("xyz").is_err());
         assert_ne!(DataId::generate(), id);
@@ -129,8 +138,14 @@ mod tests {
         assert_eq!(kind, HashKind::Md5);
         assert_eq!(text, "44d88612fea8a8f36de82e1278abb02f");
         assert_eq!(HashKind::parse(&"a".repeat(40)).unwrap().0, HashKind::Sha1);
-        assert_eq!(HashKind::parse(&"a".repeat(64)).unwrap().0, HashKind::Sha256);
-        assert_eq!(HashKind::parse(&"a".repeat(128)).unwrap().0, HashKind::Sha512);
+        assert_eq!(
+            HashKind::parse(&"a".repeat(64)).unwrap().0,
+            HashKind::Sha256
+        );
+        assert_eq!(
+            HashKind::parse(&"a".repeat(128)).unwrap().0,
+            HashKind::Sha512
+        );
         assert!(HashKind::parse(&"a".repeat(33)).is_none());
         assert!(HashKind::parse(&"g".repeat(32)).is_none());
     }

@@ -6,9 +6,9 @@ mod result;
 
 pub use ids::{BatchId, DataId, FileHashes, HashKind, InvalidId, random_hex};
 pub use report::{
-    BatchFileEntry, BatchFiles, BatchMemberProcessInfo, BatchProcessInfo, BatchReport, BatchScanResults, EngineDetail,
-    FileInfo, FileReport, FileTypeDetails, FileTypeInfo, ProcessInfo, ProcessingTimeDetails,
-    ScanResults, YaraHit, YaraSection, format_timestamp,
+    BatchFileEntry, BatchFiles, BatchMemberProcessInfo, BatchProcessInfo, BatchReport,
+    BatchScanResults, EngineDetail, FileInfo, FileReport, FileTypeDetails, FileTypeInfo,
+    ProcessInfo, ProcessingTimeDetails, ScanResults, YaraHit, YaraSection, format_timestamp,
 };
 pub use result::ScanResult;
 

@@ -249,8 +249,14 @@ mod tests {
     #[test]
     fn timestamps_are_iso_8601_utc_with_milliseconds() {
         assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_timestamp(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(format_timestamp(1_795_651_199_999), "2026-11-25T23:59:59.999Z");
+        assert_eq!(
+            format_timestamp(951_782_400_123),
+            "2000-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            format_timestamp(1_795_651_199_999),
+            "2026-11-25T23:59:59.999Z"
+        );
     }
 
     #[test]

@@ -40,15 +40,35 @@ const TABLE: &[(ScanResult, i32, &str)] = &[
     (ScanResult::Failed, 3, "Failed"),
     (ScanResult::Whitelisted, 7, "Whitelisted"),
     (ScanResult::Blacklisted, 8, "Blacklisted"),
-    (ScanResult::ExceededArchiveDepth, 9, "Exceeded Archive Depth"),
+    (
+        ScanResult::ExceededArchiveDepth,
+        9,
+        "Exceeded Archive Depth",
+    ),
     (ScanResult::NotScanned, 10, "Not Scanned"),
     (ScanResult::EncryptedArchive, 12, "Encrypted Archive"),
     (ScanResult::ExceededArchiveSize, 13, "Exceeded Archive Size"),
-    (ScanResult::ExceededArchiveFileNumber, 14, "Exceeded Archive File Number"),
-    (ScanResult::PasswordProtectedDocument, 15, "Password Protected Document"),
-    (ScanResult::ExceededArchiveTimeout, 16, "Exceeded Archive Timeout"),
+    (
+        ScanResult::ExceededArchiveFileNumber,
+        14,
+        "Exceeded Archive File Number",
+    ),
+    (
+        ScanResult::PasswordProtectedDocument,
+        15,
+        "Password Protected Document",
+    ),
+    (
+        ScanResult::ExceededArchiveTimeout,
+        16,
+        "Exceeded Archive Timeout",
+    ),
     (ScanResult::Mismatch, 17, "Mismatch"),
-    (ScanResult::PotentiallyVulnerableFile, 18, "Potentially Vulnerable File"),
+    (
+        ScanResult::PotentiallyVulnerableFile,
+        18,
+        "Potentially Vulnerable File",
+    ),
     (ScanResult::Cancelled, 19, "Cancelled"),
     (ScanResult::SensitiveDataFound, 20, "Sensitive Data Found"),
     (ScanResult::YaraRuleMatched, 21, "Yara Rule Matched"),
@@ -56,8 +76,16 @@ const TABLE: &[(ScanResult, i32, &str)] = &[
     (ScanResult::UnsupportedFileType, 23, "Unsupported File Type"),
     (ScanResult::ExtractionFailed, 24, "Extraction Failed"),
     (ScanResult::ScanFailed, 25, "Scan Failed"),
-    (ScanResult::GlobalTimeoutExceeded, 31, "Global Timeout Exceeded"),
-    (ScanResult::BlockedByPostAction, 36, "Blocked by Post Action"),
+    (
+        ScanResult::GlobalTimeoutExceeded,
+        31,
+        "Global Timeout Exceeded",
+    ),
+    (
+        ScanResult::BlockedByPostAction,
+        36,
+        "Blocked by Post Action",
+    ),
     (ScanResult::KnownBad, 38, "Known Bad"),
     (ScanResult::KnownGood, 39, "Known Good"),
     (ScanResult::Unknown, 40, "Unknown"),
@@ -84,7 +112,10 @@ impl ScanResult {
 
     /// The result with this number, if the document defines one we produce.
     pub fn from_code(code: i32) -> Option<ScanResult> {
-        TABLE.iter().find(|(_, c, _)| *c == code).map(|(r, _, _)| *r)
+        TABLE
+            .iter()
+            .find(|(_, c, _)| *c == code)
+            .map(|(r, _, _)| *r)
     }
 
     /// Whether this result says nothing is wrong with the file.
@@ -135,6 +166,9 @@ mod tests {
         assert!(ScanResult::Infected.severity() > ScanResult::Suspicious.severity());
         assert!(ScanResult::Suspicious.severity() > ScanResult::Failed.severity());
         assert!(ScanResult::Failed.severity() > ScanResult::NoThreatDetected.severity());
-        assert_eq!(ScanResult::NotScanned.severity(), ScanResult::Failed.severity());
+        assert_eq!(
+            ScanResult::NotScanned.severity(),
+            ScanResult::Failed.severity()
+        );
     }
 }

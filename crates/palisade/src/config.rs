@@ -188,8 +188,9 @@ pub fn service_settings(
             rule.allowed_results = codes
                 .iter()
                 .map(|code| {
-                    ScanResult::from_code(*code)
-                        .with_context(|| format!("rule {:?}: unknown result code {code}", entry.name))
+                    ScanResult::from_code(*code).with_context(|| {
+                        format!("rule {:?}: unknown result code {code}", entry.name)
+                    })
                 })
                 .collect::<anyhow::Result<_>>()?;
         }
@@ -201,7 +202,10 @@ pub fn service_settings(
     let mut settings = ServiceSettings {
         rules,
         max_queued: config.queue.max_queued,
-        session_idle: seconds(config.auth.session_idle_minutes * 60.0, "auth.session_idle_minutes")?,
+        session_idle: seconds(
+            config.auth.session_idle_minutes * 60.0,
+            "auth.session_idle_minutes",
+        )?,
         allow_anonymous: config.auth.allow_anonymous,
         api_keys: Vec::new(),
     };
@@ -228,7 +232,8 @@ pub fn worker_settings(config: &ConfigFile) -> anyhow::Result<WorkerSettings> {
         bail!("queue.heartbeat_seconds must be shorter than queue.lease_seconds");
     }
     settings.max_attempts = queue.max_attempts.max(1);
-    settings.engine_timeout = seconds(queue.engine_timeout_seconds, "queue.engine_timeout_seconds")?;
+    settings.engine_timeout =
+        seconds(queue.engine_timeout_seconds, "queue.engine_timeout_seconds")?;
     settings.poll_interval = Duration::from_millis(queue.poll_interval_ms.max(10));
     Ok(settings)
 }
@@ -267,8 +272,10 @@ mod tests {
         assert_eq!(service.rules[0].name, "Default");
         assert_eq!(service.api_keys[0].role, "admin");
         assert!(ConfigFile::parse("[queue]\nworkerz = 3\n").is_err());
-        assert!(ConfigFile::parse("[[rules]]\nname = \"A\"\nallowed_results = [11]\n")
-            .and_then(|c| service_settings(&c, None).map(|_| ()))
-            .is_err());
+        assert!(
+            ConfigFile::parse("[[rules]]\nname = \"A\"\nallowed_results = [11]\n")
+                .and_then(|c| service_settings(&c, None).map(|_| ()))
+                .is_err()
+        );
     }
 }

@@ -21,7 +21,11 @@ use tokio::task::JoinSet;
 use crate::config::ConfigFile;
 
 #[derive(Parser)]
-#[command(name = "palisade", version, about = "File analysis service with a MetaDefender Cluster compatible API")]
+#[command(
+    name = "palisade",
+    version,
+    about = "File analysis service with a MetaDefender Cluster compatible API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,6 +45,14 @@ struct CommonArgs {
 enum Command {
     /// Run the gateway and the scan workers in one process.
     Serve {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Run the HTTP gateway only: files are accepted and queued, no scanning happens in this process.
+    Gateway {
         #[command(flatten)]
         common: CommonArgs,
         /// Address to listen on.
@@ -82,7 +94,8 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Serve { common, listen } => runtime.block_on(serve(common, listen)),
+        Command::Serve { common, listen } => runtime.block_on(serve(common, listen, true)),
+        Command::Gateway { common, listen } => runtime.block_on(serve(common, listen, false)),
         Command::User {
             command: UserCommand::Add { name, role, common },
         } => runtime.block_on(add_user(common, &name, &role)),
@@ -182,7 +195,10 @@ async fn bootstrap_admin(service: &Service) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build_engines(config: &ConfigFile, data_dir: &Path) -> anyhow::Result<(Roster, Option<Arc<YaraEngine>>)> {
+fn build_engines(
+    config: &ConfigFile,
+    data_dir: &Path,
+) -> anyhow::Result<(Roster, Option<Arc<YaraEngine>>)> {
     let mut engines: Vec<Arc<dyn Engine>> = vec![Arc::new(FileTypeEngine::default())];
     let mut yara = None;
     if config.yara.enabled {
@@ -206,7 +222,7 @@ fn build_engines(config: &ConfigFile, data_dir: &Path) -> anyhow::Result<(Roster
     Ok((Roster::new(engines), yara))
 }
 
-async fn serve(common: CommonArgs, listen: Option<String>) -> anyhow::Result<()> {
+async fn serve(common: CommonArgs, listen: Option<String>, workers: bool) -> anyhow::Result<()> {
     let layout = layout(&common)?;
     let config = &layout.config;
     let service_settings =
@@ -261,12 +277,14 @@ async fn serve(common: CommonArgs, listen: Option<String>) -> anyhow::Result<()>
             }
         });
     }
-    tasks.spawn(palisade_worker::run_workers(
-        service.clone(),
-        worker_settings,
-        wake,
-        stop.clone(),
-    ));
+    if workers {
+        tasks.spawn(palisade_worker::run_workers(
+            service.clone(),
+            worker_settings,
+            wake,
+            stop.clone(),
+        ));
+    }
 
     let listen = listen
         .or_else(|| config.server.listen.clone())

@@ -276,7 +276,11 @@ mod tests {
 
     #[test]
     fn clean_runs_allow_the_file_with_complete_progress() {
-        let runs = [run("A", Stage::Antivirus, found(ScanResult::NoThreatDetected, ""))];
+        let runs = [run(
+            "A",
+            Stage::Antivirus,
+            found(ScanResult::NoThreatDetected, ""),
+        )];
         let report = assemble_report(&context(), &runs, &VerdictPolicy::default(), 2_000);
         assert_eq!(report.process_info.result, "Allowed");
         assert_eq!(report.process_info.blocked_reason, "");
@@ -292,9 +296,17 @@ mod tests {
     #[test]
     fn a_failed_engine_never_reads_as_clean() {
         let runs = [
-            run("A", Stage::Antivirus, found(ScanResult::NoThreatDetected, "")),
+            run(
+                "A",
+                Stage::Antivirus,
+                found(ScanResult::NoThreatDetected, ""),
+            ),
             run("B", Stage::Antivirus, RunOutcome::Panicked("boom".into())),
-            run("C", Stage::Antivirus, RunOutcome::TimedOut(Duration::from_secs(1))),
+            run(
+                "C",
+                Stage::Antivirus,
+                RunOutcome::TimedOut(Duration::from_secs(1)),
+            ),
         ];
         let report = assemble_report(&context(), &runs, &VerdictPolicy::default(), 2_000);
         assert_eq!(report.scan_results.scan_all_result_i, 3);
@@ -317,18 +329,28 @@ mod tests {
         let report = assemble_report(&context(), &runs, &VerdictPolicy::default(), 2_000);
         assert_eq!(report.scan_results.scan_all_result_a, "Infected");
         assert_eq!(report.process_info.blocked_reason, "Infected");
-        assert_eq!(report.process_info.blocked_reasons, vec!["Failed", "Infected"]);
+        assert_eq!(
+            report.process_info.blocked_reasons,
+            vec!["Failed", "Infected"]
+        );
     }
 
     #[test]
     fn the_earliest_stage_decides_the_main_result() {
         let runs = [
             run("AV", Stage::Antivirus, found(ScanResult::Infected, "X")),
-            run("YARA", Stage::Yara, found(ScanResult::YaraRuleMatched, "rule")),
+            run(
+                "YARA",
+                Stage::Yara,
+                found(ScanResult::YaraRuleMatched, "rule"),
+            ),
         ];
         let report = assemble_report(&context(), &runs, &VerdictPolicy::default(), 2_000);
         assert_eq!(report.scan_results.scan_all_result_i, 21);
-        assert_eq!(report.process_info.verdicts, vec!["Yara Rule Matched", "Infected"]);
+        assert_eq!(
+            report.process_info.verdicts,
+            vec!["Yara Rule Matched", "Infected"]
+        );
     }
 
     #[test]

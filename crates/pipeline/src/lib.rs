@@ -104,7 +104,7 @@ impl Finding {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Section {
     None,
-    FileType(FileTypeFinding),
+    FileType(Box<FileTypeFinding>),
     Yara(YaraSection),
 }
 

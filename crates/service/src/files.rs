@@ -34,7 +34,11 @@ pub struct SubmitRequest {
 }
 
 /// The engine-independent part of a report, from the stored job.
-pub fn report_context(record: &JobRecord, roster: &Roster, rule: Option<&RuleSettings>) -> ReportContext {
+pub fn report_context(
+    record: &JobRecord,
+    roster: &Roster,
+    rule: Option<&RuleSettings>,
+) -> ReportContext {
     let job = &record.job;
     ReportContext {
         data_id: job.data_id.clone(),
@@ -155,7 +159,12 @@ impl Service {
         if length > rule.max_file_size {
             return Err(ServiceError::TooLarge);
         }
-        let batch_id = match request.batch_id.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        let batch_id = match request
+            .batch_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+        {
             Some(text) => {
                 let Ok(batch_id) = BatchId::parse(text) else {
                     return Err(ServiceError::BadRequest(format!("Batch not found: {text}")));
@@ -244,7 +253,11 @@ impl Service {
         }
         let rule = self.settings().rule(&record.job.rule);
         let context = report_context(record, self.roster(), rule);
-        let progress = if record.state == JobState::Running { 50 } else { 0 };
+        let progress = if record.state == JobState::Running {
+            50
+        } else {
+            0
+        };
         Ok(in_progress_report(&context, progress, now_millis()))
     }
 
@@ -302,11 +315,16 @@ impl Service {
         let context = report_context(record, self.roster(), rule);
         let now = now_millis();
         let report = terminal_report(&context, ScanResult::Cancelled, "", &policy, now);
-        let text = serde_json::to_string(&report)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let text =
+            serde_json::to_string(&report).map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(self
             .metastore()
-            .cancel(&record.job.data_id, ScanResult::Cancelled.code(), &text, now)
+            .cancel(
+                &record.job.data_id,
+                ScanResult::Cancelled.code(),
+                &text,
+                now,
+            )
             .await?)
     }
 }

@@ -35,7 +35,9 @@ pub enum ServiceError {
     LengthRequired,
     #[error("File is empty.")]
     EmptyFile,
-    #[error("Failed to request scan. File size exceeded the maximum size permitted by your configuration.")]
+    #[error(
+        "Failed to request scan. File size exceeded the maximum size permitted by your configuration."
+    )]
     TooLarge,
     #[error("Server is too busy. Try again later.")]
     Busy,

@@ -137,7 +137,8 @@ fn generate() -> Result<(String, String), String> {
     let signing_key = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(private.clone());
     let public = private.to_public_key();
     let spki = SubjectPublicKeyInfo::from_key(&public).map_err(|e| e.to_string())?;
-    let subject = Name::from_str("CN=Palisade batch signing,O=Palisade,C=US").map_err(|e| e.to_string())?;
+    let subject =
+        Name::from_str("CN=Palisade batch signing,O=Palisade,C=US").map_err(|e| e.to_string())?;
     let profile = Root::new(false, subject).map_err(|e| e.to_string())?;
     let mut serial = [0u8; 16];
     getrandom::fill(&mut serial).map_err(|e| e.to_string())?;

@@ -174,10 +174,7 @@ async fn process_batch(shared: &Arc<Shared>, owner: &str, jobs: Vec<JobRecord>) 
 async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<(String, i32, String)> {
     let service = &shared.service;
     let rule = service.settings().rule(&record.job.rule).cloned();
-    let policy = rule
-        .as_ref()
-        .map(RuleSettings::policy)
-        .unwrap_or_default();
+    let policy = rule.as_ref().map(RuleSettings::policy).unwrap_or_default();
     let context = report_context(&record, service.roster(), rule.as_ref());
     let data_id = record.job.data_id.clone();
 

@@ -1,0 +1,191 @@
+//! Heavy end-to-end tests: crash recovery, concurrent clients, and memory on a 1 GiB upload.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream;
+
+use crate::support::{Server, memory_kib};
+
+#[tokio::test]
+async fn heavy_every_accepted_file_gets_a_final_report_after_kill_9_and_restart() {
+    let config =
+        "[queue]\nworkers = 1\nclaim_batch = 4\nlease_seconds = 2\nheartbeat_seconds = 0.5\n";
+    let mut server = Server::start(config);
+    let data_dir = server.keep_data_dir();
+
+    // Submit from 4 clients while the server is killed midway; only answered uploads count as accepted.
+    let mut accepted = Vec::new();
+    let mut clients = tokio::task::JoinSet::new();
+    for client in 0..4 {
+        let base = server.base.clone();
+        let http = server.client.clone();
+        clients.spawn(async move {
+            let mut ids = Vec::new();
+            for index in 0..150 {
+                // Larger files keep the worker busy so that some are running when the kill lands.
+                let body = vec![(client * 7 + index) as u8; 64 * 1024 + index];
+                let sent = http
+                    .post(format!("{base}/file"))
+                    .header("apikey", crate::support::API_KEY)
+                    .body(body)
+                    .send()
+                    .await;
+                let Ok(response) = sent else { break };
+                if response.status() != 200 {
+                    break;
+                }
+                let Ok(json) = response.json::<serde_json::Value>().await else {
+                    break;
+                };
+                ids.push(json["data_id"].as_str().unwrap().to_string());
+            }
+            ids
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    server.kill9();
+    while let Some(ids) = clients.join_next().await {
+        accepted.extend(ids.unwrap());
+    }
+    assert!(
+        accepted.len() > 20,
+        "only {} accepted before the kill",
+        accepted.len()
+    );
+
+    let restarted = Server::launch("serve", data_dir.path(), config);
+    let mut unfinished_at_restart = 0;
+    for data_id in &accepted {
+        let report = restarted.report(data_id).await;
+        assert_ne!(
+            report.get(data_id.as_str()).and_then(|v| v.as_str()),
+            Some("Not Found"),
+            "accepted file {data_id} was lost"
+        );
+        if report["scan_results"]["progress_percentage"] != 100 {
+            unfinished_at_restart += 1;
+        }
+    }
+    assert!(
+        unfinished_at_restart > 0,
+        "the kill should leave queued or running files"
+    );
+    for data_id in &accepted {
+        let report = restarted.wait_final(data_id).await;
+        assert_eq!(report["scan_results"]["scan_all_result_i"], 0, "{data_id}");
+        assert_eq!(report["process_info"]["result"], "Allowed");
+    }
+    drop(restarted);
+    drop(data_dir);
+}
+
+#[tokio::test]
+async fn heavy_two_hundred_submissions_from_sixteen_clients_are_all_answered() {
+    let server = Server::start("");
+    let mut clients = tokio::task::JoinSet::new();
+    for client in 0..16u32 {
+        let base = server.base.clone();
+        let http = server.client.clone();
+        clients.spawn(async move {
+            let mut ids = Vec::new();
+            for index in 0..13u32 {
+                if client * 13 + index >= 200 {
+                    break;
+                }
+                let body = format!("client {client} file {index}").into_bytes();
+                let response = http
+                    .post(format!("{base}/file"))
+                    .header("apikey", crate::support::API_KEY)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                let json: serde_json::Value = response.json().await.unwrap();
+                ids.push((json["data_id"].as_str().unwrap().to_string(), client, index));
+            }
+            ids
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(ids) = clients.join_next().await {
+        all.extend(ids.unwrap());
+    }
+    assert_eq!(all.len(), 200);
+    let unique: std::collections::HashSet<_> = all.iter().map(|(id, _, _)| id.clone()).collect();
+    assert_eq!(unique.len(), 200);
+    for (data_id, client, index) in &all {
+        let report = server.wait_final(data_id).await;
+        assert_eq!(
+            report["file_info"]["file_size"],
+            format!("client {client} file {index}").len()
+        );
+        assert_eq!(report["scan_results"]["scan_all_result_i"], 0);
+    }
+}
+
+#[tokio::test]
+async fn heavy_a_1_gib_upload_streams_without_growing_memory() {
+    // Only the file type engine runs, so that YARA's memory map of the file does not count here.
+    let server = Server::start("[[rules]]\nname = \"Default\"\nengines = [\"filetype\"]\n");
+    let pid = server.pid();
+    let (_, baseline) = memory_kib(pid);
+    const CHUNK: usize = 1 << 20;
+    const CHUNKS: usize = 1024;
+    let chunk = Bytes::from(vec![0x5au8; CHUNK]);
+    let body = stream::iter((0..CHUNKS).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let started = Instant::now();
+    let response = server
+        .post("/file")
+        .header("filename", "big.bin")
+        .header(
+            reqwest::header::CONTENT_LENGTH,
+            (CHUNK * CHUNKS).to_string(),
+        )
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let elapsed = started.elapsed();
+    let data_id = response.json::<serde_json::Value>().await.unwrap()["data_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (peak, _) = memory_kib(pid);
+    let growth_mib = peak.saturating_sub(baseline) / 1024;
+    eprintln!(
+        "1 GiB upload: {:.1} s ({:.0} MiB/s), RSS baseline {} MiB, peak {} MiB",
+        elapsed.as_secs_f64(),
+        1024.0 / elapsed.as_secs_f64(),
+        baseline / 1024,
+        peak / 1024
+    );
+    assert!(
+        growth_mib < 32,
+        "RSS grew by {growth_mib} MiB during a 1 GiB upload"
+    );
+    let report = server.wait_final(&data_id).await;
+    assert_eq!(report["file_info"]["file_size"], 1u64 << 30);
+    assert_eq!(report["file_info"]["sha256"], expected_sha256());
+}
+
+/// SHA-256 of 1 GiB of 0x5a bytes, computed with the system's sha256sum as an independent check.
+fn expected_sha256() -> String {
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        let chunk = vec![0x5au8; 1 << 20];
+        for _ in 0..1024 {
+            stdin.write_all(&chunk).unwrap();
+        }
+    }
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8(output.stdout).unwrap()[..64].to_string()
+}

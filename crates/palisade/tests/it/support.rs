@@ -1,0 +1,243 @@
+//! Starting and stopping real servers, and small HTTP helpers.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const API_KEY: &str = "test-admin-key-0123456789";
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// The EICAR test string, assembled at runtime so the repository holds no test virus.
+pub fn eicar() -> Vec<u8> {
+    let mut text = String::from("X5O!P%@AP[4\\PZX54(P^)7CC)7}$");
+    text.push_str("EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*");
+    text.into_bytes()
+}
+
+/// A running `palisade` process with its own data directory.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    /// `palisade serve` on a fresh data directory with `config` as its configuration file.
+    pub fn start(config: &str) -> Server {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().to_path_buf();
+        let mut server = Self::launch("serve", &data_dir, config);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// `palisade gateway` (no workers): files stay queued.
+    pub fn start_gateway(config: &str) -> Server {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().to_path_buf();
+        let mut server = Self::launch("gateway", &data_dir, config);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts `role` on an existing data directory (kept by the caller).
+    pub fn launch(role: &str, data_dir: &Path, config: &str) -> Server {
+        let config_path = data_dir.join("test-config.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .arg(role)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--config")
+            .arg(&config_path)
+            .env("PALISADE_API_KEY", API_KEY)
+            .env("PALISADE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("PALISADE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("palisade binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = sender.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server prints its address");
+        let base = line
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_string();
+        Server {
+            child,
+            base,
+            data_dir: data_dir.to_path_buf(),
+            _temp: None,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Takes the temporary data directory away so that the caller can restart on it.
+    pub fn keep_data_dir(&mut self) -> tempfile::TempDir {
+        self._temp.take().expect("server owns its data directory")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).header("apikey", API_KEY)
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).header("apikey", API_KEY)
+    }
+
+    /// Submits `bytes` and returns the data id.
+    pub async fn submit(&self, name: &str, bytes: Vec<u8>) -> String {
+        self.submit_with(self.post("/file").header("filename", name), bytes)
+            .await
+    }
+
+    pub async fn submit_with(&self, request: reqwest::RequestBuilder, bytes: Vec<u8>) -> String {
+        let response = request.body(bytes).send().await.unwrap();
+        assert_eq!(response.status(), 200, "submit failed");
+        let body: Value = response.json().await.unwrap();
+        body["data_id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn report(&self, data_id: &str) -> Value {
+        let response = self.get(&format!("/file/{data_id}")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Polls until the report is final (both progress fields 100).
+    pub async fn wait_final(&self, data_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let report = self.report(data_id).await;
+            if report["scan_results"]["progress_percentage"] == 100 {
+                assert_eq!(report["process_info"]["progress_percentage"], 100);
+                return report;
+            }
+            assert!(Instant::now() < deadline, "no final report for {data_id}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Peak and current resident set size of a process, in KiB (VmHWM, VmRSS).
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// Sends a raw HTTP/1.1 request and returns (status, body).
+pub fn raw_request(base: &str, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                response.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&response);
+                if let Some(split) = text.find("\r\n\r\n") {
+                    let head = &text[..split];
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if response.len() >= split + 4 + length {
+                        break;
+                    }
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Number of stored blobs under the data directory.
+pub fn blob_count(data_dir: &Path) -> usize {
+    fn walk(path: &Path) -> usize {
+        let Ok(entries) = std::fs::read_dir(path) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .map(|e| {
+                if e.file_type().unwrap().is_dir() {
+                    walk(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    }
+    walk(&data_dir.join("blobs").join("blobs"))
+}

@@ -1,0 +1,51 @@
+//! The metastore conformance suite. Every backend must pass the same checks; today that is SQLite
+//! (PostgreSQL joins in cluster mode by adding a `backend()` for it).
+
+mod conformance;
+
+use palisade_metastore::Metastore;
+
+/// A fresh SQLite metastore in a temporary directory.
+async fn sqlite() -> (Metastore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("meta.db").display());
+    (Metastore::open(&url).await.unwrap(), dir)
+}
+
+macro_rules! suite {
+    ($factory:ident: $($name:ident),* $(,)?) => {
+        mod $factory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, _guard) = super::$factory().await;
+                    super::conformance::$name(&store).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(sqlite:
+    claims_follow_submission_order_and_respect_the_limit,
+    an_expired_lease_is_claimed_again_and_the_stale_owner_cannot_complete,
+    heartbeats_keep_a_lease_alive,
+    released_jobs_run_again_without_spending_an_attempt,
+    cancel_wins_over_a_running_worker,
+    hash_lookup_filters_by_digest_rule_time_and_progress,
+    closed_batches_refuse_new_files_and_pages_follow_order,
+    sessions_expire_when_idle_and_die_when_deleted,
+    users_are_created_and_updated_in_place,
+);
+
+#[tokio::test]
+async fn sqlite_reopen_keeps_data_and_reapplies_no_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("meta.db").display());
+    {
+        let store = Metastore::open(&url).await.unwrap();
+        store.submit(&conformance::job("a", "x")).await.unwrap();
+    }
+    let store = Metastore::open(&url).await.unwrap();
+    assert!(store.job(&conformance::id("a")).await.unwrap().is_some());
+}

@@ -1,0 +1,261 @@
+//! Workers with scripted engines: a failing, crashing or hanging engine is recorded with its
+//! reason and never reads as clean, and a job that keeps failing ends as Failed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use palisade_blobstore::BlobStore;
+use palisade_metastore::Metastore;
+use palisade_model::{FileReport, ScanResult};
+use palisade_pipeline::{
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Roster, Sample, Stage,
+};
+use palisade_service::{
+    BatchSigner, Caller, Service, ServiceSettings, SubmitRequest, UploadLength,
+};
+use palisade_worker::{WorkerSettings, run_workers};
+
+/// What a scripted engine does with every file.
+#[derive(Clone, Copy)]
+enum Script {
+    Clean,
+    Detect,
+    Fail,
+    Panic,
+    Hang,
+}
+
+struct ScriptedEngine {
+    descriptor: EngineDescriptor,
+    script: Script,
+}
+
+impl ScriptedEngine {
+    fn new(name: &str, script: Script) -> Arc<dyn Engine> {
+        Arc::new(Self {
+            descriptor: EngineDescriptor {
+                id: name.to_lowercase(),
+                name: name.into(),
+                stage: Stage::Antivirus,
+                in_scan_details: true,
+                engine_type: "av".into(),
+            },
+            script,
+        })
+    }
+}
+
+impl Engine for ScriptedEngine {
+    fn descriptor(&self) -> &EngineDescriptor {
+        &self.descriptor
+    }
+
+    fn status(&self) -> EngineStatus {
+        EngineStatus {
+            state: "production".into(),
+            version: "1".into(),
+            def_time: "2026-01-01T00:00:00.000Z".into(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
+        // Engines really read the file.
+        let bytes = std::fs::read(sample.path)?;
+        assert_eq!(bytes.len() as u64, sample.size);
+        match self.script {
+            Script::Clean => Ok(Finding::clean()),
+            Script::Detect => Ok(Finding {
+                result: ScanResult::Infected,
+                threat_found: "Scripted.Threat".into(),
+                ..Finding::clean()
+            }),
+            Script::Fail => Err(EngineError::Failed("daemon unreachable".into())),
+            Script::Panic => panic!("scripted crash"),
+            Script::Hang => {
+                std::thread::sleep(Duration::from_secs(3));
+                Ok(Finding::clean())
+            }
+        }
+    }
+}
+
+struct Fixture {
+    service: Service,
+    _dir: tempfile::TempDir,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+async fn fixture(engines: Vec<Arc<dyn Engine>>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let metastore = Metastore::open(&format!("sqlite://{}", dir.path().join("m.db").display()))
+        .await
+        .unwrap();
+    let blobs = BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let service = Service::new(
+        metastore,
+        blobs,
+        ServiceSettings::default(),
+        Roster::new(engines),
+        BatchSigner::in_data_dir(dir.path()),
+        wake.clone(),
+    );
+    Fixture {
+        service,
+        _dir: dir,
+        wake,
+    }
+}
+
+fn admin() -> Caller {
+    Caller {
+        username: "admin".into(),
+        role: "admin".into(),
+    }
+}
+
+async fn submit(service: &Service, bytes: &'static [u8]) -> String {
+    let mut chunks = vec![bytes::Bytes::from_static(bytes)];
+    let request = SubmitRequest {
+        length: UploadLength::Known(bytes.len() as u64),
+        filename: "sample.bin".into(),
+        rule: None,
+        user_agent: String::new(),
+        batch_id: None,
+        archive_passwords: Vec::new(),
+        metadata: String::new(),
+        callback_url: String::new(),
+    };
+    service
+        .submit(&admin(), request, move || {
+            let next = chunks.pop();
+            async move { Ok::<_, std::io::Error>(next) }
+        })
+        .await
+        .unwrap()
+        .as_str()
+        .to_string()
+}
+
+async fn wait_final(service: &Service, data_id: &str) -> FileReport {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let report = service.report(data_id).await.unwrap().unwrap();
+        if report.is_final() {
+            return report;
+        }
+        assert!(Instant::now() < deadline, "job never finished");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn settings() -> WorkerSettings {
+    WorkerSettings {
+        workers: 2,
+        engine_timeout: Duration::from_millis(300),
+        lease: Duration::from_secs(5),
+        heartbeat: Duration::from_secs(1),
+        poll_interval: Duration::from_millis(50),
+        ..WorkerSettings::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_failures_are_recorded_and_never_read_as_clean() {
+    let fixture = fixture(vec![
+        ScriptedEngine::new("Clean", Script::Clean),
+        ScriptedEngine::new("Broken", Script::Fail),
+        ScriptedEngine::new("Crashy", Script::Panic),
+        ScriptedEngine::new("Slow", Script::Hang),
+    ])
+    .await;
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    let workers = tokio::spawn(run_workers(
+        fixture.service.clone(),
+        settings(),
+        fixture.wake.clone(),
+        stop,
+    ));
+    let data_id = submit(&fixture.service, b"some file").await;
+    let report = wait_final(&fixture.service, &data_id).await;
+    let details = &report.scan_results.scan_details;
+    assert_eq!(details["Clean"].scan_result_i, 0);
+    assert_eq!(details["Broken"].scan_result_i, 3);
+    assert!(
+        details["Broken"]
+            .threat_found
+            .contains("daemon unreachable")
+    );
+    assert_eq!(details["Crashy"].scan_result_i, 3);
+    assert!(details["Crashy"].threat_found.contains("scripted crash"));
+    assert_eq!(details["Slow"].scan_result_i, 10);
+    assert!(details["Slow"].threat_found.contains("timed out"));
+    assert_eq!(report.scan_results.total_avs, 4);
+    assert_eq!(report.scan_results.scan_all_result_i, 3);
+    assert_eq!(report.process_info.result, "Blocked");
+    stop_sender.send(true).unwrap();
+    workers.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detection_outranks_a_failure_and_clean_files_stay_clean() {
+    let fixture = fixture(vec![
+        ScriptedEngine::new("Detector", Script::Detect),
+        ScriptedEngine::new("Broken", Script::Fail),
+    ])
+    .await;
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    let workers = tokio::spawn(run_workers(
+        fixture.service.clone(),
+        settings(),
+        fixture.wake.clone(),
+        stop,
+    ));
+    let data_id = submit(&fixture.service, b"bad file").await;
+    let report = wait_final(&fixture.service, &data_id).await;
+    assert_eq!(report.scan_results.scan_all_result_i, 1);
+    assert_eq!(report.process_info.blocked_reason, "Infected");
+    assert_eq!(
+        report.scan_results.scan_details["Detector"].threat_found,
+        "Scripted.Threat"
+    );
+    stop_sender.send(true).unwrap();
+    workers.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_attempts_run_out_finishes_as_failed_with_the_reason() {
+    let fixture = fixture(vec![ScriptedEngine::new("Clean", Script::Clean)]).await;
+    let data_id = submit(&fixture.service, b"cursed file").await;
+    // Three workers "crash" in turn: each claims the job and never heartbeats.
+    let metastore = fixture.service.metastore();
+    let now = palisade_model::now_millis();
+    for attempt in 0..3 {
+        let claimed = metastore
+            .claim("crashed", now - 100_000 + attempt * 10_000, 1_000, 1)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+    }
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    let workers = tokio::spawn(run_workers(
+        fixture.service.clone(),
+        settings(),
+        fixture.wake.clone(),
+        stop,
+    ));
+    let report = wait_final(&fixture.service, &data_id).await;
+    assert_eq!(report.scan_results.scan_all_result_i, 3);
+    assert!(
+        report
+            .process_info
+            .verdicts
+            .iter()
+            .any(|v| v.contains("did not complete after 3 attempts")),
+        "{:?}",
+        report.process_info.verdicts
+    );
+    stop_sender.send(true).unwrap();
+    workers.await.unwrap();
+}

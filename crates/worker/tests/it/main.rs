@@ -31,7 +31,7 @@ struct ScriptedEngine {
 }
 
 impl ScriptedEngine {
-    fn new(name: &str, script: Script) -> Arc<dyn Engine> {
+    fn shared(name: &str, script: Script) -> Arc<dyn Engine> {
         Arc::new(Self {
             descriptor: EngineDescriptor {
                 id: name.to_lowercase(),
@@ -164,10 +164,10 @@ fn settings() -> WorkerSettings {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_failures_are_recorded_and_never_read_as_clean() {
     let fixture = fixture(vec![
-        ScriptedEngine::new("Clean", Script::Clean),
-        ScriptedEngine::new("Broken", Script::Fail),
-        ScriptedEngine::new("Crashy", Script::Panic),
-        ScriptedEngine::new("Slow", Script::Hang),
+        ScriptedEngine::shared("Clean", Script::Clean),
+        ScriptedEngine::shared("Broken", Script::Fail),
+        ScriptedEngine::shared("Crashy", Script::Panic),
+        ScriptedEngine::shared("Slow", Script::Hang),
     ])
     .await;
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
@@ -201,8 +201,8 @@ async fn engine_failures_are_recorded_and_never_read_as_clean() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_detection_outranks_a_failure_and_clean_files_stay_clean() {
     let fixture = fixture(vec![
-        ScriptedEngine::new("Detector", Script::Detect),
-        ScriptedEngine::new("Broken", Script::Fail),
+        ScriptedEngine::shared("Detector", Script::Detect),
+        ScriptedEngine::shared("Broken", Script::Fail),
     ])
     .await;
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
@@ -226,7 +226,7 @@ async fn a_detection_outranks_a_failure_and_clean_files_stay_clean() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_attempts_run_out_finishes_as_failed_with_the_reason() {
-    let fixture = fixture(vec![ScriptedEngine::new("Clean", Script::Clean)]).await;
+    let fixture = fixture(vec![ScriptedEngine::shared("Clean", Script::Clean)]).await;
     let data_id = submit(&fixture.service, b"cursed file").await;
     // Three workers "crash" in turn: each claims the job and never heartbeats.
     let metastore = fixture.service.metastore();

@@ -1,1 +1,319 @@
-fn main() {}
+//! Project tasks: `cargo xtask bench` runs the load generator against a release build and prints figures.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+
+const API_KEY: &str = "bench-key-0123456789";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask bench [--files N] [--seconds S] [--skip-upload]");
+            bail!("unknown task")
+        }
+    }
+}
+
+struct Options {
+    files: usize,
+    latency_seconds: u64,
+    clients: usize,
+    upload: bool,
+}
+
+fn options(args: &[String]) -> anyhow::Result<Options> {
+    let mut options = Options {
+        files: 20_000,
+        latency_seconds: 10,
+        clients: 32,
+        upload: true,
+    };
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--files" => options.files = iter.next().context("--files N")?.parse()?,
+            "--seconds" => options.latency_seconds = iter.next().context("--seconds S")?.parse()?,
+            "--clients" => options.clients = iter.next().context("--clients N")?.parse()?,
+            "--skip-upload" => options.upload = false,
+            other => bail!("unknown option {other}"),
+        }
+    }
+    Ok(options)
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(binary: &PathBuf, config: &str) -> anyhow::Result<Server> {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir()?;
+    let config_path = dir.path().join("bench.toml");
+    std::fs::write(&config_path, config)?;
+    let mut child = Command::new(binary)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&config_path)
+        .env("PALISADE_API_KEY", API_KEY)
+        .env("PALISADE_ADMIN_PASSWORD", "bench-admin")
+        .env("PALISADE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = lines.next().context("server printed nothing")??;
+    std::thread::spawn(move || for _ in lines {});
+    let base = line
+        .strip_prefix("listening on ")
+        .context("unexpected first line")?
+        .to_string();
+    Ok(Server {
+        child,
+        base,
+        _dir: dir,
+    })
+}
+
+fn bench(args: &[String]) -> anyhow::Result<()> {
+    let options = options(args)?;
+    let root = workspace_root();
+    eprintln!("building the release binary ...");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "palisade"])
+        .current_dir(&root)
+        .status()?;
+    if !status.success() {
+        bail!("release build failed");
+    }
+    let binary = root.join("target/release/palisade");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let config = "[queue]\nmax_queued = 1000000\n";
+        let server = start_server(&binary, config)?;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()?;
+        let rate = throughput(&client, &server.base, options.files, options.clients).await?;
+        latency(&client, &server.base, rate / 2.0, options.latency_seconds).await?;
+        drop(server);
+        if options.upload {
+            let server = start_server(
+                &binary,
+                "[[rules]]\nname = \"Default\"\nengines = [\"filetype\"]\n",
+            )?;
+            upload(&client, &server.base).await?;
+        }
+        Ok(())
+    })
+}
+
+async fn submit(client: &reqwest::Client, base: &str, body: Bytes) -> anyhow::Result<String> {
+    let response = client
+        .post(format!("{base}/file"))
+        .header("apikey", API_KEY)
+        .body(body)
+        .send()
+        .await?;
+    if response.status() != 200 {
+        bail!("submit answered {}", response.status());
+    }
+    let json: serde_json::Value = response.json().await?;
+    Ok(json["data_id"].as_str().context("data_id")?.to_string())
+}
+
+async fn is_final(client: &reqwest::Client, base: &str, data_id: &str) -> anyhow::Result<bool> {
+    let json: serde_json::Value = client
+        .get(format!("{base}/file/{data_id}"))
+        .header("apikey", API_KEY)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(json["scan_results"]["progress_percentage"] == 100)
+}
+
+fn small_file(index: usize) -> Bytes {
+    let mut body = vec![0u8; 4096];
+    let tag = format!("palisade bench file {index} ");
+    for (i, byte) in body.iter_mut().enumerate() {
+        *byte = tag.as_bytes()[i % tag.len()];
+    }
+    Bytes::from(body)
+}
+
+/// Closed loop: `clients` submitters push `files` 4 KiB files; the rate counts files fully analysed.
+async fn throughput(
+    client: &reqwest::Client,
+    base: &str,
+    files: usize,
+    clients: usize,
+) -> anyhow::Result<f64> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let client = client.clone();
+        let base = base.to_string();
+        let next = next.clone();
+        tasks.spawn(async move {
+            let mut ids = Vec::new();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= files {
+                    return Ok::<_, anyhow::Error>(ids);
+                }
+                ids.push(submit(&client, &base, small_file(index)).await?);
+            }
+        });
+    }
+    let mut ids = Vec::with_capacity(files);
+    while let Some(result) = tasks.join_next().await {
+        ids.extend(result??);
+    }
+    let submitted = started.elapsed();
+    // Wait for the queue to drain: the newest files finish last.
+    for data_id in ids.iter().rev().take(64) {
+        while !is_final(client, base, data_id).await? {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let finished = started.elapsed();
+    let mut unfinished = 0;
+    for data_id in &ids {
+        if !is_final(client, base, data_id).await? {
+            unfinished += 1;
+        }
+    }
+    let rate = files as f64 / finished.as_secs_f64();
+    println!(
+        "throughput: {files} files of 4 KiB from {clients} clients: accepted in {:.2} s ({:.0}/s), analysed in {:.2} s => {rate:.0} files/s ({unfinished} not final at the end)",
+        submitted.as_secs_f64(),
+        files as f64 / submitted.as_secs_f64(),
+        finished.as_secs_f64(),
+    );
+    Ok(rate)
+}
+
+/// Open loop at `rate` files/s for `seconds`: the time from submit to a final report, per file.
+async fn latency(
+    client: &reqwest::Client,
+    base: &str,
+    rate: f64,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let total = (rate * seconds as f64) as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let mut tasks = tokio::task::JoinSet::new();
+    let started = Instant::now();
+    for index in 0..total {
+        let due = started + interval.mul_f64(index as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let client = client.clone();
+        let base = base.to_string();
+        tasks.spawn(async move {
+            let submitted = Instant::now();
+            let data_id = submit(&client, &base, small_file(1_000_000 + index)).await?;
+            loop {
+                if is_final(&client, &base, &data_id).await? {
+                    return Ok::<_, anyhow::Error>(submitted.elapsed());
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+    }
+    let mut samples = Vec::with_capacity(total);
+    while let Some(result) = tasks.join_next().await {
+        samples.push(result??);
+    }
+    samples.sort();
+    let percentile = |p: f64| {
+        let index = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
+        samples[index].as_secs_f64() * 1000.0
+    };
+    println!(
+        "latency at {rate:.0} files/s for {seconds} s ({} files, polled every 2 ms): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        samples.len(),
+        percentile(0.50),
+        percentile(0.99),
+        percentile(1.0)
+    );
+    Ok(())
+}
+
+/// A 1 GiB streamed upload against the rate of hashing the same bytes with all four digests in one pass.
+async fn upload(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    const CHUNK: usize = 1 << 20;
+    const CHUNKS: usize = 1024;
+    let chunk = Bytes::from(
+        (0..CHUNK)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect::<Vec<u8>>(),
+    );
+    let reference = {
+        let chunk = chunk.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let mut hashers = palisade_blobstore::Hashers::new();
+            for _ in 0..CHUNKS {
+                hashers.update(&chunk);
+            }
+            let _ = hashers.finish();
+            started.elapsed()
+        })
+        .await?
+    };
+    let body = futures_util::stream::iter(
+        (0..CHUNKS).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+    );
+    let started = Instant::now();
+    let response = client
+        .post(format!("{base}/file"))
+        .header("apikey", API_KEY)
+        .header(
+            reqwest::header::CONTENT_LENGTH,
+            (CHUNK * CHUNKS).to_string(),
+        )
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await?;
+    if response.status() != 200 {
+        bail!("upload answered {}", response.status());
+    }
+    let elapsed = started.elapsed();
+    let mib = (CHUNK * CHUNKS) as f64 / (1024.0 * 1024.0);
+    let hash_rate = mib / reference.as_secs_f64();
+    let ingest_rate = mib / elapsed.as_secs_f64();
+    println!(
+        "1 GiB upload: ingested at {ingest_rate:.0} MiB/s; md5+sha1+sha256+sha512 in one pass: {hash_rate:.0} MiB/s; ratio {:.2}",
+        ingest_rate / hash_rate
+    );
+    Ok(())
+}

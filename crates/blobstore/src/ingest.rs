@@ -34,15 +34,22 @@ enum Message {
     Finish,
 }
 
-struct Hashers {
+/// md5, sha1, sha256 and sha512 computed together over a stream of chunks.
+pub struct Hashers {
     md5: md5::Md5,
     sha1: sha1::Sha1,
     sha256: sha2::Sha256,
     sha512: sha2::Sha512,
 }
 
+impl Default for Hashers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Hashers {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             md5: md5::Md5::new(),
             sha1: sha1::Sha1::new(),
@@ -51,14 +58,14 @@ impl Hashers {
         }
     }
 
-    fn update(&mut self, bytes: &[u8]) {
+    pub fn update(&mut self, bytes: &[u8]) {
         self.md5.update(bytes);
         self.sha1.update(bytes);
         self.sha256.update(bytes);
         self.sha512.update(bytes);
     }
 
-    fn finish(self) -> FileHashes {
+    pub fn finish(self) -> FileHashes {
         FileHashes {
             md5: hex::encode(self.md5.finalize()),
             sha1: hex::encode(self.sha1.finalize()),

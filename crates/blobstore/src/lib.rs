@@ -10,7 +10,7 @@ mod local;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use ingest::{IngestError, Ingested, hash_all};
+pub use ingest::{Hashers, IngestError, Ingested, hash_all};
 pub use local::LocalBackend;
 
 /// Errors of the blob store, grouped by what the caller does next.

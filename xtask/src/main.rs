@@ -11,12 +11,18 @@ use bytes::Bytes;
 
 const API_KEY: &str = "bench-key-0123456789";
 
+fn api_key() -> String {
+    std::env::var("PALISADE_API_KEY").unwrap_or_else(|_| API_KEY.to_string())
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask bench [--files N] [--seconds S] [--skip-upload]");
+            eprintln!(
+                "usage: cargo xtask bench [--files N] [--seconds S] [--clients N] [--skip-upload] [--url URL]"
+            );
             bail!("unknown task")
         }
     }
@@ -27,6 +33,8 @@ struct Options {
     latency_seconds: u64,
     clients: usize,
     upload: bool,
+    /// Run against an already running server (its API key in PALISADE_API_KEY) instead of starting one.
+    url: Option<String>,
 }
 
 fn options(args: &[String]) -> anyhow::Result<Options> {
@@ -35,6 +43,7 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
         latency_seconds: 10,
         clients: 32,
         upload: true,
+        url: None,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -43,6 +52,7 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
             "--seconds" => options.latency_seconds = iter.next().context("--seconds S")?.parse()?,
             "--clients" => options.clients = iter.next().context("--clients N")?.parse()?,
             "--skip-upload" => options.upload = false,
+            "--url" => options.url = Some(iter.next().context("--url URL")?.clone()),
             other => bail!("unknown option {other}"),
         }
     }
@@ -101,6 +111,19 @@ fn start_server(binary: &PathBuf, config: &str) -> anyhow::Result<Server> {
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
     let options = options(args)?;
+    if let Some(url) = &options.url {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        return runtime.block_on(async {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()?;
+            let rate = throughput(&client, url, options.files, options.clients).await?;
+            latency(&client, url, rate / 2.0, options.latency_seconds).await
+        });
+    }
     let root = workspace_root();
     eprintln!("building the release binary ...");
     let status = Command::new(env!("CARGO"))
@@ -138,7 +161,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
 async fn submit(client: &reqwest::Client, base: &str, body: Bytes) -> anyhow::Result<String> {
     let response = client
         .post(format!("{base}/file"))
-        .header("apikey", API_KEY)
+        .header("apikey", api_key())
         .body(body)
         .send()
         .await?;
@@ -152,7 +175,7 @@ async fn submit(client: &reqwest::Client, base: &str, body: Bytes) -> anyhow::Re
 async fn is_final(client: &reqwest::Client, base: &str, data_id: &str) -> anyhow::Result<bool> {
     let json: serde_json::Value = client
         .get(format!("{base}/file/{data_id}"))
-        .header("apikey", API_KEY)
+        .header("apikey", api_key())
         .send()
         .await?
         .json()

@@ -340,3 +340,98 @@ async fn upload(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod architecture {
+    //! Dependency direction between the workspace crates (see ARCHITECTURE.md).
+
+    use std::collections::BTreeSet;
+
+    fn dependencies(crate_dir: &str) -> BTreeSet<String> {
+        let path = super::workspace_root()
+            .join("crates")
+            .join(crate_dir)
+            .join("Cargo.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let manifest: toml::Table = toml::from_str(&text).unwrap();
+        manifest
+            .get("dependencies")
+            .and_then(|d| d.as_table())
+            .map(|d| d.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn internal(deps: &BTreeSet<String>) -> BTreeSet<String> {
+        deps.iter()
+            .filter_map(|d| d.strip_prefix("palisade-").map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn crates_depend_only_on_the_layers_below_them() {
+        let allowed: &[(&str, &[&str])] = &[
+            ("model", &[]),
+            ("blobstore", &["model"]),
+            ("metastore", &["model"]),
+            ("pipeline", &["model"]),
+            ("engine-filetype", &["model", "pipeline"]),
+            ("engine-yara", &["model", "pipeline"]),
+            (
+                "service",
+                &[
+                    "model",
+                    "metastore",
+                    "blobstore",
+                    "pipeline",
+                    "engine-filetype",
+                ],
+            ),
+            (
+                "worker",
+                &["model", "metastore", "blobstore", "pipeline", "service"],
+            ),
+            ("api", &["model", "metastore", "service"]),
+        ];
+        for (crate_dir, permitted) in allowed {
+            let used = internal(&dependencies(crate_dir));
+            let permitted: BTreeSet<String> = permitted.iter().map(|s| s.to_string()).collect();
+            let extra: Vec<_> = used.difference(&permitted).collect();
+            assert!(extra.is_empty(), "{crate_dir} must not depend on {extra:?}");
+        }
+    }
+
+    #[test]
+    fn frameworks_stay_in_their_crates() {
+        let dirs = [
+            "model",
+            "blobstore",
+            "metastore",
+            "pipeline",
+            "engine-filetype",
+            "engine-yara",
+            "service",
+            "worker",
+            "api",
+            "palisade",
+        ];
+        let owners: &[(&str, &[&str])] = &[
+            ("axum", &["api"]),
+            ("sqlx", &["metastore"]),
+            ("yara-x", &["engine-yara"]),
+            ("clap", &["palisade"]),
+        ];
+        for (framework, owners) in owners {
+            for dir in dirs {
+                if dependencies(dir).contains(*framework) {
+                    assert!(owners.contains(&dir), "{dir} must not use {framework}");
+                }
+            }
+        }
+        for pure in ["model", "pipeline", "engine-filetype", "engine-yara"] {
+            assert!(
+                !dependencies(pure).contains("tokio"),
+                "{pure} is pure core and must not use tokio"
+            );
+        }
+    }
+}

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use palisade_metastore::HashQuery;
 use palisade_model::now_millis;
-use palisade_service::{Caller, Service, SubmitRequest, UploadLength};
+use palisade_service::{Caller, ReportBody, Service, SubmitRequest, UploadLength};
 use serde_json::json;
 
 use crate::ApiError;
@@ -256,6 +256,15 @@ async fn submit(
     Ok(json_response(json!({ "data_id": data_id.as_str() })))
 }
 
+fn report_response(body: ReportBody) -> Response {
+    match body {
+        ReportBody::Stored(text) => {
+            ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+        }
+        ReportBody::Built(report) => json_response(report),
+    }
+}
+
 fn not_found_body(id: &str) -> Response {
     let mut map = serde_json::Map::new();
     map.insert(id.to_string(), json!("Not Found"));
@@ -271,8 +280,8 @@ async fn report(
     caller(&service, &headers, &params).await?;
     number(&params, "first")?;
     number(&params, "size")?;
-    match service.report(&data_id).await? {
-        Some(report) => Ok(json_response(report)),
+    match service.report_body(&data_id).await? {
+        Some(body) => Ok(report_response(body)),
         None => Ok(not_found_body(&data_id)),
     }
 }
@@ -298,7 +307,7 @@ async fn hash_lookup(
         self_only: header_flag(&headers, "selfonly"),
     };
     match service.report_by_hash(&hash, &query).await? {
-        Some(report) => Ok(json_response(report)),
+        Some(body) => Ok(report_response(body)),
         None => Ok(not_found_body(&hash)),
     }
 }

@@ -83,6 +83,26 @@ pub fn hash_all(bytes: &[u8]) -> FileHashes {
 }
 
 impl BlobStore {
+    /// Stores a small upload already in memory, hashing it in the same pass. Blocking.
+    pub fn store_bytes(&self, bytes: &[u8]) -> Result<Ingested, IngestError> {
+        if bytes.is_empty() {
+            return Err(IngestError::Empty);
+        }
+        let started = std::time::Instant::now();
+        let hashes = hash_all(bytes);
+        let mut sink = self.0.begin_upload()?;
+        if let Err(error) = sink.write_chunk(bytes) {
+            sink.abort();
+            return Err(error.into());
+        }
+        sink.commit(&hashes.sha256)?;
+        Ok(Ingested {
+            hashes,
+            size: bytes.len() as u64,
+            hash_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        })
+    }
+
     /// Takes an upload in from a stream of chunks, never holding more than a few chunks in memory.
     ///
     /// `next_chunk` yields `Ok(Some(bytes))` per chunk, `Ok(None)` at the end. Nothing is stored

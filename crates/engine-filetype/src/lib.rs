@@ -50,13 +50,21 @@ pub fn type_category(format: FileFormat) -> (&'static str, &'static str) {
 
 /// Identifies the format of the file at `sample.path`.
 pub fn identify(sample: &Sample<'_>) -> std::io::Result<FileTypeFinding> {
-    let format = FileFormat::from_file(sample.path)?;
+    Ok(describe(FileFormat::from_file(sample.path)?))
+}
+
+/// Identifies the format of bytes already in memory (small uploads).
+pub fn identify_bytes(bytes: &[u8]) -> FileTypeFinding {
+    describe(FileFormat::from_bytes(bytes))
+}
+
+fn describe(format: FileFormat) -> FileTypeFinding {
     let (letter, group_description) = type_category(format);
     let type_id = format
         .short_name()
         .map(str::to_string)
         .unwrap_or_else(|| format.extension().to_ascii_uppercase());
-    Ok(FileTypeFinding {
+    FileTypeFinding {
         mime_type: format.media_type().to_string(),
         description: format.name().to_string(),
         type_category: vec![letter.to_string()],
@@ -73,7 +81,7 @@ pub fn identify(sample: &Sample<'_>) -> std::io::Result<FileTypeFinding> {
                 type_id,
             },
         },
-    })
+    }
 }
 
 impl Engine for FileTypeEngine {
@@ -104,7 +112,7 @@ mod tests {
     use super::*;
     use palisade_model::FileHashes;
 
-    fn identify_bytes(bytes: &[u8]) -> FileTypeFinding {
+    fn identify_both(bytes: &[u8]) -> FileTypeFinding {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sample");
         std::fs::write(&path, bytes).unwrap();
@@ -115,21 +123,26 @@ mod tests {
             display_name: "sample",
             hashes: &hashes,
         };
-        identify(&sample).unwrap()
+        let from_file = identify(&sample).unwrap();
+        assert_eq!(
+            from_file,
+            super::identify_bytes(bytes),
+            "file and memory agree"
+        );
+        from_file
     }
 
     #[test]
     fn recognises_common_formats_with_their_categories() {
-        let pdf = identify_bytes(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n");
+        let pdf = identify_both(b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n");
         assert_eq!(pdf.mime_type, "application/pdf");
         assert_eq!(pdf.type_category, vec!["P"]);
 
-        let png =
-            identify_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0");
+        let png = identify_both(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0");
         assert_eq!(png.mime_type, "image/png");
         assert_eq!(png.type_category, vec!["G"]);
 
-        let zip = identify_bytes(b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        let zip = identify_both(b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
         assert_eq!(zip.type_category, vec!["A"]);
 
         // A DOS header whose e_lfanew points at a PE signature and a COFF header for i386.
@@ -141,10 +154,10 @@ mod tests {
         exe[0x94..0x96].copy_from_slice(&0xe0u16.to_le_bytes());
         exe[0x96..0x98].copy_from_slice(&0x0102u16.to_le_bytes());
         exe[0x98..0x9a].copy_from_slice(&0x10bu16.to_le_bytes());
-        let exe = identify_bytes(&exe);
+        let exe = identify_both(&exe);
         assert_eq!(exe.type_category, vec!["E"], "{:?}", exe.description);
 
-        let text = identify_bytes(b"hello world, just some words\n");
+        let text = identify_both(b"hello world, just some words\n");
         assert_eq!(text.mime_type, "text/plain");
         assert_eq!(text.type_category, vec!["T"]);
         assert_eq!(text.info.file_info.group_id, "T");

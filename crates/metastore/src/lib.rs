@@ -17,6 +17,9 @@ pub use sqlite::SqliteBackend;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A database error reported to several waiting callers (group commit).
+    #[error("database error: {0}")]
+    Shared(String),
     #[error("corrupt record: {0}")]
     Corrupt(String),
     #[error("unsupported metastore URL: {0}")]

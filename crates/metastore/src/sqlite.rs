@@ -9,7 +9,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Executor, Row};
+use sqlx::{Executor, QueryBuilder, Row};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob, SessionRecord,
@@ -29,6 +30,131 @@ const JOB_COLUMNS: &str = "j.data_id, j.sha256, b.md5, b.sha1, b.sha512, b.size,
 pub struct SqliteBackend {
     writer: SqlitePool,
     readers: SqlitePool,
+    submissions: mpsc::Sender<PendingSubmit>,
+    committer: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SqliteBackend {
+    fn drop(&mut self) {
+        self.committer.abort();
+    }
+}
+
+/// A submission waiting for the next group commit.
+struct PendingSubmit {
+    job: NewJob,
+    reply: oneshot::Sender<StoreResult<SubmitOutcome>>,
+}
+
+/// Most submissions committed in one transaction.
+const GROUP_COMMIT_MAX: usize = 128;
+
+/// Commits submissions in groups: whatever queued up while the previous transaction ran goes into
+/// the next one, so a burst of uploads costs a few transactions instead of one each.
+async fn commit_submissions(writer: SqlitePool, mut queue: mpsc::Receiver<PendingSubmit>) {
+    let mut group = Vec::with_capacity(GROUP_COMMIT_MAX);
+    while queue.recv_many(&mut group, GROUP_COMMIT_MAX).await > 0 {
+        let jobs: Vec<&NewJob> = group.iter().map(|p| &p.job).collect();
+        match insert_jobs(&writer, &jobs).await {
+            Ok(outcomes) => {
+                for (pending, outcome) in group.drain(..).zip(outcomes) {
+                    let _ = pending.reply.send(Ok(outcome));
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for pending in group.drain(..) {
+                    let _ = pending.reply.send(Err(StoreError::Shared(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Inserts jobs (and their contents' digests) in one transaction; files of missing or closed batches are refused.
+async fn insert_jobs(writer: &SqlitePool, jobs: &[&NewJob]) -> StoreResult<Vec<SubmitOutcome>> {
+    let mut tx = writer.begin().await?;
+    let batch_ids: Vec<&String> = jobs.iter().filter_map(|j| j.batch_id.as_ref()).collect();
+    let mut batches: std::collections::HashMap<String, Option<i64>> = Default::default();
+    if !batch_ids.is_empty() {
+        let mut query =
+            QueryBuilder::new("SELECT batch_id, closed_ts FROM batches WHERE batch_id IN (");
+        let mut list = query.separated(", ");
+        for batch_id in &batch_ids {
+            list.push_bind(*batch_id);
+        }
+        query.push(")");
+        for row in query.build().fetch_all(&mut *tx).await? {
+            batches.insert(row.try_get("batch_id")?, row.try_get("closed_ts")?);
+        }
+    }
+    let outcomes: Vec<SubmitOutcome> = jobs
+        .iter()
+        .map(|job| match &job.batch_id {
+            None => SubmitOutcome::Accepted,
+            Some(batch_id) => match batches.get(batch_id) {
+                None => SubmitOutcome::BatchNotFound,
+                Some(Some(_)) => SubmitOutcome::BatchClosed,
+                Some(None) => SubmitOutcome::Accepted,
+            },
+        })
+        .collect();
+    let accepted: Vec<&NewJob> = jobs
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| **outcome == SubmitOutcome::Accepted)
+        .map(|(job, _)| *job)
+        .collect();
+    if !accepted.is_empty() {
+        let mut blobs =
+            QueryBuilder::new("INSERT OR IGNORE INTO blobs (sha256, md5, sha1, sha512, size) ");
+        blobs.push_values(&accepted, |mut row, job| {
+            row.push_bind(&job.hashes.sha256)
+                .push_bind(&job.hashes.md5)
+                .push_bind(&job.hashes.sha1)
+                .push_bind(&job.hashes.sha512)
+                .push_bind(to_i64(job.size));
+        });
+        blobs.build().execute(&mut *tx).await?;
+        let mut rows = QueryBuilder::new(
+            "INSERT INTO jobs (data_id, sha256, display_name, file_type, file_type_description, type_category, \
+             rule, user_agent, username, metadata, batch_id, parent_id, archive_passwords, callback_url, \
+             receive_ts, upload_ts, hash_time, state) ",
+        );
+        let mut passwords = Vec::with_capacity(accepted.len());
+        for job in &accepted {
+            passwords.push(
+                serde_json::to_string(&job.archive_passwords)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+        }
+        rows.push_values(
+            accepted.iter().zip(&passwords),
+            |mut row, (job, passwords)| {
+                row.push_bind(&job.data_id)
+                    .push_bind(&job.hashes.sha256)
+                    .push_bind(&job.display_name)
+                    .push_bind(&job.file_type)
+                    .push_bind(&job.file_type_description)
+                    .push_bind(job.type_category.join(","))
+                    .push_bind(&job.rule)
+                    .push_bind(&job.user_agent)
+                    .push_bind(&job.username)
+                    .push_bind(&job.metadata)
+                    .push_bind(&job.batch_id)
+                    .push_bind(&job.parent_id)
+                    .push_bind(passwords)
+                    .push_bind(&job.callback_url)
+                    .push_bind(job.receive_ts)
+                    .push_bind(job.upload_ts)
+                    .push_bind(job.hash_time)
+                    .push("'queued'");
+            },
+        );
+        rows.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(outcomes)
 }
 
 impl SqliteBackend {
@@ -54,7 +180,14 @@ impl SqliteBackend {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, readers })
+        let (submissions, queue) = mpsc::channel(4 * GROUP_COMMIT_MAX);
+        let committer = tokio::spawn(commit_submissions(writer.clone(), queue));
+        Ok(Self {
+            writer,
+            readers,
+            submissions,
+            committer,
+        })
     }
 }
 
@@ -137,58 +270,19 @@ fn to_i64(value: u64) -> i64 {
 #[async_trait::async_trait]
 impl MetaBackend for SqliteBackend {
     async fn submit(&self, job: &NewJob) -> StoreResult<SubmitOutcome> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(batch_id) = &job.batch_id {
-            let closed: Option<Option<i64>> =
-                sqlx::query_scalar("SELECT closed_ts FROM batches WHERE batch_id = ?")
-                    .bind(batch_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match closed {
-                None => return Ok(SubmitOutcome::BatchNotFound),
-                Some(Some(_)) => return Ok(SubmitOutcome::BatchClosed),
-                Some(None) => {}
-            }
+        let (reply, outcome) = oneshot::channel();
+        let pending = PendingSubmit {
+            job: job.clone(),
+            reply,
+        };
+        if self.submissions.send(pending).await.is_err() {
+            return Err(StoreError::Shared("the metastore is shutting down".into()));
         }
-        sqlx::query(
-            "INSERT OR IGNORE INTO blobs (sha256, md5, sha1, sha512, size) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&job.hashes.sha256)
-        .bind(&job.hashes.md5)
-        .bind(&job.hashes.sha1)
-        .bind(&job.hashes.sha512)
-        .bind(to_i64(job.size))
-        .execute(&mut *tx)
-        .await?;
-        let passwords = serde_json::to_string(&job.archive_passwords)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO jobs (data_id, sha256, display_name, file_type, file_type_description, type_category, \
-             rule, user_agent, username, metadata, batch_id, parent_id, archive_passwords, callback_url, \
-             receive_ts, upload_ts, hash_time, state) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')",
-        )
-        .bind(&job.data_id)
-        .bind(&job.hashes.sha256)
-        .bind(&job.display_name)
-        .bind(&job.file_type)
-        .bind(&job.file_type_description)
-        .bind(job.type_category.join(","))
-        .bind(&job.rule)
-        .bind(&job.user_agent)
-        .bind(&job.username)
-        .bind(&job.metadata)
-        .bind(&job.batch_id)
-        .bind(&job.parent_id)
-        .bind(passwords)
-        .bind(&job.callback_url)
-        .bind(job.receive_ts)
-        .bind(job.upload_ts)
-        .bind(job.hash_time)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(SubmitOutcome::Accepted)
+        outcome.await.unwrap_or_else(|_| {
+            Err(StoreError::Shared(
+                "the submission committer stopped".into(),
+            ))
+        })
     }
 
     async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>> {
@@ -233,16 +327,21 @@ impl MetaBackend for SqliteBackend {
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
-        let mut jobs = Vec::with_capacity(claimed.len());
-        let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 WHERE j.data_id = ?"
-        );
-        for data_id in &claimed {
-            let row = sqlx::query(&sql).bind(data_id).fetch_one(&mut *tx).await?;
-            jobs.push(job_from_row(&row)?);
+        if claimed.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
         }
+        let mut query = QueryBuilder::new(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 WHERE j.data_id IN ("
+        ));
+        let mut list = query.separated(", ");
+        for data_id in &claimed {
+            list.push_bind(data_id);
+        }
+        query.push(") ORDER BY j.seq");
+        let rows = query.build().fetch_all(&mut *tx).await?;
         tx.commit().await?;
-        Ok(jobs)
+        rows.iter().map(job_from_row).collect()
     }
 
     async fn heartbeat(
@@ -275,27 +374,21 @@ impl MetaBackend for SqliteBackend {
         reports: &[(String, i32, String)],
         now: Millis,
     ) -> StoreResult<Vec<String>> {
-        let mut tx = self.writer.begin().await?;
-        let mut completed = Vec::with_capacity(reports.len());
-        for (data_id, result_i, report) in reports {
-            let done = sqlx::query(
-                "UPDATE jobs SET state = 'done', result_i = ?, report = ?, finish_ts = ?, \
-                 lease_owner = NULL, lease_expires = NULL \
-                 WHERE data_id = ? AND state = 'running' AND lease_owner = ?",
-            )
-            .bind(result_i)
-            .bind(report)
-            .bind(now)
-            .bind(data_id)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if done == 1 {
-                completed.push(data_id.clone());
-            }
+        if reports.is_empty() {
+            return Ok(Vec::new());
         }
-        tx.commit().await?;
+        let mut query = QueryBuilder::new(
+            "UPDATE jobs SET state = 'done', result_i = v.column2, report = v.column3, finish_ts = ",
+        );
+        query.push_bind(now);
+        query.push(", lease_owner = NULL, lease_expires = NULL FROM (");
+        query.push_values(reports, |mut row, (data_id, result_i, report)| {
+            row.push_bind(data_id).push_bind(result_i).push_bind(report);
+        });
+        query.push(") AS v WHERE jobs.data_id = v.column1 AND jobs.state = 'running' AND jobs.lease_owner = ");
+        query.push_bind(owner);
+        query.push(" RETURNING jobs.data_id");
+        let completed: Vec<String> = query.build_query_scalar().fetch_all(&self.writer).await?;
         Ok(completed)
     }
 

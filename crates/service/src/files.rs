@@ -2,15 +2,40 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use palisade_blobstore::IngestError;
+use bytes::{Bytes, BytesMut};
+use palisade_blobstore::{IngestError, Ingested};
 use palisade_metastore::{CancelOutcome, HashQuery, JobRecord, JobState, NewJob, SubmitOutcome};
 use palisade_model::{
     BatchId, DataId, FileInfo, FileReport, HashKind, ScanResult, format_timestamp, now_millis,
 };
+use palisade_pipeline::FileTypeFinding;
 use palisade_pipeline::{ReportContext, Roster, in_progress_report, terminal_report};
 
 use crate::{Caller, RuleSettings, Service, ServiceError, ServiceResult};
+
+/// Uploads up to this size are gathered in memory and stored in one step.
+const SMALL_UPLOAD: u64 = 256 * 1024;
+
+fn ingest_error(error: IngestError) -> ServiceError {
+    match error {
+        IngestError::TooLarge { .. } => ServiceError::TooLarge,
+        IngestError::Empty => ServiceError::EmptyFile,
+        IngestError::Client(reason) => ServiceError::BadRequest(format!("Upload failed: {reason}")),
+        IngestError::Storage(error) => {
+            tracing::error!(%error, "storing an upload failed");
+            ServiceError::Internal("Unexpected event on server".into())
+        }
+    }
+}
+
+/// A report ready to send.
+#[derive(Debug)]
+pub enum ReportBody {
+    /// The stored JSON of a final report.
+    Stored(String),
+    /// A report computed now (file still queued or running).
+    Built(Box<FileReport>),
+}
 
 /// What the client said about the length of its upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,35 +207,12 @@ impl Service {
             None => None,
         };
         self.check_capacity().await?;
-        let ingested = self
-            .blobs()
-            .ingest(next_chunk, rule.max_file_size.min(length))
-            .await
-            .map_err(|error| match error {
-                IngestError::TooLarge { .. } => ServiceError::TooLarge,
-                IngestError::Empty => ServiceError::EmptyFile,
-                IngestError::Client(reason) => {
-                    ServiceError::BadRequest(format!("Upload failed: {reason}"))
-                }
-                IngestError::Storage(error) => {
-                    tracing::error!(%error, "storing an upload failed");
-                    ServiceError::Internal("Unexpected event on server".into())
-                }
-            })?;
-        let sample = self.blobs().sample_file(&ingested.hashes.sha256).await?;
-        let size = ingested.size;
-        let file_type = tokio::task::spawn_blocking(move || {
-            let hashes = palisade_model::FileHashes::default();
-            palisade_engine_filetype::identify(&palisade_pipeline::Sample {
-                path: sample.path(),
-                size,
-                display_name: "",
-                hashes: &hashes,
-            })
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?
-        .unwrap_or_default();
+        let max_size = rule.max_file_size.min(length);
+        let (ingested, file_type) = if length <= SMALL_UPLOAD {
+            self.ingest_small(next_chunk, max_size).await?
+        } else {
+            self.ingest_streaming(next_chunk, max_size).await?
+        };
         let data_id = DataId::generate();
         let job = NewJob {
             data_id: data_id.as_str().to_string(),
@@ -245,6 +247,74 @@ impl Service {
         Ok(data_id)
     }
 
+    /// Small uploads are gathered in memory and stored, hashed and identified in one blocking call.
+    async fn ingest_small<F, Fut, E>(
+        &self,
+        mut next_chunk: F,
+        max_size: u64,
+    ) -> ServiceResult<(Ingested, FileTypeFinding)>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<Bytes>, E>>,
+        E: std::fmt::Display,
+    {
+        let mut body = BytesMut::with_capacity(usize::try_from(max_size).unwrap_or(0));
+        loop {
+            match next_chunk().await {
+                Ok(Some(chunk)) => {
+                    if (body.len() + chunk.len()) as u64 > max_size {
+                        return Err(ServiceError::TooLarge);
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(reason) => {
+                    return Err(ServiceError::BadRequest(format!("Upload failed: {reason}")));
+                }
+            }
+        }
+        let blobs = self.blobs().clone();
+        tokio::task::spawn_blocking(move || {
+            let ingested = blobs.store_bytes(&body).map_err(ingest_error)?;
+            Ok((ingested, palisade_engine_filetype::identify_bytes(&body)))
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+    }
+
+    /// Larger uploads stream to storage chunk by chunk; the file type is read back from the stored file.
+    async fn ingest_streaming<F, Fut, E>(
+        &self,
+        next_chunk: F,
+        max_size: u64,
+    ) -> ServiceResult<(Ingested, FileTypeFinding)>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<Bytes>, E>>,
+        E: std::fmt::Display,
+    {
+        let ingested = self
+            .blobs()
+            .ingest(next_chunk, max_size)
+            .await
+            .map_err(ingest_error)?;
+        let sample = self.blobs().sample_file(&ingested.hashes.sha256).await?;
+        let size = ingested.size;
+        let file_type = tokio::task::spawn_blocking(move || {
+            let hashes = palisade_model::FileHashes::default();
+            palisade_engine_filetype::identify(&palisade_pipeline::Sample {
+                path: sample.path(),
+                size,
+                display_name: "",
+                hashes: &hashes,
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .unwrap_or_default();
+        Ok((ingested, file_type))
+    }
+
     /// The report for a stored job: the final one, or one built from its progress.
     pub fn report_of(&self, record: &JobRecord) -> ServiceResult<FileReport> {
         if let Some(text) = record.report.as_deref().filter(|_| record.state.is_final()) {
@@ -259,6 +329,29 @@ impl Service {
             0
         };
         Ok(in_progress_report(&context, progress, now_millis()))
+    }
+
+    /// A report as served: the stored JSON text of a final report (passed through untouched), or
+    /// one built from a running job.
+    fn body_of(&self, record: JobRecord) -> ServiceResult<ReportBody> {
+        if record.state.is_final()
+            && let Some(text) = record.report
+        {
+            return Ok(ReportBody::Stored(text));
+        }
+        self.report_of(&record)
+            .map(|r| ReportBody::Built(Box::new(r)))
+    }
+
+    /// `GET /file/{data_id}` as served; `None` when the id is unknown.
+    pub async fn report_body(&self, data_id: &str) -> ServiceResult<Option<ReportBody>> {
+        let Ok(data_id) = DataId::parse(data_id) else {
+            return Ok(None);
+        };
+        match self.metastore().job(data_id.as_str()).await? {
+            Some(record) => self.body_of(record).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// `GET /file/{data_id}`; `None` when the id is unknown.
@@ -277,12 +370,12 @@ impl Service {
         &self,
         hash: &str,
         query: &HashQuery,
-    ) -> ServiceResult<Option<FileReport>> {
+    ) -> ServiceResult<Option<ReportBody>> {
         let Some((kind, hash)) = HashKind::parse(hash.trim()) else {
             return Err(ServiceError::NotFound("Invalid hash format".into()));
         };
         match self.metastore().latest_by_hash(kind, &hash, query).await? {
-            Some(record) => self.report_of(&record).map(Some),
+            Some(record) => self.body_of(record).map(Some),
             None => Ok(None),
         }
     }

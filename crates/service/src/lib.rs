@@ -16,7 +16,7 @@ use palisade_metastore::{Metastore, StoreError};
 use palisade_pipeline::Roster;
 
 pub use auth::{Caller, hash_password};
-pub use files::{SubmitRequest, UploadLength, report_context};
+pub use files::{ReportBody, SubmitRequest, UploadLength, report_context};
 pub use settings::{ApiKey, RuleSettings, ServiceSettings, UserSettings};
 pub use signing::BatchSigner;
 

@@ -57,12 +57,15 @@ impl BlobSink for LocalSink {
         file.into_inner().map_err(|e| e.into_error())?;
         let dir = final_dir.join(&sha256[0..2]).join(&sha256[2..4]);
         let target = dir.join(sha256);
-        if target.exists() {
-            fs::remove_file(&temp_path)?;
-            return Ok(());
+        // Identical content may already be there: replacing it with the same bytes is harmless, and
+        // trying the rename first spares the directory checks on the common path.
+        match fs::rename(&temp_path, &target) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(&dir)?;
+                fs::rename(&temp_path, &target)
+            }
+            other => other,
         }
-        fs::create_dir_all(&dir)?;
-        fs::rename(&temp_path, &target)
     }
 
     fn abort(self: Box<Self>) {

@@ -4,8 +4,10 @@
 //! A rule's `verdict` metadata (`infected`/`malicious` or `suspicious`) maps a match to Infected (1)
 //! or Suspicious (2); any other match is Yara Rule Matched (21).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
@@ -27,6 +29,8 @@ pub struct YaraSettings {
 }
 
 struct Loaded {
+    /// Distinguishes rule sets, so that cached scanners are rebuilt after a reload.
+    generation: u64,
     rules: yara_x::Rules,
     fingerprint: Vec<(PathBuf, SystemTime, u64)>,
     compiled_at: SystemTime,
@@ -39,6 +43,24 @@ pub struct YaraEngine {
     descriptor: EngineDescriptor,
     settings: YaraSettings,
     loaded: RwLock<Arc<Loaded>>,
+}
+
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+type BorrowedScanner<'rules> = yara_x::Scanner<'rules>;
+
+self_cell::self_cell!(
+    /// A scanner together with the rule set it borrows, so that it can be kept between scans.
+    struct CachedScanner {
+        owner: Arc<Loaded>,
+        #[not_covariant]
+        dependent: BorrowedScanner,
+    }
+);
+
+thread_local! {
+    /// Creating a YARA-X scanner builds a WebAssembly instance; each blocking thread keeps one.
+    static SCANNER: RefCell<Option<CachedScanner>> = const { RefCell::new(None) };
 }
 
 fn rule_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -119,6 +141,7 @@ fn compile(settings: &YaraSettings) -> Loaded {
         }
     }
     Loaded {
+        generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
         rules: compiler.build(),
         fingerprint,
         compiled_at: SystemTime::now(),
@@ -200,6 +223,43 @@ fn meta_verdict(rule: &yara_x::Rule<'_, '_>) -> (ScanResult, String) {
     (result, description)
 }
 
+/// One scan with a (possibly reused) scanner; returns the hits, the worst result and its rule.
+fn scan_with(
+    scanner: &mut yara_x::Scanner<'_>,
+    sample: &Sample<'_>,
+    limits: &Limits,
+) -> Result<(BTreeMap<String, YaraHit>, ScanResult, String), EngineError> {
+    scanner.set_timeout(limits.timeout);
+    let results = scanner
+        .scan_file(sample.path)
+        .map_err(|error| match error {
+            yara_x::errors::ScanError::Timeout => {
+                EngineError::NotScanned("YARA scan timed out".into())
+            }
+            other => EngineError::Failed(other.to_string()),
+        })?;
+    let mut hits = BTreeMap::new();
+    let mut worst = ScanResult::NoThreatDetected;
+    let mut threat = String::new();
+    for rule in results.matching_rules() {
+        let (result, description) = meta_verdict(&rule);
+        if result.severity() > worst.severity() {
+            worst = result;
+            threat = rule.identifier().to_string();
+        }
+        hits.insert(
+            rule.identifier().to_string(),
+            YaraHit {
+                description,
+                namespace: rule.namespace().to_string(),
+                tags: rule.tags().map(|t| t.identifier().to_string()).collect(),
+                scan_result_i: result.code(),
+            },
+        );
+    }
+    Ok((hits, worst, threat))
+}
+
 impl Engine for YaraEngine {
     fn descriptor(&self) -> &EngineDescriptor {
         &self.descriptor
@@ -227,35 +287,19 @@ impl Engine for YaraEngine {
             )));
         }
         let loaded = self.current();
-        let mut scanner = yara_x::Scanner::new(&loaded.rules);
-        scanner.set_timeout(limits.timeout);
-        let results = scanner
-            .scan_file(sample.path)
-            .map_err(|error| match error {
-                yara_x::errors::ScanError::Timeout => {
-                    EngineError::NotScanned("YARA scan timed out".into())
-                }
-                other => EngineError::Failed(other.to_string()),
-            })?;
-        let mut hits = BTreeMap::new();
-        let mut worst = ScanResult::NoThreatDetected;
-        let mut threat = String::new();
-        for rule in results.matching_rules() {
-            let (result, description) = meta_verdict(&rule);
-            if result.severity() > worst.severity() {
-                worst = result;
-                threat = rule.identifier().to_string();
+        let (hits, worst, threat) = SCANNER.with(|cell| {
+            let mut cached = cell.borrow_mut();
+            let stale = cached
+                .as_ref()
+                .is_none_or(|c| c.borrow_owner().generation != loaded.generation);
+            if stale {
+                *cached = Some(CachedScanner::new(loaded.clone(), |loaded| {
+                    yara_x::Scanner::new(&loaded.rules)
+                }));
             }
-            hits.insert(
-                rule.identifier().to_string(),
-                YaraHit {
-                    description,
-                    namespace: rule.namespace().to_string(),
-                    tags: rule.tags().map(|t| t.identifier().to_string()).collect(),
-                    scan_result_i: result.code(),
-                },
-            );
-        }
+            let scanner = cached.as_mut().expect("scanner was just cached");
+            scanner.with_dependent_mut(|_, scanner| scan_with(scanner, sample, limits))
+        })?;
         let verdict = match worst {
             ScanResult::NoThreatDetected => 0,
             ScanResult::Suspicious => 2,

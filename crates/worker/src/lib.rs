@@ -123,40 +123,65 @@ async fn worker_loop(
     }
 }
 
-/// Processes claimed jobs concurrently, heartbeating their leases, then completes them together.
+/// Processes claimed jobs concurrently, heartbeating their leases. Reports are stored as they
+/// come: whatever finished together is completed in one statement, so a fast file does not wait
+/// for the slowest file of its claim.
 async fn process_batch(shared: &Arc<Shared>, owner: &str, jobs: Vec<JobRecord>) {
-    let ids: Vec<String> = jobs.iter().map(|j| j.job.data_id.clone()).collect();
+    let mut held: Vec<String> = jobs.iter().map(|j| j.job.data_id.clone()).collect();
     let lease_ms = i64::try_from(shared.settings.lease.as_millis()).unwrap_or(30_000);
     let mut running = JoinSet::new();
     for record in jobs {
         let shared = shared.clone();
         running.spawn(async move { process_job(&shared, record).await });
     }
-    let mut reports = Vec::with_capacity(ids.len());
     let mut heartbeat = tokio::time::interval(shared.settings.heartbeat);
     heartbeat.tick().await;
     loop {
+        let mut reports = Vec::new();
         tokio::select! {
             next = running.join_next() => match next {
-                Some(Ok(Some(report))) => reports.push(report),
-                Some(Ok(None)) => {}
-                Some(Err(error)) => tracing::error!(%error, "job task failed; its lease will expire and it runs again"),
-                None => break,
+                Some(first) => {
+                    collect_finished(first, &mut reports);
+                    while let Some(more) = running.try_join_next() {
+                        collect_finished(more, &mut reports);
+                    }
+                }
+                None => return,
             },
             _ = heartbeat.tick() => {
-                if let Err(error) = shared.service.metastore().heartbeat(owner, &ids, now_millis(), lease_ms).await {
+                if let Err(error) = shared.service.metastore().heartbeat(owner, &held, now_millis(), lease_ms).await {
                     tracing::warn!(%error, "lease heartbeat failed");
                 }
             }
         }
+        if reports.is_empty() {
+            continue;
+        }
+        held.retain(|id| !reports.iter().any(|(done, _, _)| done == id));
+        store_reports(shared, owner, &reports).await;
     }
-    if reports.is_empty() {
-        return;
+}
+
+type Report = (String, i32, String);
+
+fn collect_finished(
+    joined: Result<Option<Report>, tokio::task::JoinError>,
+    reports: &mut Vec<Report>,
+) {
+    match joined {
+        Ok(Some(report)) => reports.push(report),
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(%error, "job task failed; its lease will expire and it runs again")
+        }
     }
+}
+
+async fn store_reports(shared: &Arc<Shared>, owner: &str, reports: &[Report]) {
     match shared
         .service
         .metastore()
-        .complete(owner, &reports, now_millis())
+        .complete(owner, reports, now_millis())
         .await
     {
         Ok(done) if done.len() < reports.len() => tracing::info!(
@@ -171,7 +196,7 @@ async fn process_batch(shared: &Arc<Shared>, owner: &str, jobs: Vec<JobRecord>) 
 }
 
 /// Runs one job; returns (data_id, result code, report JSON), or `None` when its file is gone.
-async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<(String, i32, String)> {
+async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> {
     let service = &shared.service;
     let rule = service.settings().rule(&record.job.rule).cloned();
     let policy = rule.as_ref().map(RuleSettings::policy).unwrap_or_default();

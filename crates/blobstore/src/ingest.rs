@@ -1,6 +1,6 @@
 //! Streaming ingest: body chunks go to a blocking thread that hashes and writes them in one pass.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use md5::Digest;
 use palisade_model::FileHashes;
 use tokio::sync::mpsc;
@@ -28,6 +28,9 @@ pub struct Ingested {
     /// Milliseconds spent hashing and writing, on the ingest thread.
     pub hash_time_ms: i64,
 }
+
+/// Bytes gathered before handing them to the hashing thread.
+const HANDOFF_BYTES: usize = 256 * 1024;
 
 enum Message {
     Chunk(Bytes),
@@ -117,7 +120,7 @@ impl BlobStore {
         Fut: Future<Output = Result<Option<Bytes>, E>>,
         E: std::fmt::Display,
     {
-        let (sender, mut receiver) = mpsc::channel::<Message>(16);
+        let (sender, mut receiver) = mpsc::channel::<Message>(4);
         let backend = self.0.clone();
         let writer = tokio::task::spawn_blocking(move || -> Result<Ingested, IngestError> {
             let started = std::time::Instant::now();
@@ -152,6 +155,9 @@ impl BlobStore {
             })
         });
         let mut received = 0u64;
+        // Network frames are small; gathering them into larger pieces wakes the hashing thread
+        // far less often.
+        let mut pending = BytesMut::new();
         let outcome = loop {
             match next_chunk().await {
                 Ok(Some(chunk)) => {
@@ -159,16 +165,23 @@ impl BlobStore {
                     if received > max_size {
                         break Err(IngestError::TooLarge { limit: max_size });
                     }
-                    if chunk.is_empty() {
+                    pending.extend_from_slice(&chunk);
+                    if pending.len() < HANDOFF_BYTES {
                         continue;
                     }
-                    if sender.send(Message::Chunk(chunk)).await.is_err() {
+                    let piece = pending.split().freeze();
+                    if sender.send(Message::Chunk(piece)).await.is_err() {
                         // The writer stopped (a storage error); its result says why.
                         break Ok(());
                     }
                 }
                 Ok(None) if received == 0 => break Err(IngestError::Empty),
-                Ok(None) => break Ok(()),
+                Ok(None) => {
+                    if !pending.is_empty() {
+                        let _ = sender.send(Message::Chunk(pending.split().freeze())).await;
+                    }
+                    break Ok(());
+                }
                 Err(e) => break Err(IngestError::Client(e.to_string())),
             }
         };

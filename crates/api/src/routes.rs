@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use palisade_metastore::HashQuery;
 use palisade_model::now_millis;
-use palisade_service::{Caller, ReportBody, Service, SubmitRequest, UploadLength};
+use palisade_service::{Caller, ContentEncoding, ReportBody, Service, SubmitRequest, UploadLength};
 use serde_json::json;
 
 use crate::ApiError;
@@ -158,7 +158,7 @@ async fn rules(
     Ok(json_response(list))
 }
 
-fn submit_request(headers: &HeaderMap) -> SubmitRequest {
+fn submit_request(headers: &HeaderMap) -> Result<SubmitRequest, ApiError> {
     let chunked = headers
         .get(header::TRANSFER_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -190,7 +190,18 @@ fn submit_request(headers: &HeaderMap) -> SubmitRequest {
         }
     }
     passwords.sort();
-    SubmitRequest {
+    let encoding = header_text(headers, "content-encoding").unwrap_or_default();
+    let encoding = ContentEncoding::parse(&encoding).ok_or_else(|| {
+        ApiError::bad_request(format!("Unsupported content-encoding: {encoding}"))
+    })?;
+    let global_timeout = match header_text(headers, "global-timeout") {
+        Some(text) if !text.trim().is_empty() => match text.trim().parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Some(std::time::Duration::from_secs(seconds)),
+            _ => return Err(ApiError::bad_request("Invalid global-timeout header")),
+        },
+        _ => None,
+    };
+    Ok(SubmitRequest {
         length,
         filename: header_text(headers, "filename").unwrap_or_default(),
         rule: header_text(headers, "rule").or_else(|| header_text(headers, "workflow")),
@@ -199,7 +210,9 @@ fn submit_request(headers: &HeaderMap) -> SubmitRequest {
         archive_passwords: passwords.into_iter().map(|(_, p)| p).collect(),
         metadata: header_text(headers, "metadata").unwrap_or_default(),
         callback_url: header_text(headers, "callbackurl").unwrap_or_default(),
-    }
+        encoding,
+        global_timeout,
+    })
 }
 
 async fn submit(
@@ -209,7 +222,7 @@ async fn submit(
 ) -> ApiResult {
     let headers = request.headers().clone();
     let caller = caller(&service, &headers, &params).await?;
-    let mut submit = submit_request(&headers);
+    let mut submit = submit_request(&headers)?;
     let multipart = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

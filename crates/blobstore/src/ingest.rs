@@ -6,6 +6,7 @@ use palisade_model::FileHashes;
 use tokio::sync::mpsc;
 
 use crate::BlobStore;
+use crate::decode::ContentEncoding;
 
 /// What went wrong while taking an upload in.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +33,7 @@ pub struct Ingested {
 /// Bytes gathered before handing them to the hashing thread.
 const HANDOFF_BYTES: usize = 256 * 1024;
 
-enum Message {
+pub(crate) enum Message {
     Chunk(Bytes),
     Finish,
 }
@@ -113,6 +114,7 @@ impl BlobStore {
     pub async fn ingest<F, Fut, E>(
         &self,
         mut next_chunk: F,
+        encoding: ContentEncoding,
         max_size: u64,
     ) -> Result<Ingested, IngestError>
     where
@@ -123,6 +125,9 @@ impl BlobStore {
         let (sender, mut receiver) = mpsc::channel::<Message>(4);
         let backend = self.0.clone();
         let writer = tokio::task::spawn_blocking(move || -> Result<Ingested, IngestError> {
+            if encoding != ContentEncoding::Identity {
+                return crate::decode::store_decoded(&*backend, receiver, encoding, max_size);
+            }
             let started = std::time::Instant::now();
             let mut sink = backend.begin_upload()?;
             let mut hashers = Hashers::new();
@@ -162,7 +167,8 @@ impl BlobStore {
             match next_chunk().await {
                 Ok(Some(chunk)) => {
                     received += chunk.len() as u64;
-                    if received > max_size {
+                    // Encoded bodies are limited by their decoded size, on the writing thread.
+                    if encoding == ContentEncoding::Identity && received > max_size {
                         break Err(IngestError::TooLarge { limit: max_size });
                     }
                     pending.extend_from_slice(&chunk);

@@ -4,12 +4,14 @@
 //! The backend is a trait ([`BlobBackend`]) chosen once at startup from a URL; callers hold the
 //! concrete [`BlobStore`] handle and never branch on the backend kind.
 
+mod decode;
 mod ingest;
 mod local;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use decode::ContentEncoding;
 pub use ingest::{Hashers, IngestError, Ingested, hash_all};
 pub use local::LocalBackend;
 

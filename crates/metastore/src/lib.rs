@@ -81,6 +81,8 @@ pub struct NewJob {
     pub parent_id: Option<String>,
     pub archive_passwords: Vec<String>,
     pub callback_url: String,
+    /// The submitter's `global-timeout`, overriding the rule's.
+    pub global_timeout_ms: Option<i64>,
     pub receive_ts: Millis,
     pub upload_ts: Millis,
     pub hash_time: i64,

@@ -22,7 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001
 
 const JOB_COLUMNS: &str = "j.data_id, j.sha256, b.md5, b.sha1, b.sha512, b.size, j.display_name, \
     j.file_type, j.file_type_description, j.type_category, j.rule, \
-    j.user_agent, j.username, j.metadata, j.batch_id, j.parent_id, j.archive_passwords, j.callback_url, \
+    j.user_agent, j.username, j.metadata, j.batch_id, j.parent_id, j.archive_passwords, j.callback_url, j.global_timeout_ms, \
     j.receive_ts, j.upload_ts, j.hash_time, j.state, j.attempts, j.lease_owner, j.lease_expires, \
     j.start_ts, j.finish_ts, j.result_i, j.report";
 
@@ -119,7 +119,7 @@ async fn insert_jobs(writer: &SqlitePool, jobs: &[&NewJob]) -> StoreResult<Vec<S
         let mut rows = QueryBuilder::new(
             "INSERT INTO jobs (data_id, sha256, display_name, file_type, file_type_description, type_category, \
              rule, user_agent, username, metadata, batch_id, parent_id, archive_passwords, callback_url, \
-             receive_ts, upload_ts, hash_time, state) ",
+             global_timeout_ms, receive_ts, upload_ts, hash_time, state) ",
         );
         let mut passwords = Vec::with_capacity(accepted.len());
         for job in &accepted {
@@ -145,6 +145,7 @@ async fn insert_jobs(writer: &SqlitePool, jobs: &[&NewJob]) -> StoreResult<Vec<S
                     .push_bind(&job.parent_id)
                     .push_bind(passwords)
                     .push_bind(&job.callback_url)
+                    .push_bind(job.global_timeout_ms)
                     .push_bind(job.receive_ts)
                     .push_bind(job.upload_ts)
                     .push_bind(job.hash_time)
@@ -241,6 +242,7 @@ fn job_from_row(row: &SqliteRow) -> StoreResult<JobRecord> {
             parent_id: row.try_get("parent_id")?,
             archive_passwords,
             callback_url: row.try_get("callback_url")?,
+            global_timeout_ms: row.try_get("global_timeout_ms")?,
             receive_ts: row.try_get("receive_ts")?,
             upload_ts: row.try_get("upload_ts")?,
             hash_time: row.try_get("hash_time")?,

@@ -114,6 +114,8 @@ pub struct RuleEntry {
     pub engines: Option<Vec<String>>,
     /// Result codes that let a file through (default: 0, 7, 39, 40).
     pub allowed_results: Option<Vec<i32>>,
+    /// Longest analysis of one file; beyond it the file is Global Timeout Exceeded (31).
+    pub global_timeout_seconds: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,6 +186,9 @@ pub fn service_settings(
         rule.roles = entry.roles.clone();
         rule.user_agents = entry.user_agents.clone();
         rule.engines = entry.engines.clone();
+        if let Some(limit) = entry.global_timeout_seconds {
+            rule.global_timeout = Some(seconds(limit, "rules.global_timeout_seconds")?);
+        }
         if let Some(codes) = &entry.allowed_results {
             rule.allowed_results = codes
                 .iter()

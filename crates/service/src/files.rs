@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use palisade_blobstore::{IngestError, Ingested};
+use palisade_blobstore::{ContentEncoding, IngestError, Ingested};
 use palisade_metastore::{CancelOutcome, HashQuery, JobRecord, JobState, NewJob, SubmitOutcome};
 use palisade_model::{
     BatchId, DataId, FileInfo, FileReport, HashKind, ScanResult, format_timestamp, now_millis,
@@ -56,6 +56,10 @@ pub struct SubmitRequest {
     pub archive_passwords: Vec<String>,
     pub metadata: String,
     pub callback_url: String,
+    /// `content-encoding` of the body (`gzip`, `base64`): the decoded bytes are what is analysed.
+    pub encoding: ContentEncoding,
+    /// `global-timeout`: overrides the rule's limit on the whole analysis.
+    pub global_timeout: Option<std::time::Duration>,
 }
 
 /// The engine-independent part of a report, from the stored job.
@@ -208,11 +212,19 @@ impl Service {
         };
         self.check_capacity().await?;
         let max_size = rule.max_file_size.min(length);
-        let (ingested, file_type) = if length <= SMALL_UPLOAD {
-            self.ingest_small(next_chunk, max_size).await?
-        } else {
-            self.ingest_streaming(next_chunk, max_size).await?
-        };
+        let (ingested, file_type) =
+            if request.encoding == ContentEncoding::Identity && length <= SMALL_UPLOAD {
+                self.ingest_small(next_chunk, max_size).await?
+            } else {
+                // Decoded content may be larger than the body: the rule's limit applies to it.
+                let limit = if request.encoding == ContentEncoding::Identity {
+                    max_size
+                } else {
+                    rule.max_file_size
+                };
+                self.ingest_streaming(next_chunk, request.encoding, limit)
+                    .await?
+            };
         let data_id = DataId::generate();
         let job = NewJob {
             data_id: data_id.as_str().to_string(),
@@ -230,6 +242,10 @@ impl Service {
             parent_id: None,
             archive_passwords: request.archive_passwords,
             callback_url: request.callback_url,
+            global_timeout_ms: request
+                .global_timeout
+                .or(rule.global_timeout)
+                .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX)),
             receive_ts,
             upload_ts: now_millis(),
             hash_time: ingested.hash_time_ms,
@@ -286,6 +302,7 @@ impl Service {
     async fn ingest_streaming<F, Fut, E>(
         &self,
         next_chunk: F,
+        encoding: ContentEncoding,
         max_size: u64,
     ) -> ServiceResult<(Ingested, FileTypeFinding)>
     where
@@ -295,7 +312,7 @@ impl Service {
     {
         let ingested = self
             .blobs()
-            .ingest(next_chunk, max_size)
+            .ingest(next_chunk, encoding, max_size)
             .await
             .map_err(ingest_error)?;
         let sample = self.blobs().sample_file(&ingested.hashes.sha256).await?;

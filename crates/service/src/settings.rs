@@ -17,6 +17,8 @@ pub struct RuleSettings {
     pub engines: Option<Vec<String>>,
     /// Results that let a file through; everything else blocks it.
     pub allowed_results: Vec<ScanResult>,
+    /// Longest the whole analysis of a file may take before it ends as Global Timeout Exceeded (31).
+    pub global_timeout: Option<Duration>,
 }
 
 impl RuleSettings {
@@ -28,6 +30,7 @@ impl RuleSettings {
             user_agents: Vec::new(),
             engines: None,
             allowed_results: palisade_pipeline::VerdictPolicy::default().allowed,
+            global_timeout: None,
         }
     }
 

@@ -216,8 +216,29 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
                 let engines = service
                     .roster()
                     .for_rule(rule.as_ref().and_then(|r| r.engines.as_deref()));
-                let runs = run_engines(shared, &record, sample.path().to_path_buf(), engines).await;
-                assemble_report(&context, &runs, &policy, now_millis())
+                let runs = run_engines(shared, &record, sample.path().to_path_buf(), engines);
+                match record.job.global_timeout_ms {
+                    Some(limit) => {
+                        let limit = Duration::from_millis(u64::try_from(limit).unwrap_or(0));
+                        match tokio::time::timeout(limit, runs).await {
+                            Ok(runs) => assemble_report(&context, &runs, &policy, now_millis()),
+                            Err(_) => {
+                                let reason = format!(
+                                    "analysis exceeded the global timeout of {} ms",
+                                    limit.as_millis()
+                                );
+                                terminal_report(
+                                    &context,
+                                    ScanResult::GlobalTimeoutExceeded,
+                                    &reason,
+                                    &policy,
+                                    now_millis(),
+                                )
+                            }
+                        }
+                    }
+                    None => assemble_report(&context, &runs.await, &policy, now_millis()),
+                }
             }
             Err(error) => {
                 tracing::error!(data_id = %data_id, %error, "stored file is unreadable");

@@ -29,6 +29,7 @@ CREATE TABLE jobs (
     parent_id TEXT,
     archive_passwords TEXT NOT NULL,
     callback_url TEXT NOT NULL,
+    global_timeout_ms INTEGER,
     receive_ts INTEGER NOT NULL,
     upload_ts INTEGER NOT NULL,
     hash_time INTEGER NOT NULL,

@@ -11,8 +11,17 @@ use crate::support::{Server, memory_kib};
 async fn heavy_every_accepted_file_gets_a_final_report_after_kill_9_and_restart() {
     let config =
         "[queue]\nworkers = 1\nclaim_batch = 4\nlease_seconds = 2\nheartbeat_seconds = 0.5\n";
-    let mut server = Server::start(config);
-    let data_dir = server.keep_data_dir();
+    // A deliberately slow YARA rule keeps the single worker behind the uploads, so that files are
+    // queued and running when the kill lands.
+    let data_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data_dir.path().join("yara-rules")).unwrap();
+    std::fs::write(
+        data_dir.path().join("yara-rules/slow.yar"),
+        "rule Slow_Walk { condition: for any i in (0..filesize - 2) : (uint8(i) == 0xFF and uint8(i + 1) == 0xFE) \
+         or for any j in (0..filesize - 2) : (uint8(j) == 0xFD and uint8(j + 1) == 0xFC) }",
+    )
+    .unwrap();
+    let mut server = Server::launch("serve", data_dir.path(), config);
 
     // Submit from 4 clients while the server is killed midway; only answered uploads count as accepted.
     let mut accepted = Vec::new();
@@ -24,7 +33,7 @@ async fn heavy_every_accepted_file_gets_a_final_report_after_kill_9_and_restart(
             let mut ids = Vec::new();
             for index in 0..150 {
                 // Larger files keep the worker busy so that some are running when the kill lands.
-                let body = vec![(client * 7 + index) as u8; 64 * 1024 + index];
+                let body = vec![(client * 7 + index) as u8 % 200; 256 * 1024 + index];
                 let sent = http
                     .post(format!("{base}/file"))
                     .header("apikey", crate::support::API_KEY)
@@ -67,6 +76,10 @@ async fn heavy_every_accepted_file_gets_a_final_report_after_kill_9_and_restart(
             unfinished_at_restart += 1;
         }
     }
+    eprintln!(
+        "kill -9: {} files accepted, {unfinished_at_restart} not final at restart",
+        accepted.len()
+    );
     assert!(
         unfinished_at_restart > 0,
         "the kill should leave queued or running files"

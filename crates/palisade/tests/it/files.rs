@@ -490,3 +490,96 @@ async fn yara_rules_reload_without_a_restart_and_broken_files_are_reported() {
         1
     );
 }
+
+#[tokio::test]
+async fn gzip_and_base64_bodies_are_analysed_decoded() {
+    let server = Server::start("");
+    let gzipped = {
+        let mut child = std::process::Command::new("gzip")
+            .arg("-c")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&eicar()).unwrap();
+        child.wait_with_output().unwrap().stdout
+    };
+    let data_id = server
+        .submit_with(
+            server.post("/file").header("content-encoding", "gzip"),
+            gzipped,
+        )
+        .await;
+    let report = server.wait_final(&data_id).await;
+    assert_eq!(report["file_info"]["file_size"], 68);
+    assert_eq!(
+        report["file_info"]["md5"],
+        "44d88612fea8a8f36de82e1278abb02f"
+    );
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 1);
+
+    let encoded = {
+        let output = std::process::Command::new("base64")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut child = output;
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&eicar()).unwrap();
+        child.wait_with_output().unwrap().stdout
+    };
+    let data_id = server
+        .submit_with(
+            server.post("/file").header("content-encoding", "base64"),
+            encoded,
+        )
+        .await;
+    let report = server.wait_final(&data_id).await;
+    assert_eq!(
+        report["file_info"]["md5"],
+        "44d88612fea8a8f36de82e1278abb02f"
+    );
+
+    let unsupported = server
+        .post("/file")
+        .header("content-encoding", "br")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsupported.status(), 400);
+    let broken = server
+        .post("/file")
+        .header("content-encoding", "gzip")
+        .body("not gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), 400);
+    assert!(
+        broken.json::<Value>().await.unwrap()["err"]
+            .as_str()
+            .unwrap()
+            .contains("decoded")
+    );
+    let bad_timeout = server
+        .post("/file")
+        .header("global-timeout", "soon")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_timeout.status(), 400);
+    let with_timeout = server
+        .submit_with(
+            server.post("/file").header("global-timeout", "30"),
+            b"fine".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        server.wait_final(&with_timeout).await["scan_results"]["scan_all_result_i"],
+        0
+    );
+}

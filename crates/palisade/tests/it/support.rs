@@ -102,11 +102,6 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// Takes the temporary data directory away so that the caller can restart on it.
-    pub fn keep_data_dir(&mut self) -> tempfile::TempDir {
-        self._temp.take().expect("server owns its data directory")
-    }
-
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -116,6 +116,14 @@ fn admin() -> Caller {
 }
 
 async fn submit(service: &Service, bytes: &'static [u8]) -> String {
+    submit_with_timeout(service, bytes, None).await
+}
+
+async fn submit_with_timeout(
+    service: &Service,
+    bytes: &'static [u8],
+    global_timeout: Option<Duration>,
+) -> String {
     let mut chunks = vec![bytes::Bytes::from_static(bytes)];
     let request = SubmitRequest {
         length: UploadLength::Known(bytes.len() as u64),
@@ -126,6 +134,8 @@ async fn submit(service: &Service, bytes: &'static [u8]) -> String {
         archive_passwords: Vec::new(),
         metadata: String::new(),
         callback_url: String::new(),
+        encoding: palisade_service::ContentEncoding::Identity,
+        global_timeout,
     };
     service
         .submit(&admin(), request, move || {
@@ -255,6 +265,44 @@ async fn a_job_whose_attempts_run_out_finishes_as_failed_with_the_reason() {
             .any(|v| v.contains("did not complete after 3 attempts")),
         "{:?}",
         report.process_info.verdicts
+    );
+    stop_sender.send(true).unwrap();
+    workers.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_over_its_global_timeout_ends_as_global_timeout_exceeded() {
+    let fixture = fixture(vec![ScriptedEngine::shared("Slow", Script::Hang)]).await;
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    let workers = tokio::spawn(run_workers(
+        fixture.service.clone(),
+        WorkerSettings {
+            engine_timeout: Duration::from_secs(10),
+            ..settings()
+        },
+        fixture.wake.clone(),
+        stop,
+    ));
+    let started = Instant::now();
+    let data_id =
+        submit_with_timeout(&fixture.service, b"slow file", Some(Duration::from_secs(1))).await;
+    let report = wait_final(&fixture.service, &data_id).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2900),
+        "the global timeout cut it short"
+    );
+    assert_eq!(report.scan_results.scan_all_result_i, 31);
+    assert_eq!(
+        report.scan_results.scan_all_result_a,
+        "Global Timeout Exceeded"
+    );
+    assert_eq!(report.process_info.result, "Blocked");
+    assert!(
+        report
+            .process_info
+            .verdicts
+            .iter()
+            .any(|v| v.contains("global timeout of 1000 ms"))
     );
     stop_sender.send(true).unwrap();
     workers.await.unwrap();

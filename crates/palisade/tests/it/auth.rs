@@ -244,3 +244,39 @@ async fn rules_are_filtered_by_role_and_user_agent() {
     );
     let _ = API_KEY;
 }
+
+#[tokio::test]
+async fn users_from_the_config_file_can_log_in() {
+    let example = include_str!("../../../../palisade.example.toml");
+    let server = Server::start(example);
+    let login = server
+        .client
+        .post(server.url("/login"))
+        .json(&json!({"user": "portal", "password": "portal-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let session = login.json::<Value>().await.unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // `portal` has role user: the admin-only rule of the example is not offered.
+    let rules: Value = server
+        .client
+        .get(server.url("/file/rules"))
+        .header("apikey", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Default"]);
+}

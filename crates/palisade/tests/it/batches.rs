@@ -298,3 +298,52 @@ fn hex_decode(text: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
         .collect()
 }
+
+#[tokio::test]
+async fn an_operator_supplied_key_and_certificate_sign_the_certificates() {
+    let keys = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Operator signing",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ])
+        .current_dir(keys.path())
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let config = format!(
+        "[signing]\nkey_file = {:?}\ncert_file = {:?}\n",
+        keys.path().join("key.pem"),
+        keys.path().join("cert.pem")
+    );
+    let server = Server::start(&config);
+    let batch = create_batch(&server, "operator").await;
+    let body = server
+        .get(&format!("/file/batch/{batch}/certificate"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (_, signature, pem) = split_certificate(&body);
+    assert_eq!(signature.len(), 512, "RSA-2048 signature in hex");
+    let expected = std::fs::read_to_string(keys.path().join("cert.pem")).unwrap();
+    assert_eq!(pem.trim(), expected.trim());
+    assert!(!server.data_dir.join("batch-signing-key.pem").exists());
+}

@@ -193,14 +193,7 @@ async fn rules_are_filtered_by_role_and_user_agent() {
             .map(|r| r["name"].as_str().unwrap().to_string())
             .collect()
     };
-    let admin_rules: Value = server
-        .get("/file/rules")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin_rules: Value = server.get_json("/file/rules").await;
     assert_eq!(names(admin_rules.clone()), ["Default", "Admins only"]);
     assert_eq!(admin_rules[1]["max_file_size"], 1000);
 

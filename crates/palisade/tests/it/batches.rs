@@ -59,13 +59,8 @@ async fn a_batch_reports_its_worst_member_in_pages_and_refuses_files_once_closed
     assert_eq!(closed["process_info"]["blocked_reason"], "Infected");
 
     let page: Value = server
-        .get(&format!("/file/batch/{batch}?first=2&size=3"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/file/batch/{batch}?first=2&size=3"))
+        .await;
     assert_eq!(page["batch_files"]["first_index"], 2);
     assert_eq!(page["batch_files"]["page_size"], 3);
     let listed: Vec<&str> = page["batch_files"]["files_in_batch"]
@@ -125,14 +120,7 @@ async fn cancelling_a_batch_cancels_its_unfinished_files_and_closes_it() {
             b"two".to_vec(),
         )
         .await;
-    let status: Value = gateway
-        .get(&format!("/file/batch/{batch}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = gateway.get_json(&format!("/file/batch/{batch}")).await;
     assert_eq!(status["process_info"]["result"], "Processing");
     assert_eq!(status["scan_results"]["scan_all_result_i"], 255);
     assert_eq!(status["is_closed"], false);
@@ -153,14 +141,7 @@ async fn cancelling_a_batch_cancels_its_unfinished_files_and_closes_it() {
             19
         );
     }
-    let status: Value = gateway
-        .get(&format!("/file/batch/{batch}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = gateway.get_json(&format!("/file/batch/{batch}")).await;
     assert_eq!(status["is_closed"], true);
     assert_eq!(status["scan_results"]["scan_all_result_i"], 19);
     let unknown = gateway

@@ -317,14 +317,7 @@ async fn hash_lookup_finds_the_latest_result_by_any_digest() {
         .collect();
     for hash in &hashes {
         for text in [hash.clone(), hash.to_uppercase()] {
-            let found: Value = server
-                .get(&format!("/hash/{text}"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let found: Value = server.get_json(&format!("/hash/{text}")).await;
             assert_eq!(found["data_id"], data_id.as_str(), "{text}");
             assert_eq!(found["scan_results"]["scan_all_result_i"], 1);
         }
@@ -334,14 +327,7 @@ async fn hash_lookup_finds_the_latest_result_by_any_digest() {
         .submit_with(server.post("/file").header("rule", "Other"), eicar())
         .await;
     server.wait_final(&newer).await;
-    let latest: Value = server
-        .get(&format!("/hash/{}", hashes[0]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let latest: Value = server.get_json(&format!("/hash/{}", hashes[0])).await;
     assert_eq!(latest["data_id"], newer.as_str());
     let scoped: Value = server
         .get(&format!("/hash/{}", hashes[0]))
@@ -392,14 +378,7 @@ async fn hash_lookup_sees_in_progress_files_only_when_asked() {
         .await;
     let report = gateway.report(&data_id).await;
     let md5 = report["file_info"]["md5"].as_str().unwrap().to_string();
-    let hidden: Value = gateway
-        .get(&format!("/hash/{md5}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hidden: Value = gateway.get_json(&format!("/hash/{md5}")).await;
     assert_eq!(hidden, json!({ md5.clone(): "Not Found" }));
     let shown: Value = gateway
         .get(&format!("/hash/{md5}"))
@@ -466,14 +445,7 @@ async fn yara_rules_reload_without_a_restart_and_broken_files_are_reported() {
         "our marker"
     );
 
-    let engines: Value = server
-        .get("/stat/engines")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let engines: Value = server.get_json("/stat/engines").await;
     let yara = engines
         .as_array()
         .unwrap()

@@ -110,6 +110,13 @@ impl Server {
         self.client.get(self.url(path)).header("apikey", API_KEY)
     }
 
+    /// GET with the admin key, expecting 200 and JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.post(self.url(path)).header("apikey", API_KEY)
     }

@@ -160,6 +160,30 @@ async fn wait_final(service: &Service, data_id: &str) -> FileReport {
     }
 }
 
+/// Worker loops running in the background of a test.
+struct Workers {
+    stop: tokio::sync::watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Workers {
+    fn start(fixture: &Fixture, settings: WorkerSettings) -> Self {
+        let (stop, receiver) = tokio::sync::watch::channel(false);
+        let handle = tokio::spawn(run_workers(
+            fixture.service.clone(),
+            settings,
+            fixture.wake.clone(),
+            receiver,
+        ));
+        Self { stop, handle }
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.handle.await.unwrap();
+    }
+}
+
 fn settings() -> WorkerSettings {
     WorkerSettings {
         workers: 2,
@@ -180,13 +204,7 @@ async fn engine_failures_are_recorded_and_never_read_as_clean() {
         ScriptedEngine::shared("Slow", Script::Hang),
     ])
     .await;
-    let (stop_sender, stop) = tokio::sync::watch::channel(false);
-    let workers = tokio::spawn(run_workers(
-        fixture.service.clone(),
-        settings(),
-        fixture.wake.clone(),
-        stop,
-    ));
+    let workers = Workers::start(&fixture, settings());
     let data_id = submit(&fixture.service, b"some file").await;
     let report = wait_final(&fixture.service, &data_id).await;
     let details = &report.scan_results.scan_details;
@@ -204,8 +222,7 @@ async fn engine_failures_are_recorded_and_never_read_as_clean() {
     assert_eq!(report.scan_results.total_avs, 4);
     assert_eq!(report.scan_results.scan_all_result_i, 3);
     assert_eq!(report.process_info.result, "Blocked");
-    stop_sender.send(true).unwrap();
-    workers.await.unwrap();
+    workers.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,13 +232,7 @@ async fn a_detection_outranks_a_failure_and_clean_files_stay_clean() {
         ScriptedEngine::shared("Broken", Script::Fail),
     ])
     .await;
-    let (stop_sender, stop) = tokio::sync::watch::channel(false);
-    let workers = tokio::spawn(run_workers(
-        fixture.service.clone(),
-        settings(),
-        fixture.wake.clone(),
-        stop,
-    ));
+    let workers = Workers::start(&fixture, settings());
     let data_id = submit(&fixture.service, b"bad file").await;
     let report = wait_final(&fixture.service, &data_id).await;
     assert_eq!(report.scan_results.scan_all_result_i, 1);
@@ -230,8 +241,7 @@ async fn a_detection_outranks_a_failure_and_clean_files_stay_clean() {
         report.scan_results.scan_details["Detector"].threat_found,
         "Scripted.Threat"
     );
-    stop_sender.send(true).unwrap();
-    workers.await.unwrap();
+    workers.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,13 +258,7 @@ async fn a_job_whose_attempts_run_out_finishes_as_failed_with_the_reason() {
             .unwrap();
         assert_eq!(claimed.len(), 1);
     }
-    let (stop_sender, stop) = tokio::sync::watch::channel(false);
-    let workers = tokio::spawn(run_workers(
-        fixture.service.clone(),
-        settings(),
-        fixture.wake.clone(),
-        stop,
-    ));
+    let workers = Workers::start(&fixture, settings());
     let report = wait_final(&fixture.service, &data_id).await;
     assert_eq!(report.scan_results.scan_all_result_i, 3);
     assert!(
@@ -266,23 +270,19 @@ async fn a_job_whose_attempts_run_out_finishes_as_failed_with_the_reason() {
         "{:?}",
         report.process_info.verdicts
     );
-    stop_sender.send(true).unwrap();
-    workers.await.unwrap();
+    workers.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_over_its_global_timeout_ends_as_global_timeout_exceeded() {
     let fixture = fixture(vec![ScriptedEngine::shared("Slow", Script::Hang)]).await;
-    let (stop_sender, stop) = tokio::sync::watch::channel(false);
-    let workers = tokio::spawn(run_workers(
-        fixture.service.clone(),
+    let workers = Workers::start(
+        &fixture,
         WorkerSettings {
             engine_timeout: Duration::from_secs(10),
             ..settings()
         },
-        fixture.wake.clone(),
-        stop,
-    ));
+    );
     let started = Instant::now();
     let data_id =
         submit_with_timeout(&fixture.service, b"slow file", Some(Duration::from_secs(1))).await;
@@ -304,6 +304,5 @@ async fn a_file_over_its_global_timeout_ends_as_global_timeout_exceeded() {
             .iter()
             .any(|v| v.contains("global timeout of 1000 ms"))
     );
-    stop_sender.send(true).unwrap();
-    workers.await.unwrap();
+    workers.stop().await;
 }

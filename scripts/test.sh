@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
-command -v curl >/dev/null || need_apt+=(curl)
+command -v gzip >/dev/null || need_apt+=(gzip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v gzip >/dev/null || need_apt+=(gzip)
+command -v clamd >/dev/null || need_apt+=(clamav-daemon)
+[ -d /usr/share/clamav-testfiles ] || need_apt+=(clamav-testfiles)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

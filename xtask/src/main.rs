@@ -406,6 +406,7 @@ mod architecture {
             ("pipeline", &["model"]),
             ("engine-filetype", &["model", "pipeline"]),
             ("engine-yara", &["model", "pipeline"]),
+            ("engine-clamav", &["model", "pipeline"]),
             (
                 "service",
                 &[
@@ -439,6 +440,7 @@ mod architecture {
             "pipeline",
             "engine-filetype",
             "engine-yara",
+            "engine-clamav",
             "service",
             "worker",
             "api",
@@ -457,7 +459,13 @@ mod architecture {
                 }
             }
         }
-        for pure in ["model", "pipeline", "engine-filetype", "engine-yara"] {
+        for pure in [
+            "model",
+            "pipeline",
+            "engine-filetype",
+            "engine-yara",
+            "engine-clamav",
+        ] {
             assert!(
                 !dependencies(pure).contains("tokio"),
                 "{pure} is pure core and must not use tokio"

@@ -20,7 +20,90 @@ pub struct ConfigFile {
     pub users: Vec<UserEntry>,
     pub rules: Vec<RuleEntry>,
     pub yara: YaraSection,
+    /// Further engines, one `[[engines]]` table each.
+    pub engines: Vec<EngineEntry>,
+    pub autodetect: AutodetectSection,
     pub signing: SigningSection,
+}
+
+/// An engine instance; `kind` says which engine it is. Several of one kind may be configured.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum EngineEntry {
+    Clamav(ClamavEntry),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClamavEntry {
+    /// Engine id (`eng_id`, and what rules name in `engines`); default `clamav`.
+    #[serde(default = "default_clamav_id")]
+    pub id: String,
+    /// Name in `scan_details`; default `ClamAV`.
+    #[serde(default = "default_clamav_name")]
+    pub name: String,
+    /// `unix:/path/to/clamd.sock` or `tcp:host:port`.
+    pub address: String,
+    #[serde(default = "default_clamav_timeout")]
+    pub timeout_seconds: f64,
+}
+
+fn default_clamav_id() -> String {
+    "clamav".into()
+}
+
+fn default_clamav_name() -> String {
+    "ClamAV".into()
+}
+
+fn default_clamav_timeout() -> f64 {
+    60.0
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutodetectSection {
+    /// Use Debian's clamd socket when it exists and no ClamAV engine is configured.
+    pub clamd: bool,
+}
+
+impl Default for AutodetectSection {
+    fn default() -> Self {
+        Self { clamd: true }
+    }
+}
+
+/// Typed ClamAV settings for every configured (or detected) clamd.
+pub fn clamav_settings(
+    config: &ConfigFile,
+) -> anyhow::Result<Vec<palisade_engine_clamav::ClamavSettings>> {
+    let mut list = Vec::new();
+    for entry in &config.engines {
+        let EngineEntry::Clamav(clamav) = entry;
+        if list
+            .iter()
+            .any(|s: &palisade_engine_clamav::ClamavSettings| s.id == clamav.id)
+        {
+            bail!("engine id {:?} is used twice", clamav.id);
+        }
+        list.push(palisade_engine_clamav::ClamavSettings {
+            id: clamav.id.clone(),
+            name: clamav.name.clone(),
+            address: palisade_engine_clamav::ClamdAddress::parse(&clamav.address)
+                .map_err(anyhow::Error::msg)?,
+            timeout: seconds(clamav.timeout_seconds, "engines.timeout_seconds")?,
+        });
+    }
+    let socket = Path::new(palisade_engine_clamav::DEBIAN_SOCKET);
+    if list.is_empty() && config.autodetect.clamd && socket.exists() {
+        list.push(palisade_engine_clamav::ClamavSettings {
+            id: default_clamav_id(),
+            name: default_clamav_name(),
+            address: palisade_engine_clamav::ClamdAddress::Unix(socket.to_path_buf()),
+            timeout: Duration::from_secs(60),
+        });
+    }
+    Ok(list)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -268,6 +351,13 @@ mod tests {
         assert_eq!(service.rules[0].name, "Default");
         worker_settings(&config).unwrap();
         assert!(!users(&config).is_empty());
+        let clamav = clamav_settings(&config).unwrap();
+        assert_eq!(clamav.len(), 2);
+        assert_eq!(clamav[1].name, "ClamAV (second signature set)");
+        assert!(
+            ConfigFile::parse("[[engines]]\nkind = \"clamav\"\naddress = \"x\"\nport = 1\n")
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `palisade` binary on port 0, driven over HTTP like a client.
 
+mod antivirus;
 mod auth;
 mod batches;
 mod durability;

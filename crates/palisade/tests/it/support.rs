@@ -10,12 +10,7 @@ use serde_json::Value;
 pub const API_KEY: &str = "test-admin-key-0123456789";
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
-/// The EICAR test string, assembled at runtime so the repository holds no test virus.
-pub fn eicar() -> Vec<u8> {
-    let mut text = String::from("X5O!P%@AP[4\\PZX54(P^)7CC)7}$");
-    text.push_str("EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*");
-    text.into_bytes()
-}
+pub use palisade_test_support::eicar;
 
 /// A running `palisade` process with its own data directory.
 pub struct Server {
@@ -48,6 +43,12 @@ impl Server {
     /// Starts `role` on an existing data directory (kept by the caller).
     pub fn launch(role: &str, data_dir: &Path, config: &str) -> Server {
         let config_path = data_dir.join("test-config.toml");
+        // A clamd that the machine happens to run must not join the engines tests expect.
+        let config = if config.contains("[autodetect]") {
+            config.to_string()
+        } else {
+            format!("{config}\n[autodetect]\nclamd = false\n")
+        };
         std::fs::write(&config_path, config).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
             .arg(role)

@@ -173,17 +173,7 @@ async fn rules_are_filtered_by_role_and_user_agent() {
         .status()
         .unwrap();
     assert!(status.success());
-    let login: Value = server
-        .client
-        .post(server.url("/login"))
-        .json(&json!({"user": "alice", "password": "alice-password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let alice = login["session_id"].as_str().unwrap().to_string();
+    let alice = server.login("alice", "alice-password").await;
 
     let names = |rules: Value| -> Vec<String> {
         rules
@@ -242,18 +232,7 @@ async fn rules_are_filtered_by_role_and_user_agent() {
 async fn users_from_the_config_file_can_log_in() {
     let example = include_str!("../../../../palisade.example.toml");
     let server = Server::start(example);
-    let login = server
-        .client
-        .post(server.url("/login"))
-        .json(&json!({"user": "portal", "password": "portal-password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
-    let session = login.json::<Value>().await.unwrap()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session = server.login("portal", "portal-password").await;
     // `portal` has role user: the admin-only rule of the example is not offered.
     let rules: Value = server
         .client

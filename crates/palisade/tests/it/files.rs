@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{API_KEY, Server, blob_count, eicar, raw_request};
+use crate::support::{API_KEY, Server, blob_count, eicar};
 
 #[tokio::test]
 async fn eicar_is_blocked_and_a_clean_file_is_allowed_with_complete_reports() {
@@ -122,34 +122,18 @@ async fn multipart_uploads_with_one_file_part_are_accepted() {
 #[tokio::test]
 async fn upload_errors_answer_with_the_documented_codes_and_store_nothing() {
     let server = Server::start("[[rules]]\nname = \"Default\"\nmax_file_size = 100\n");
-    let host = server.base.trim_start_matches("http://").to_string();
-
-    let (status, body) = raw_request(
-        &server.base,
-        &format!(
-            "POST /file HTTP/1.1\r\nHost: {host}\r\napikey: {API_KEY}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
-        ),
-    );
+    let (status, body) =
+        server.raw_upload("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n");
     assert_eq!(status, 411, "{body}");
     assert_eq!(
         serde_json::from_str::<Value>(&body).unwrap(),
         json!({"err": "Missing Content-Length header."})
     );
 
-    let (status, body) = raw_request(
-        &server.base,
-        &format!(
-            "POST /file HTTP/1.1\r\nHost: {host}\r\napikey: {API_KEY}\r\nConnection: close\r\n\r\n"
-        ),
-    );
+    let (status, body) = server.raw_upload("", "");
     assert_eq!(status, 411, "{body}");
 
-    let (status, body) = raw_request(
-        &server.base,
-        &format!(
-            "POST /file HTTP/1.1\r\nHost: {host}\r\napikey: {API_KEY}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        ),
-    );
+    let (status, body) = server.raw_upload("Content-Length: 0\r\n", "");
     assert_eq!(status, 422, "{body}");
     assert_eq!(
         serde_json::from_str::<Value>(&body).unwrap(),

@@ -118,6 +118,32 @@ impl Server {
         response.json().await.unwrap()
     }
 
+    /// Logs in (expecting success) and returns the session id.
+    pub async fn login(&self, user: &str, password: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/login"))
+            .json(&serde_json::json!({"user": user, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "login of {user}");
+        let body: Value = response.json().await.unwrap();
+        body["session_id"].as_str().unwrap().to_string()
+    }
+
+    /// `POST /file` written by hand, for requests a normal client will not send
+    /// (no Content-Length, chunked): `headers` are extra `Name: value\r\n` lines, then the body.
+    pub fn raw_upload(&self, headers: &str, body: &str) -> (u16, String) {
+        let host = self.base.trim_start_matches("http://");
+        raw_request(
+            &self.base,
+            &format!(
+                "POST /file HTTP/1.1\r\nHost: {host}\r\napikey: {API_KEY}\r\n{headers}Connection: close\r\n\r\n{body}"
+            ),
+        )
+    }
+
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.post(self.url(path)).header("apikey", API_KEY)
     }

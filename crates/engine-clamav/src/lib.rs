@@ -1,5 +1,8 @@
 //! ClamAV engine: streams each file to clamd with the INSTREAM command over a unix socket or TCP.
 //!
+//! Connections are kept open as clamd sessions (`IDSESSION`) and reused by later scans; a session
+//! that clamd closed meanwhile is replaced once, transparently.
+//!
 //! A detection is Infected (1) with clamd's threat name. A file over clamd's `StreamMaxLength` is
 //! Not Scanned (10) with that reason; clamd being down or answering with an error is Failed (3).
 //! Neither ever reads as clean.
@@ -103,10 +106,11 @@ impl Connection {
 trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
 
-/// Reads one NUL-terminated (or connection-terminated) reply, at most 64 KiB.
+/// Reads one NUL-terminated (or connection-terminated) reply, at most 64 KiB. Scans never
+/// pipeline commands on a session, so nothing follows the reply until the next command.
 fn read_reply(stream: &mut dyn ReadWrite) -> std::io::Result<String> {
     let mut reply = Vec::new();
-    let mut buf = [0u8; 1024];
+    let mut buf = [0u8; 512];
     loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {
@@ -119,6 +123,14 @@ fn read_reply(stream: &mut dyn ReadWrite) -> std::io::Result<String> {
     }
     let end = reply.iter().position(|b| *b == 0).unwrap_or(reply.len());
     Ok(String::from_utf8_lossy(&reply[..end]).trim().to_string())
+}
+
+/// Drops the `N: ` request id clamd puts in front of replies inside a session.
+fn strip_session_id(reply: &str) -> &str {
+    match reply.split_once(": ") {
+        Some((id, rest)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => reply,
+    }
 }
 
 /// What clamd said about a stream.
@@ -181,11 +193,22 @@ fn iso_from_clamd_date(text: &str) -> String {
 pub struct ClamavEngine {
     descriptor: EngineDescriptor,
     settings: ClamavSettings,
-    status: Mutex<Option<(Instant, EngineStatus)>>,
+    status: Mutex<Option<EngineStatus>>,
+    /// Open sessions waiting for their next scan, with when they were last used.
+    idle: Mutex<Vec<(Connection, Instant)>>,
 }
 
-/// How long a `VERSION` answer is trusted before clamd is asked again.
-const STATUS_TTL: Duration = Duration::from_secs(30);
+/// Sessions idle longer than this are closed rather than reused (clamd's own IdleTimeout is 30 s).
+const SESSION_REUSE: Duration = Duration::from_secs(10);
+/// Most idle sessions kept per engine.
+const MAX_IDLE_SESSIONS: usize = 64;
+
+/// How one attempt at a scan went wrong.
+enum Attempt {
+    /// Nothing came back on a reused session: clamd probably closed it; try a fresh one.
+    StaleSession,
+    Failed(EngineError),
+}
 
 impl ClamavEngine {
     pub fn new(settings: ClamavSettings) -> Self {
@@ -199,18 +222,19 @@ impl ClamavEngine {
             },
             settings,
             status: Mutex::new(None),
+            idle: Mutex::new(Vec::new()),
         }
     }
 
-    fn command(&self, command: &[u8]) -> std::io::Result<String> {
-        let mut connection = Connection::open(&self.settings.address, self.settings.timeout)?;
-        let stream = connection.stream();
-        stream.write_all(command)?;
-        read_reply(stream)
-    }
-
     fn probe(&self) -> EngineStatus {
-        match self.command(b"zVERSION\0") {
+        let reply = Connection::open(&self.settings.address, self.settings.timeout).and_then(
+            |mut connection| {
+                let stream = connection.stream();
+                stream.write_all(b"zVERSION\0")?;
+                read_reply(stream)
+            },
+        );
+        match reply {
             Ok(reply) if reply.starts_with("ClamAV") => {
                 let (version, def_time) = parse_version(&reply);
                 EngineStatus {
@@ -225,10 +249,43 @@ impl ClamavEngine {
         }
     }
 
-    fn scan_stream(&self, sample: &Sample<'_>) -> Result<Verdict, EngineError> {
-        let mut file = std::fs::File::open(sample.path)?;
+    /// An open session: an idle one if a recent one exists, else a new one.
+    fn session(&self) -> Result<(Connection, bool), EngineError> {
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            while let Some((connection, since)) = idle.pop() {
+                if since.elapsed() < SESSION_REUSE {
+                    return Ok((connection, true));
+                }
+            }
+        }
         let mut connection = Connection::open(&self.settings.address, self.settings.timeout)
             .map_err(|e| EngineError::Failed(format!("clamd unreachable: {e}")))?;
+        connection
+            .stream()
+            .write_all(b"zIDSESSION\0")
+            .map_err(|e| EngineError::Failed(format!("clamd unreachable: {e}")))?;
+        Ok((connection, false))
+    }
+
+    fn scan_stream(&self, sample: &Sample<'_>) -> Result<Verdict, EngineError> {
+        match self.scan_once(sample) {
+            Err(Attempt::StaleSession) => match self.scan_once(sample) {
+                Err(Attempt::StaleSession) => Err(EngineError::Failed(
+                    "clamd closed the connection without answering".into(),
+                )),
+                Err(Attempt::Failed(error)) => Err(error),
+                Ok(verdict) => Ok(verdict),
+            },
+            Err(Attempt::Failed(error)) => Err(error),
+            Ok(verdict) => Ok(verdict),
+        }
+    }
+
+    fn scan_once(&self, sample: &Sample<'_>) -> Result<Verdict, Attempt> {
+        let mut file =
+            std::fs::File::open(sample.path).map_err(|e| Attempt::Failed(EngineError::Io(e)))?;
+        let (mut connection, reused) = self.session().map_err(Attempt::Failed)?;
         let stream = connection.stream();
         let sent = (|| -> std::io::Result<()> {
             stream.write_all(b"zINSTREAM\0")?;
@@ -245,16 +302,54 @@ impl ClamavEngine {
             stream.write_all(&0u32.to_be_bytes())
         })();
         // clamd may stop reading (size limit) and answer early: its answer says why.
-        match (sent, read_reply(stream)) {
-            (_, Ok(reply)) if !reply.is_empty() => Ok(parse_scan_reply(&reply)),
-            (Err(error), _) => Err(EngineError::Failed(format!(
-                "sending to clamd failed: {error}"
-            ))),
-            (Ok(()), Err(error)) => Err(EngineError::Failed(format!(
-                "no answer from clamd: {error}"
-            ))),
-            (Ok(()), Ok(_)) => Err(EngineError::Failed("clamd closed without answering".into())),
+        let verdict = match (sent, read_reply(stream)) {
+            (_, Ok(reply)) if !reply.is_empty() => parse_scan_reply(strip_session_id(&reply)),
+            (_, Err(error))
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(Attempt::Failed(EngineError::Failed(format!(
+                    "clamd did not answer within {} s",
+                    self.settings.timeout.as_secs_f64()
+                ))));
+            }
+            _ if reused => return Err(Attempt::StaleSession),
+            (Err(error), _) => {
+                return Err(Attempt::Failed(EngineError::Failed(format!(
+                    "sending to clamd failed: {error}"
+                ))));
+            }
+            (Ok(()), Err(error)) => {
+                return Err(Attempt::Failed(EngineError::Failed(format!(
+                    "no answer from clamd: {error}"
+                ))));
+            }
+            (Ok(()), Ok(_)) => {
+                return Err(Attempt::Failed(EngineError::Failed(
+                    "clamd closed without answering".into(),
+                )));
+            }
+        };
+        if matches!(verdict, Verdict::Clean | Verdict::Found(_)) {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE_SESSIONS {
+                idle.push((connection, Instant::now()));
+            }
         }
+        Ok(verdict)
+    }
+
+    /// Sessions open and waiting for a scan.
+    pub fn idle_sessions(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn store_status(&self, status: EngineStatus) -> EngineStatus {
+        let mut cached = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        *cached = Some(status.clone());
+        status
     }
 }
 
@@ -272,28 +367,40 @@ impl Engine for ClamavEngine {
         &self.descriptor
     }
 
+    /// The last health check's result; clamd is asked only when there is none yet.
     fn status(&self) -> EngineStatus {
-        let mut cached = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, status)) = cached.as_ref()
-            && at.elapsed() < STATUS_TTL
-        {
-            return status.clone();
+        let cached = self
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match cached {
+            Some(status) => status,
+            None => self.refresh(),
         }
+    }
+
+    fn refresh(&self) -> EngineStatus {
         let status = self.probe();
-        *cached = Some((Instant::now(), status.clone()));
-        status
+        if status.state != "production" {
+            // Sessions to a daemon that went away are useless now.
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+        self.store_status(status)
     }
 
     fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
         let verdict = self.scan_stream(sample);
-        {
-            // A failed scan may mean the daemon went down, a good one that it came back: either
-            // way a cached status that says otherwise is stale.
-            let mut cached = self.status.lock().unwrap_or_else(|e| e.into_inner());
-            let healthy = cached.as_ref().map(|(_, s)| s.state == "production");
-            if healthy != Some(verdict.is_ok()) {
-                *cached = None;
-            }
+        // A failed scan may mean the daemon went down, a good one that it came back: when the
+        // known health says otherwise, check again now rather than at the next periodic check.
+        let healthy = self
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|s| s.state == "production");
+        if healthy != Some(verdict.is_ok()) {
+            self.refresh();
         }
         match verdict? {
             Verdict::Clean => Ok(Finding::clean()),
@@ -317,6 +424,8 @@ mod tests {
     #[test]
     fn replies_and_versions_parse() {
         assert_eq!(parse_scan_reply("stream: OK"), Verdict::Clean);
+        assert_eq!(strip_session_id("12: stream: OK"), "stream: OK");
+        assert_eq!(strip_session_id("stream: OK"), "stream: OK");
         assert_eq!(
             parse_scan_reply("stream: Test.EICAR.HDB.UNOFFICIAL FOUND"),
             Verdict::Found("Test.EICAR.HDB.UNOFFICIAL".into())

@@ -24,6 +24,22 @@ pub struct ConfigFile {
     pub engines: Vec<EngineEntry>,
     pub autodetect: AutodetectSection,
     pub signing: SigningSection,
+    pub health: HealthSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthSection {
+    /// How often every engine's health is checked (clamd, ICAP servers, scanners).
+    pub check_seconds: f64,
+}
+
+impl Default for HealthSection {
+    fn default() -> Self {
+        Self {
+            check_seconds: 10.0,
+        }
+    }
 }
 
 /// An engine instance; `kind` says which engine it is. Several of one kind may be configured.
@@ -245,7 +261,7 @@ impl ConfigFile {
     }
 }
 
-fn seconds(value: f64, name: &str) -> anyhow::Result<Duration> {
+pub fn seconds(value: f64, name: &str) -> anyhow::Result<Duration> {
     if !value.is_finite() || value <= 0.0 {
         bail!("{name} must be a positive number of seconds");
     }

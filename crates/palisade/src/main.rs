@@ -282,6 +282,32 @@ async fn serve(common: CommonArgs, listen: Option<String>, workers: bool) -> any
             }
         });
     }
+    {
+        // Engine health is checked in the background so a failed engine shows as failed, and
+        // recovers, without waiting for a scan to notice.
+        let interval = config::seconds(config.health.check_seconds, "health.check_seconds")?;
+        let roster = service.roster().clone();
+        let mut stop = stop.clone();
+        tasks.spawn(async move {
+            loop {
+                let engines = roster.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    for engine in engines.all() {
+                        let status = engine.refresh();
+                        if status.state != "production" {
+                            tracing::warn!(engine = %engine.descriptor().id, state = %status.state,
+                                problems = ?status.problems, "engine unhealthy");
+                        }
+                    }
+                })
+                .await;
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        });
+    }
     if workers {
         tasks.spawn(palisade_worker::run_workers(
             service.clone(),

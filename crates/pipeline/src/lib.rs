@@ -131,7 +131,13 @@ pub enum EngineError {
 /// One analysis engine. Synchronous: the worker calls it on a blocking thread under a timeout.
 pub trait Engine: Send + Sync + 'static {
     fn descriptor(&self) -> &EngineDescriptor;
+    /// The engine's health as last checked. Cheap: callers may be on an async thread.
     fn status(&self) -> EngineStatus;
+    /// Checks the engine's health now (may block on I/O) and returns the new status. Called
+    /// periodically; engines without external state keep the default.
+    fn refresh(&self) -> EngineStatus {
+        self.status()
+    }
     fn scan(&self, sample: &Sample<'_>, limits: &Limits) -> Result<Finding, EngineError>;
 }
 

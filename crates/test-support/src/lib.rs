@@ -67,6 +67,16 @@ impl Clamd {
         self.dir.path().join("clamd.sock")
     }
 
+    /// The daemon's configuration file (clamdscan takes it with `-c` to find the socket).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("clamd.conf")
+    }
+
+    /// The signature database directory (clamscan takes it with `-d`).
+    pub fn database_dir(&self) -> PathBuf {
+        self.dir.path().join("db")
+    }
+
     /// Kills clamd (SIGKILL) and removes its socket.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

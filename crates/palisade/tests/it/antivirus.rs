@@ -84,3 +84,69 @@ async fn files_scanned_while_clamd_is_down_fail_and_never_read_clean() {
     let report = server.wait_final(&again).await;
     assert_eq!(report["scan_results"]["scan_all_result_i"], 0);
 }
+
+/// Submits `count` files (every fourth one EICAR) through the ClamAV-only rule, 8 at a time;
+/// returns (data_id, is_eicar) in submission order.
+async fn submit_mix(server: &Server, tag: &str, count: usize) -> Vec<(String, bool)> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(0..count)
+        .map(|i| async move {
+            let infected = i % 4 == 0;
+            let bytes = if infected {
+                eicar()
+            } else {
+                // Large enough that some streams are in flight when clamd dies.
+                let mut bytes = format!("clean file {tag} {i}").into_bytes();
+                bytes.resize(1 << 20, b'.');
+                bytes
+            };
+            let request = server.post("/file").header("rule", "ClamAV only");
+            (server.submit_with(request, bytes).await, infected)
+        })
+        .buffered(8)
+        .collect()
+        .await
+}
+
+#[tokio::test]
+async fn clamd_killed_mid_run_fails_affected_files_and_scanning_resumes() {
+    let mut clamd = Clamd::start("");
+    let server = Server::start(&config(&clamd));
+    let (before, during) = tokio::join!(submit_mix(&server, "a", 120), async {
+        // Kill the daemon while the first wave is still being submitted and scanned.
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        clamd.kill();
+        submit_mix(&server, "b", 40).await
+    });
+    let mut failed = 0;
+    for (data_id, infected) in before.iter().chain(&during) {
+        let report = server.wait_final(data_id).await;
+        let clamav = &report["scan_results"]["scan_details"]["ClamAV"];
+        let code = clamav["scan_result_i"].as_i64().unwrap();
+        match code {
+            1 => assert!(infected, "{data_id}: clean file reported infected"),
+            0 => assert!(!infected, "{data_id}: EICAR reported clean"),
+            3 => {
+                failed += 1;
+                assert!(!clamav["threat_found"].as_str().unwrap().is_empty());
+                assert_eq!(report["process_info"]["result"], "Blocked");
+            }
+            other => panic!("{data_id}: unexpected ClamAV result {other}"),
+        }
+        assert_eq!(report["scan_results"]["scan_all_result_i"], code);
+    }
+    assert!(
+        failed >= 40,
+        "every file sent after the kill failed ({failed})"
+    );
+
+    clamd.restart();
+    for (data_id, infected) in submit_mix(&server, "c", 40).await {
+        let report = server.wait_final(&data_id).await;
+        let expected = if infected { 1 } else { 0 };
+        assert_eq!(
+            report["scan_results"]["scan_all_result_i"], expected,
+            "{data_id} after clamd came back"
+        );
+    }
+}

@@ -9,6 +9,11 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 command -v gzip >/dev/null || need_apt+=(gzip)
 command -v clamd >/dev/null || need_apt+=(clamav-daemon)
 [ -d /usr/share/clamav-testfiles ] || need_apt+=(clamav-testfiles)
+command -v clamscan >/dev/null || need_apt+=(clamav)
+command -v clamdscan >/dev/null || need_apt+=(clamdscan)
+command -v c-icap >/dev/null || need_apt+=(c-icap)
+[ -f /usr/lib/x86_64-linux-gnu/c_icap/virus_scan.so ] || need_apt+=(libc-icap-mod-virus-scan)
+command -v pgrep >/dev/null || need_apt+=(procps)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

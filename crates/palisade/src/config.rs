@@ -2,10 +2,15 @@
 //! typed settings of each crate. Environment variables override secrets and URLs only.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use palisade_engine_clamav::{ClamavEngine, ClamavSettings, ClamdAddress};
+use palisade_engine_command::{CommandEngine, CommandSettings};
+use palisade_engine_icap::{IcapEngine, IcapSettings, IcapUrl};
 use palisade_model::ScanResult;
+use palisade_pipeline::Engine;
 use palisade_service::{RuleSettings, ServiceSettings, UserSettings};
 use palisade_worker::WorkerSettings;
 use serde::Deserialize;
@@ -47,21 +52,66 @@ impl Default for HealthSection {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum EngineEntry {
     Clamav(ClamavEntry),
+    Icap(IcapEntry),
+    Command(CommandEntry),
+}
+
+impl EngineEntry {
+    fn id(&self) -> &str {
+        match self {
+            EngineEntry::Clamav(entry) => &entry.id,
+            EngineEntry::Icap(entry) => &entry.id,
+            EngineEntry::Command(entry) => &entry.id,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClamavEntry {
-    /// Engine id (`eng_id`, and what rules name in `engines`); default `clamav`.
     #[serde(default = "default_clamav_id")]
     pub id: String,
-    /// Name in `scan_details`; default `ClamAV`.
     #[serde(default = "default_clamav_name")]
     pub name: String,
-    /// `unix:/path/to/clamd.sock` or `tcp:host:port`.
     pub address: String,
-    #[serde(default = "default_clamav_timeout")]
+    #[serde(default = "default_engine_timeout")]
     pub timeout_seconds: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IcapEntry {
+    #[serde(default = "default_icap_id")]
+    pub id: String,
+    #[serde(default = "default_icap_name")]
+    pub name: String,
+    /// `icap://host[:port]/service`.
+    pub url: String,
+    #[serde(default = "default_engine_timeout")]
+    pub timeout_seconds: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandEntry {
+    pub id: String,
+    pub name: Option<String>,
+    /// Program and arguments; `{path}`, `{dir}` and `{name}` are substituted.
+    pub command: Vec<String>,
+    #[serde(default = "default_clean_codes")]
+    pub clean_codes: Vec<i32>,
+    #[serde(default = "default_infected_codes")]
+    pub infected_codes: Vec<i32>,
+    #[serde(default)]
+    pub suspicious_codes: Vec<i32>,
+    pub threat_pattern: Option<String>,
+    #[serde(default = "default_engine_timeout")]
+    pub timeout_seconds: f64,
+    pub scratch_dir: Option<PathBuf>,
+    pub version_command: Option<Vec<String>>,
+    pub definitions: Option<PathBuf>,
+    #[serde(default = "default_max_output")]
+    pub max_output_bytes: usize,
 }
 
 fn default_clamav_id() -> String {
@@ -72,14 +122,33 @@ fn default_clamav_name() -> String {
     "ClamAV".into()
 }
 
-fn default_clamav_timeout() -> f64 {
+fn default_icap_id() -> String {
+    "icap".into()
+}
+
+fn default_icap_name() -> String {
+    "ICAP".into()
+}
+
+fn default_engine_timeout() -> f64 {
     60.0
+}
+
+fn default_clean_codes() -> Vec<i32> {
+    vec![0]
+}
+
+fn default_infected_codes() -> Vec<i32> {
+    vec![1]
+}
+
+fn default_max_output() -> usize {
+    64 * 1024
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AutodetectSection {
-    /// Use Debian's clamd socket when it exists and no ClamAV engine is configured.
     pub clamd: bool,
 }
 
@@ -89,37 +158,73 @@ impl Default for AutodetectSection {
     }
 }
 
-/// Typed ClamAV settings for every configured (or detected) clamd.
-pub fn clamav_settings(
-    config: &ConfigFile,
-) -> anyhow::Result<Vec<palisade_engine_clamav::ClamavSettings>> {
-    let mut list = Vec::new();
+/// The antivirus engines of `[[engines]]`, plus Debian's clamd when none of kind clamav is
+/// configured and autodetection is on.
+pub fn antivirus_engines(config: &ConfigFile) -> anyhow::Result<Vec<Arc<dyn Engine>>> {
+    let mut engines: Vec<Arc<dyn Engine>> = Vec::new();
+    let mut ids: Vec<&str> = Vec::new();
     for entry in &config.engines {
-        let EngineEntry::Clamav(clamav) = entry;
-        if list
-            .iter()
-            .any(|s: &palisade_engine_clamav::ClamavSettings| s.id == clamav.id)
-        {
-            bail!("engine id {:?} is used twice", clamav.id);
+        let id = entry.id();
+        if ids.contains(&id) || ["filetype", "yara", "reputation"].contains(&id) {
+            bail!("engine id {id:?} is used twice");
         }
-        list.push(palisade_engine_clamav::ClamavSettings {
-            id: clamav.id.clone(),
-            name: clamav.name.clone(),
-            address: palisade_engine_clamav::ClamdAddress::parse(&clamav.address)
-                .map_err(anyhow::Error::msg)?,
-            timeout: seconds(clamav.timeout_seconds, "engines.timeout_seconds")?,
-        });
+        ids.push(id);
+        let engine: Arc<dyn Engine> = match entry {
+            EngineEntry::Clamav(clamav) => Arc::new(ClamavEngine::new(ClamavSettings {
+                id: clamav.id.clone(),
+                name: clamav.name.clone(),
+                address: ClamdAddress::parse(&clamav.address).map_err(anyhow::Error::msg)?,
+                timeout: seconds(clamav.timeout_seconds, "engines.timeout_seconds")?,
+            })),
+            EngineEntry::Icap(icap) => Arc::new(IcapEngine::new(IcapSettings {
+                id: icap.id.clone(),
+                name: icap.name.clone(),
+                url: IcapUrl::parse(&icap.url).map_err(anyhow::Error::msg)?,
+                timeout: seconds(icap.timeout_seconds, "engines.timeout_seconds")?,
+            })),
+            EngineEntry::Command(command) => {
+                if command.command.is_empty() {
+                    bail!("engine {:?}: command is empty", command.id);
+                }
+                let threat_pattern = command
+                    .threat_pattern
+                    .as_deref()
+                    .map(regex::Regex::new)
+                    .transpose()
+                    .with_context(|| format!("engine {:?}: threat_pattern", command.id))?;
+                Arc::new(CommandEngine::new(CommandSettings {
+                    id: command.id.clone(),
+                    name: command.name.clone().unwrap_or_else(|| command.id.clone()),
+                    command: command.command.clone(),
+                    clean_codes: command.clean_codes.clone(),
+                    infected_codes: command.infected_codes.clone(),
+                    suspicious_codes: command.suspicious_codes.clone(),
+                    threat_pattern,
+                    timeout: seconds(command.timeout_seconds, "engines.timeout_seconds")?,
+                    scratch_dir: command.scratch_dir.clone(),
+                    version_command: command.version_command.clone(),
+                    definitions: command.definitions.clone(),
+                    max_output: command.max_output_bytes,
+                }))
+            }
+        };
+        engines.push(engine);
     }
+    let has_clamav = config
+        .engines
+        .iter()
+        .any(|e| matches!(e, EngineEntry::Clamav(_)));
     let socket = Path::new(palisade_engine_clamav::DEBIAN_SOCKET);
-    if list.is_empty() && config.autodetect.clamd && socket.exists() {
-        list.push(palisade_engine_clamav::ClamavSettings {
+    if !has_clamav && config.autodetect.clamd && socket.exists() {
+        tracing::info!(socket = %socket.display(), "using Debian's clamd");
+        engines.push(Arc::new(ClamavEngine::new(ClamavSettings {
             id: default_clamav_id(),
             name: default_clamav_name(),
-            address: palisade_engine_clamav::ClamdAddress::Unix(socket.to_path_buf()),
+            address: ClamdAddress::Unix(socket.to_path_buf()),
             timeout: Duration::from_secs(60),
-        });
+        })));
     }
-    Ok(list)
+    Ok(engines)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -367,9 +472,20 @@ mod tests {
         assert_eq!(service.rules[0].name, "Default");
         worker_settings(&config).unwrap();
         assert!(!users(&config).is_empty());
-        let clamav = clamav_settings(&config).unwrap();
-        assert_eq!(clamav.len(), 2);
-        assert_eq!(clamav[1].name, "ClamAV (second signature set)");
+        let engines = antivirus_engines(&config).unwrap();
+        let names: Vec<_> = engines
+            .iter()
+            .map(|e| e.descriptor().name.clone())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "ClamAV",
+                "ClamAV (second signature set)",
+                "ICAP antivirus",
+                "clamscan"
+            ]
+        );
         assert!(
             ConfigFile::parse("[[engines]]\nkind = \"clamav\"\naddress = \"x\"\nport = 1\n")
                 .is_err()

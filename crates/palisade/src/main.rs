@@ -11,7 +11,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use palisade_blobstore::BlobStore;
-use palisade_engine_clamav::ClamavEngine;
 use palisade_engine_filetype::FileTypeEngine;
 use palisade_engine_yara::{YaraEngine, YaraSettings};
 use palisade_metastore::Metastore;
@@ -201,9 +200,9 @@ fn build_engines(
     data_dir: &Path,
 ) -> anyhow::Result<(Roster, Option<Arc<YaraEngine>>)> {
     let mut engines: Vec<Arc<dyn Engine>> = vec![Arc::new(FileTypeEngine::default())];
-    for settings in config::clamav_settings(config)? {
-        tracing::info!(engine = %settings.id, address = ?settings.address, "ClamAV engine");
-        engines.push(Arc::new(ClamavEngine::new(settings)));
+    for engine in config::antivirus_engines(config)? {
+        tracing::info!(engine = %engine.descriptor().id, "antivirus engine");
+        engines.push(engine);
     }
     let mut yara = None;
     if config.yara.enabled {

@@ -16,6 +16,10 @@ pub fn eicar() -> Vec<u8> {
 pub const TEST_SIGNATURES: &str = "44d88612fea8a8f36de82e1278abb02f:68:Test.EICAR.HDB\n\
 aa15bcf478d165efd2065190eb473bcb:544:Test.ClamExe.HDB\n";
 
+/// A byte string the test clamd detects anywhere in a file (a body signature), as
+/// `Test.Palisade.Body.UNOFFICIAL`.
+pub const BODY_MARKER: &[u8] = b"PALISADE-TEST-BODY-SIGNATURE-7f3a";
+
 /// A real clamd on a unix socket in a temporary directory, stopped on drop.
 ///
 /// A missing clamd binary is a test failure, never a skip: `scripts/test.sh` installs it.
@@ -32,6 +36,12 @@ impl Clamd {
         std::fs::create_dir_all(root.join("db")).unwrap();
         std::fs::create_dir_all(root.join("tmp")).unwrap();
         std::fs::write(root.join("db/palisade-test.hdb"), TEST_SIGNATURES).unwrap();
+        let body: String = BODY_MARKER.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(
+            root.join("db/palisade-test.ndb"),
+            format!("Test.Palisade.Body:0:*:{body}\n"),
+        )
+        .unwrap();
         let config = format!(
             "LocalSocket {socket}\nDatabaseDirectory {db}\nTemporaryDirectory {tmp}\nLogFile {log}\n\
              PidFile {pid}\nForeground yes\nUser root\n{extra_config}\n",
@@ -106,4 +116,104 @@ impl Drop for Clamd {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A real c-icap server with its virus_scan service over a [`Clamd`], on a loopback port,
+/// stopped (with its worker processes) on drop. The service is `/avscan`.
+///
+/// A missing c-icap is a test failure, never a skip: `scripts/test.sh` installs c-icap and
+/// libc-icap-mod-virus-scan.
+pub struct IcapServer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl IcapServer {
+    pub fn start(clamd: &Clamd) -> IcapServer {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("tmp")).unwrap();
+        let port = free_port();
+        let modules = "/usr/lib/x86_64-linux-gnu/c_icap";
+        let config = format!(
+            "PidFile {root}/c-icap.pid\nCommandsSocket {root}/c-icap.ctl\nPort 127.0.0.1:{port}\n\
+             StartServers 1\nMaxServers 1\nThreadsPerChild 16\nMinSpareThreads 1\nMaxSpareThreads 16\n\
+             TmpDir {root}/tmp\nModulesDir {modules}\nServicesDir {modules}\n\
+             TemplateDir /usr/share/c_icap/templates/\nTemplateDefaultLanguage en\n\
+             LoadMagicFile /etc/c-icap/c-icap.magic\nServerLog {root}/server.log\n\
+             AccessLog {root}/access.log\nModule common clamd_mod.so\n\
+             clamd_mod.ClamdSocket {socket}\nService antivirus_module virus_scan.so\n\
+             ServiceAlias avscan virus_scan?allow204=on&sizelimit=off&mode=simple\n\
+             virus_scan.ScanFileTypes TEXT DATA EXECUTABLE ARCHIVE GIF JPEG MSOFFICE\n\
+             virus_scan.DefaultEngine clamd\n",
+            root = root.display(),
+            socket = clamd.socket().display(),
+        );
+        std::fs::write(root.join("c-icap.conf"), config).unwrap();
+        let mut server = IcapServer {
+            child: spawn_c_icap(&root.join("c-icap.conf")),
+            port,
+            dir,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+                panic!("c-icap exited with {status}: {log}");
+            }
+            assert!(Instant::now() < deadline, "c-icap did not open its port");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `icap://127.0.0.1:PORT/avscan`.
+    pub fn url(&self) -> String {
+        format!("icap://127.0.0.1:{}/avscan", self.port)
+    }
+
+    /// Stops c-icap and its worker processes.
+    pub fn stop(&mut self) {
+        // The server runs in its own process group: end the workers along with the parent.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_c_icap(config: &Path) -> Child {
+    use std::os::unix::process::CommandExt;
+    Command::new("c-icap")
+        .arg("-N")
+        .arg("-f")
+        .arg(config)
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("c-icap is installed (scripts/test.sh installs c-icap)")
+}
+
+impl Drop for IcapServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A loopback TCP port free at the time of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
 }

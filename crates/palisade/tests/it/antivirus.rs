@@ -150,3 +150,61 @@ async fn clamd_killed_mid_run_fails_affected_files_and_scanning_resumes() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_engine_kind_and_instance_reports_separately() {
+    use palisade_test_support::IcapServer;
+    let first = Clamd::start("");
+    let second = Clamd::start("");
+    let icap = IcapServer::start(&first);
+    let config = format!(
+        "[[engines]]\nkind = \"clamav\"\naddress = \"unix:{first}\"\n\n\
+         [[engines]]\nkind = \"clamav\"\nid = \"clamav-2\"\nname = \"ClamAV 2\"\naddress = \"{second}\"\n\n\
+         [[engines]]\nkind = \"icap\"\nurl = \"{url}\"\nname = \"c-icap\"\n\n\
+         [[engines]]\nkind = \"command\"\nid = \"clamscan\"\nname = \"clamscan\"\n\
+         command = [\"clamscan\", \"--no-summary\", \"-d\", \"{db}\", \"{{path}}\"]\n\
+         threat_pattern = '(?m): (.+) FOUND$'\nversion_command = [\"clamscan\", \"--version\"]\n\n\
+         [[rules]]\nname = \"AV\"\nengines = [\"clamav\", \"clamav-2\", \"icap\", \"clamscan\"]\n",
+        first = first.socket().display(),
+        second = second.socket().display(),
+        url = icap.url(),
+        db = first.database_dir().display(),
+    );
+    let server = Server::start(&config);
+    let names = ["ClamAV", "ClamAV 2", "c-icap", "clamscan"];
+
+    let infected = server.submit("eicar.com", eicar()).await;
+    let report = server.wait_final(&infected).await;
+    assert_eq!(report["scan_results"]["total_avs"], 4);
+    for name in names {
+        let detail = &report["scan_results"]["scan_details"][name];
+        assert_eq!(detail["scan_result_i"], 1, "{name}: {detail}");
+        assert_eq!(
+            detail["threat_found"], "Test.EICAR.HDB.UNOFFICIAL",
+            "{name}"
+        );
+    }
+    assert_eq!(report["process_info"]["result"], "Blocked");
+
+    let clean = server.submit("notes.txt", b"nothing to see".to_vec()).await;
+    let report = server.wait_final(&clean).await;
+    for name in names {
+        assert_eq!(
+            report["scan_results"]["scan_details"][name]["scan_result_i"], 0,
+            "{name}"
+        );
+    }
+    assert_eq!(report["process_info"]["result"], "Allowed");
+
+    let engines: Value = server.get_json("/stat/engines").await;
+    for id in ["clamav", "clamav-2", "icap", "clamscan"] {
+        let engine = engines
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["eng_id"] == id)
+            .unwrap_or_else(|| panic!("{id} listed in {engines}"));
+        assert_eq!(engine["state"], "production", "{engine}");
+        assert_eq!(engine["engine_type"], "av");
+    }
+}

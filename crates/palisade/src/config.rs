@@ -30,6 +30,8 @@ pub struct ConfigFile {
     pub autodetect: AutodetectSection,
     pub signing: SigningSection,
     pub health: HealthSection,
+    pub lists: ListsSection,
+    pub reputation: ReputationSection,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,7 +167,7 @@ pub fn antivirus_engines(config: &ConfigFile) -> anyhow::Result<Vec<Arc<dyn Engi
     let mut ids: Vec<&str> = Vec::new();
     for entry in &config.engines {
         let id = entry.id();
-        if ids.contains(&id) || ["filetype", "yara", "reputation"].contains(&id) {
+        if ids.contains(&id) || ["filetype", "yara", "lists", "reputation"].contains(&id) {
             bail!("engine id {id:?} is used twice");
         }
         ids.push(id);
@@ -320,6 +322,62 @@ pub struct RuleEntry {
     pub allowed_results: Option<Vec<i32>>,
     /// Longest analysis of one file; beyond it the file is Global Timeout Exceeded (31).
     pub global_timeout_seconds: Option<f64>,
+    #[serde(default = "default_detections_to_block")]
+    pub av_detections_to_block: usize,
+    #[serde(default)]
+    pub skip_antivirus_when_trusted: bool,
+}
+
+fn default_detections_to_block() -> usize {
+    1
+}
+
+/// The operator's hash block and allow lists.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListsSection {
+    pub block: Vec<PathBuf>,
+    pub allow: Vec<PathBuf>,
+}
+
+/// Hash reputation lists.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReputationSection {
+    pub known_bad: Vec<PathBuf>,
+    pub known_good: Vec<PathBuf>,
+}
+
+/// The hash list engines the configuration asks for (none when their lists are empty).
+pub fn hash_list_engines(config: &ConfigFile) -> Vec<Arc<dyn Engine>> {
+    use palisade_engine_hashlist::{HashListEngine, HashListSettings, ListKind};
+    let mut engines: Vec<Arc<dyn Engine>> = Vec::new();
+    let lists = &config.lists;
+    if !lists.block.is_empty() || !lists.allow.is_empty() {
+        engines.push(Arc::new(HashListEngine::new(HashListSettings {
+            id: "lists".into(),
+            name: "Block and allow lists".into(),
+            kind: ListKind::Operator,
+            bad: lists.block.clone(),
+            good: lists.allow.clone(),
+        })));
+    }
+    let reputation = &config.reputation;
+    if !reputation.known_bad.is_empty() || !reputation.known_good.is_empty() {
+        engines.push(Arc::new(HashListEngine::new(HashListSettings {
+            id: "reputation".into(),
+            name: "Hash reputation".into(),
+            kind: ListKind::Reputation,
+            bad: reputation.known_bad.clone(),
+            good: reputation.known_good.clone(),
+        })));
+    }
+    for engine in &engines {
+        for problem in engine.status().problems {
+            tracing::warn!(engine = %engine.descriptor().id, %problem, "hash list problem");
+        }
+    }
+    engines
 }
 
 #[derive(Debug, Deserialize)]
@@ -393,6 +451,14 @@ pub fn service_settings(
         if let Some(limit) = entry.global_timeout_seconds {
             rule.global_timeout = Some(seconds(limit, "rules.global_timeout_seconds")?);
         }
+        if entry.av_detections_to_block == 0 {
+            bail!(
+                "rule {:?}: av_detections_to_block must be at least 1",
+                entry.name
+            );
+        }
+        rule.av_detections_to_block = entry.av_detections_to_block;
+        rule.skip_antivirus_when_trusted = entry.skip_antivirus_when_trusted;
         if let Some(codes) = &entry.allowed_results {
             rule.allowed_results = codes
                 .iter()

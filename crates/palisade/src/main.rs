@@ -200,6 +200,7 @@ fn build_engines(
     data_dir: &Path,
 ) -> anyhow::Result<(Roster, Option<Arc<YaraEngine>>)> {
     let mut engines: Vec<Arc<dyn Engine>> = vec![Arc::new(FileTypeEngine::default())];
+    engines.extend(config::hash_list_engines(config));
     for engine in config::antivirus_engines(config)? {
         tracing::info!(engine = %engine.descriptor().id, "antivirus engine");
         engines.push(engine);

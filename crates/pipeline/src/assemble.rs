@@ -28,6 +28,9 @@ pub struct ReportContext {
 #[derive(Clone, Debug)]
 pub struct VerdictPolicy {
     pub allowed: Vec<ScanResult>,
+    /// Antivirus engines that must detect (Infected or Suspicious) before their detections
+    /// decide the result and block the file; fewer are listed but do not block.
+    pub av_detections_to_block: usize,
 }
 
 impl Default for VerdictPolicy {
@@ -39,6 +42,7 @@ impl Default for VerdictPolicy {
                 ScanResult::KnownGood,
                 ScanResult::Unknown,
             ],
+            av_detections_to_block: 1,
         }
     }
 }
@@ -151,7 +155,18 @@ pub fn assemble_report(
     let mut ordered: Vec<&EngineRun> = runs.iter().collect();
     ordered.sort_by_key(|run| run.descriptor.stage);
 
+    let is_detection =
+        |result: ScanResult| matches!(result, ScanResult::Infected | ScanResult::Suspicious);
+    let av_detections = ordered
+        .iter()
+        .filter(|run| run.descriptor.stage == Stage::Antivirus && is_detection(run.result()))
+        .count();
+    // Too few antivirus engines agree: their detections are reported but decide nothing.
+    let below_threshold = av_detections < policy.av_detections_to_block.max(1);
+    let mut undecisive: Vec<ScanResult> = Vec::new();
     let mut main: Option<(Stage, ScanResult)> = None;
+    let mut trusted: Option<ScanResult> = None;
+    let mut notes: Vec<String> = Vec::new();
     let mut verdicts: Vec<ScanResult> = Vec::new();
     let details = &mut report.process_info.processing_time_details;
     for run in &ordered {
@@ -167,7 +182,28 @@ pub fn assemble_report(
             Stage::Cdr => details.cdr_time += run.scan_time_ms,
             Stage::Vulnerability => details.vul_time += run.scan_time_ms,
         }
-        if !result.is_clean() {
+        if matches!(result, ScanResult::Whitelisted | ScanResult::KnownGood) {
+            trusted = Some(trusted.map_or(result, |t| {
+                if t == ScanResult::Whitelisted {
+                    t
+                } else {
+                    result
+                }
+            }));
+        }
+        if !run.descriptor.in_scan_details
+            && let RunOutcome::Finished(finding) = &run.outcome
+            && !finding.threat_found.is_empty()
+        {
+            // Hash lists name what they matched; nowhere else in the report can show it.
+            notes.push(format!("{}: {}", result.text(), finding.threat_found));
+        }
+        if run.descriptor.stage == Stage::Antivirus && below_threshold && is_detection(result) {
+            if !verdicts.contains(&result) {
+                verdicts.push(result);
+            }
+            undecisive.push(result);
+        } else if !result.is_clean() {
             if !verdicts.contains(&result) {
                 verdicts.push(result);
             }
@@ -212,15 +248,23 @@ pub fn assemble_report(
         .unwrap_or(u32::MAX)
         .max(context.total_avs);
 
+    // Nothing wrong found: an allow-list or known-good match is the decisive answer.
+    if main.is_none()
+        && let Some(result) = trusted
+    {
+        verdicts.insert(0, result);
+    }
     let main_result = main
         .map(|(_, result)| result)
+        .or(trusted)
         .unwrap_or(ScanResult::NoThreatDetected);
     report.scan_results.scan_all_result_i = main_result.code();
     report.scan_results.scan_all_result_a = main_result.text().into();
     report.process_info.verdicts = verdicts.iter().map(|r| r.text().to_string()).collect();
+    report.process_info.verdicts.extend(notes);
     report.process_info.blocked_reasons = verdicts
         .iter()
-        .filter(|r| policy.blocks(**r))
+        .filter(|r| policy.blocks(**r) && !undecisive.contains(r))
         .map(|r| r.text().to_string())
         .collect();
     if policy.blocks(main_result) {
@@ -351,6 +395,108 @@ mod tests {
             report.process_info.verdicts,
             vec!["Yara Rule Matched", "Infected"]
         );
+    }
+
+    fn list_run(stage: Stage, result: ScanResult, name: &str) -> EngineRun {
+        let mut run = run("Lists", stage, found(result, name));
+        run.descriptor.in_scan_details = false;
+        run
+    }
+
+    #[test]
+    fn hash_lists_decide_early_and_name_their_match() {
+        let clean_av = run(
+            "AV",
+            Stage::Antivirus,
+            found(ScanResult::NoThreatDetected, ""),
+        );
+        let policy = VerdictPolicy::default();
+
+        let runs = [
+            clean_av.clone(),
+            list_run(Stage::Lists, ScanResult::Blacklisted, ""),
+        ];
+        let report = assemble_report(&context(), &runs, &policy, 2_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 8);
+        assert_eq!(report.process_info.result, "Blocked");
+
+        let runs = [
+            clean_av.clone(),
+            list_run(Stage::Reputation, ScanResult::KnownBad, "Emotet dropper"),
+        ];
+        let report = assemble_report(&context(), &runs, &policy, 2_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 38);
+        assert_eq!(
+            report.process_info.verdicts,
+            vec!["Known Bad", "Known Bad: Emotet dropper"]
+        );
+        assert_eq!(
+            report.scan_results.total_avs, 1,
+            "hash lists are not AV engines"
+        );
+
+        let runs = [
+            clean_av.clone(),
+            list_run(Stage::Lists, ScanResult::Whitelisted, ""),
+        ];
+        let report = assemble_report(&context(), &runs, &policy, 2_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 7);
+        assert_eq!(report.process_info.result, "Allowed");
+
+        // An allow-listed file that an engine still detects is not waved through.
+        let runs = [
+            run("AV", Stage::Antivirus, found(ScanResult::Infected, "X")),
+            list_run(Stage::Lists, ScanResult::Whitelisted, ""),
+        ];
+        let report = assemble_report(&context(), &runs, &policy, 2_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 1);
+        assert_eq!(report.process_info.result, "Blocked");
+
+        let runs = [
+            clean_av,
+            list_run(Stage::Reputation, ScanResult::Unknown, ""),
+        ];
+        let report = assemble_report(&context(), &runs, &policy, 2_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 0);
+    }
+
+    #[test]
+    fn a_detection_threshold_needs_that_many_engines_to_agree() {
+        let policy = VerdictPolicy {
+            av_detections_to_block: 2,
+            ..VerdictPolicy::default()
+        };
+        let one = [
+            run("A", Stage::Antivirus, found(ScanResult::Infected, "X")),
+            run(
+                "B",
+                Stage::Antivirus,
+                found(ScanResult::NoThreatDetected, ""),
+            ),
+        ];
+        let report = assemble_report(&context(), &one, &policy, 2_000);
+        assert_eq!(report.process_info.result, "Allowed");
+        assert_eq!(report.scan_results.scan_all_result_i, 0);
+        assert_eq!(report.scan_results.scan_details["A"].scan_result_i, 1);
+        assert_eq!(report.process_info.verdicts, vec!["Infected"]);
+        assert!(report.process_info.blocked_reasons.is_empty());
+
+        let two = [
+            run("A", Stage::Antivirus, found(ScanResult::Infected, "X")),
+            run("B", Stage::Antivirus, found(ScanResult::Suspicious, "Y")),
+        ];
+        let report = assemble_report(&context(), &two, &policy, 2_000);
+        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.scan_results.scan_all_result_i, 1);
+
+        // A failure is never outvoted into clean.
+        let failed = [
+            run("A", Stage::Antivirus, found(ScanResult::Infected, "X")),
+            run("B", Stage::Antivirus, RunOutcome::Errored("down".into())),
+        ];
+        let report = assemble_report(&context(), &failed, &policy, 2_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 3);
+        assert_eq!(report.process_info.result, "Blocked");
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub struct RuleSettings {
     pub allowed_results: Vec<ScanResult>,
     /// Longest the whole analysis of a file may take before it ends as Global Timeout Exceeded (31).
     pub global_timeout: Option<Duration>,
+    /// Antivirus engines that must agree (detect) before a detection blocks the file.
+    pub av_detections_to_block: usize,
+    /// Files on the allow list or known good skip the antivirus engines.
+    pub skip_antivirus_when_trusted: bool,
 }
 
 impl RuleSettings {
@@ -31,6 +35,8 @@ impl RuleSettings {
             engines: None,
             allowed_results: palisade_pipeline::VerdictPolicy::default().allowed,
             global_timeout: None,
+            av_detections_to_block: 1,
+            skip_antivirus_when_trusted: false,
         }
     }
 
@@ -43,6 +49,7 @@ impl RuleSettings {
     pub fn policy(&self) -> palisade_pipeline::VerdictPolicy {
         palisade_pipeline::VerdictPolicy {
             allowed: self.allowed_results.clone(),
+            av_detections_to_block: self.av_detections_to_block,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use palisade_metastore::JobRecord;
 use palisade_model::{ScanResult, now_millis};
 use palisade_pipeline::{
-    Engine, EngineRun, Limits, RunOutcome, Sample, assemble_report, terminal_report,
+    Engine, EngineRun, Limits, RunOutcome, Sample, Stage, assemble_report, terminal_report,
 };
 use palisade_service::{RuleSettings, Service, report_context};
 use tokio::sync::{Notify, Semaphore};
@@ -216,12 +216,25 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
                 let engines = service
                     .roster()
                     .for_rule(rule.as_ref().and_then(|r| r.engines.as_deref()));
-                let runs = run_engines(shared, &record, sample.path().to_path_buf(), engines);
+                let skip = rule.as_ref().is_some_and(|r| r.skip_antivirus_when_trusted);
+                let path = sample.path().to_path_buf();
+                let runs = async {
+                    let runs = run_engines(shared, &record, path, engines, skip).await;
+                    // total_avs counts the engines that ran when trusted files skip some.
+                    let ran = runs.iter().filter(|r| r.descriptor.in_scan_details).count();
+                    let mut context = context.clone();
+                    if skip {
+                        context.total_avs = u32::try_from(ran).unwrap_or(u32::MAX);
+                    }
+                    (runs, context)
+                };
                 match record.job.global_timeout_ms {
                     Some(limit) => {
                         let limit = Duration::from_millis(u64::try_from(limit).unwrap_or(0));
                         match tokio::time::timeout(limit, runs).await {
-                            Ok(runs) => assemble_report(&context, &runs, &policy, now_millis()),
+                            Ok((runs, context)) => {
+                                assemble_report(&context, &runs, &policy, now_millis())
+                            }
                             Err(_) => {
                                 let reason = format!(
                                     "analysis exceeded the global timeout of {} ms",
@@ -237,7 +250,10 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
                             }
                         }
                     }
-                    None => assemble_report(&context, &runs.await, &policy, now_millis()),
+                    None => {
+                        let (runs, context) = runs.await;
+                        assemble_report(&context, &runs, &policy, now_millis())
+                    }
                 }
             }
             Err(error) => {
@@ -257,7 +273,37 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
     }
 }
 
+/// Runs a rule's engines. When the rule lets trusted files skip antivirus, the hash lists run
+/// first, and an allow-list or known-good match drops the antivirus engines.
 async fn run_engines(
+    shared: &Arc<Shared>,
+    record: &JobRecord,
+    path: std::path::PathBuf,
+    engines: Vec<Arc<dyn Engine>>,
+    skip_antivirus_when_trusted: bool,
+) -> Vec<EngineRun> {
+    let is_list = |engine: &Arc<dyn Engine>| {
+        matches!(engine.descriptor().stage, Stage::Lists | Stage::Reputation)
+    };
+    if !skip_antivirus_when_trusted || !engines.iter().any(is_list) {
+        return run_concurrently(shared, record, path, engines).await;
+    }
+    let (lists, mut rest): (Vec<_>, Vec<_>) = engines.into_iter().partition(is_list);
+    let mut runs = run_concurrently(shared, record, path.clone(), lists).await;
+    let trusted = runs.iter().any(|run| {
+        matches!(
+            run.result(),
+            ScanResult::Whitelisted | ScanResult::KnownGood
+        )
+    });
+    if trusted {
+        rest.retain(|engine| engine.descriptor().stage != Stage::Antivirus);
+    }
+    runs.extend(run_concurrently(shared, record, path, rest).await);
+    runs
+}
+
+async fn run_concurrently(
     shared: &Arc<Shared>,
     record: &JobRecord,
     path: std::path::PathBuf,

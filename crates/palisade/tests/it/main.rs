@@ -5,4 +5,5 @@ mod auth;
 mod batches;
 mod durability;
 mod files;
+mod reputation;
 mod support;

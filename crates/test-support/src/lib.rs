@@ -31,9 +31,17 @@ pub struct Clamd {
 impl Clamd {
     /// Starts clamd with `TEST_SIGNATURES` plus `extra_config` lines (e.g. `StreamMaxLength 1K`).
     pub fn start(extra_config: &str) -> Clamd {
+        Self::start_with_databases(extra_config, &[])
+    }
+
+    /// Like [`Clamd::start`], with more signature files (name, contents) in its database.
+    pub fn start_with_databases(extra_config: &str, databases: &[(&str, &str)]) -> Clamd {
         let dir = tempfile::tempdir().expect("temporary directory");
         let root = dir.path();
         std::fs::create_dir_all(root.join("db")).unwrap();
+        for (name, contents) in databases {
+            std::fs::write(root.join("db").join(name), contents).unwrap();
+        }
         std::fs::create_dir_all(root.join("tmp")).unwrap();
         std::fs::write(root.join("db/palisade-test.hdb"), TEST_SIGNATURES).unwrap();
         let body: String = BODY_MARKER.iter().map(|b| format!("{b:02x}")).collect();
@@ -75,6 +83,11 @@ impl Clamd {
 
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("clamd.sock")
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The daemon's configuration file (clamdscan takes it with `-c` to find the socket).

@@ -221,7 +221,10 @@ impl CommandEngine {
             None => {
                 let program = self.settings.command.first().cloned().unwrap_or_default();
                 if !program_exists(&program) {
-                    return failed(format!("program {program:?} not found"));
+                    return EngineStatus {
+                        state: "not available".into(),
+                        ..failed(format!("program {program:?} not found"))
+                    };
                 }
                 String::new()
             }

@@ -167,3 +167,29 @@ fn verdicts_match_clamd_alone_on_test_files_and_clean_files() {
         "every test file, and no clean file, is detected"
     );
 }
+
+#[test]
+fn clamd_over_tcp_scans_the_same() {
+    let port = palisade_test_support::free_port();
+    let clamd = Clamd::start(&format!("TCPSocket {port}\nTCPAddr 127.0.0.1"));
+    let engine = ClamavEngine::new(ClamavSettings {
+        id: "clamav-tcp".into(),
+        name: "ClamAV TCP".into(),
+        address: ClamdAddress::parse(&format!("tcp:127.0.0.1:{port}")).unwrap(),
+        timeout: Duration::from_secs(10),
+    });
+    // clamd opens its TCP port right after its unix socket.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "clamd TCP port");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(engine.refresh().state, "production");
+    let finding = scan(&engine, &eicar()).unwrap();
+    assert_eq!(finding.threat_found, "Test.EICAR.HDB.UNOFFICIAL");
+    assert_eq!(
+        scan(&engine, b"clean over tcp").unwrap().result,
+        ScanResult::NoThreatDetected
+    );
+    drop(clamd);
+}

@@ -83,7 +83,7 @@ fn unlisted_exit_codes_and_missing_programs_fail() {
     );
 
     let missing = CommandEngine::new(settings(&["/nonexistent/scanner", "{path}"]));
-    assert_eq!(missing.status().state, "failed");
+    assert_eq!(missing.status().state, "not available");
     assert!(matches!(
         scan(&missing, "a", b"x"),
         Err(EngineError::Failed(_))

@@ -427,6 +427,7 @@ mod architecture {
             ("engine-icap", &["model", "pipeline"]),
             ("engine-command", &["model", "pipeline"]),
             ("engine-hashlist", &["model", "pipeline"]),
+            ("extract", &[]),
             (
                 "service",
                 &[
@@ -464,6 +465,7 @@ mod architecture {
             "engine-icap",
             "engine-command",
             "engine-hashlist",
+            "extract",
             "service",
             "worker",
             "api",
@@ -491,6 +493,7 @@ mod architecture {
             "engine-icap",
             "engine-command",
             "engine-hashlist",
+            "extract",
         ] {
             assert!(
                 !dependencies(pure).contains("tokio"),

@@ -1,0 +1,446 @@
+//! Archive extraction under a budget: zip (ZipCrypto and AES), tar, gzip, bzip2 and xz (and
+//! tar inside any of the three), one level at a time. Nesting is the caller's business: every
+//! member is a file that may itself be an archive.
+//!
+//! Members stream to numbered files in a scratch directory (never to their own names), and every
+//! byte written is counted against a [`Budget`] before it is written, so memory and disk stay
+//! bounded whatever the archive's headers claim. Names are sanitised for display only. Links,
+//! devices and other special entries are skipped and listed, never followed.
+
+mod budget;
+mod names;
+
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+pub use budget::{Budget, BudgetLimits, Limit, LocalBudget};
+pub use names::sanitise;
+
+/// An archive or compression format Palisade can open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Zip,
+    Tar,
+    Gzip,
+    Bzip2,
+    Xz,
+    SevenZip,
+    Rar,
+}
+
+/// Bytes needed to recognise every format (tar's magic sits at offset 257).
+pub const DETECT_BYTES: usize = 265;
+
+/// The format of a file from its first bytes.
+pub fn detect(head: &[u8]) -> Option<Format> {
+    let starts = |magic: &[u8]| head.starts_with(magic);
+    if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") || starts(b"PK\x07\x08") {
+        Some(Format::Zip)
+    } else if starts(&[0x1f, 0x8b]) {
+        Some(Format::Gzip)
+    } else if starts(b"BZh") {
+        Some(Format::Bzip2)
+    } else if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Some(Format::Xz)
+    } else if starts(&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c]) {
+        Some(Format::SevenZip)
+    } else if starts(b"Rar!\x1a\x07") {
+        Some(Format::Rar)
+    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+        Some(Format::Tar)
+    } else {
+        None
+    }
+}
+
+/// The format of a file on disk.
+pub fn detect_file(path: &Path) -> std::io::Result<Option<Format>> {
+    let mut head = Vec::with_capacity(DETECT_BYTES);
+    File::open(path)?
+        .take(DETECT_BYTES as u64)
+        .read_to_end(&mut head)?;
+    Ok(detect(&head))
+}
+
+/// One member written to the scratch directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Position in the archive, counting only extracted members.
+    pub index: u32,
+    /// Sanitised path inside the archive, for display.
+    pub name: String,
+    /// Where its bytes are (inside the scratch directory).
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// What extracting one archive produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub members: Vec<Member>,
+    /// Entries not extracted, with why (links, devices, members no password opened).
+    pub skipped: Vec<(String, String)>,
+    /// Whether any entry is encrypted.
+    pub encrypted: bool,
+    /// For encrypted archives: whether every encrypted entry was opened with a given password.
+    pub decrypted: Option<bool>,
+    /// The budget limit that stopped extraction early; members before it are kept.
+    pub stopped: Option<Limit>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("{0:?} archives are not supported yet")]
+    Unsupported(Format),
+    #[error("damaged archive: {0}")]
+    Corrupt(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Why copying one member stopped.
+enum CopyError {
+    Limit(Limit),
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+/// Extraction of one archive into `out_dir`.
+pub struct Extractor<'a> {
+    pub out_dir: &'a Path,
+    pub passwords: &'a [String],
+    pub budget: &'a dyn Budget,
+    /// The archive's own display name, to name the member of a single compressed stream.
+    pub display_name: &'a str,
+}
+
+impl Extractor<'_> {
+    pub fn extract(&self, archive: &Path, format: Format) -> Result<Outcome, ExtractError> {
+        let mut outcome = Outcome::default();
+        match format {
+            Format::Zip => self.zip(archive, &mut outcome)?,
+            Format::Tar => {
+                let input = BufReader::new(File::open(archive)?);
+                self.tar(input, &mut outcome)?
+            }
+            Format::Gzip | Format::Bzip2 | Format::Xz => {
+                self.stream(archive, format, &mut outcome)?
+            }
+            Format::SevenZip | Format::Rar => return Err(ExtractError::Unsupported(format)),
+        }
+        Ok(outcome)
+    }
+
+    /// Copies `reader` into the next member file, charging the budget as it goes. `packed` is
+    /// the member's compressed size when known, for the ratio limit.
+    fn copy(
+        &self,
+        reader: &mut dyn Read,
+        name: String,
+        packed: Option<u64>,
+        outcome: &mut Outcome,
+    ) -> Result<Result<(), CopyError>, ExtractError> {
+        if let Err(limit) = self.budget.check_time() {
+            return Ok(Err(CopyError::Limit(limit)));
+        }
+        self.copy_member(reader, name, packed, outcome)
+    }
+
+    fn copy_member(
+        &self,
+        reader: &mut dyn Read,
+        name: String,
+        packed: Option<u64>,
+        outcome: &mut Outcome,
+    ) -> Result<Result<(), CopyError>, ExtractError> {
+        if let Err(limit) = self.budget.take_member() {
+            return Ok(Err(CopyError::Limit(limit)));
+        }
+        let index = u32::try_from(outcome.members.len()).unwrap_or(u32::MAX);
+        let path = self.out_dir.join(format!("member-{index:06}"));
+        let mut file = File::create(&path)?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut size = 0u64;
+        let result = loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(CopyError::Read(e)),
+            };
+            size += n as u64;
+            if let Err(limit) = self
+                .budget
+                .take_bytes(n as u64)
+                .and_then(|()| self.budget.check_ratio(size, packed))
+                .and_then(|()| self.budget.check_time())
+            {
+                break Err(CopyError::Limit(limit));
+            }
+            if let Err(e) = file.write_all(&buf[..n]) {
+                break Err(CopyError::Write(e));
+            }
+        };
+        match result {
+            Ok(()) => {
+                outcome.members.push(Member {
+                    index,
+                    name: sanitise(&name, index),
+                    path,
+                    size,
+                });
+                Ok(Ok(()))
+            }
+            Err(CopyError::Write(e)) => Err(ExtractError::Io(e)),
+            Err(other) => {
+                drop(file);
+                let _ = std::fs::remove_file(&path);
+                Ok(Err(other))
+            }
+        }
+    }
+
+    fn zip(&self, archive: &Path, outcome: &mut Outcome) -> Result<(), ExtractError> {
+        let input = BufReader::new(File::open(archive)?);
+        let mut zip =
+            zip::ZipArchive::new(input).map_err(|e| ExtractError::Corrupt(format!("zip: {e}")))?;
+        // The password that last worked is tried first.
+        let mut known: Option<usize> = None;
+        for position in 0..zip.len() {
+            let (name, encrypted, special) = {
+                let entry = zip
+                    .by_index_raw(position)
+                    .map_err(|e| ExtractError::Corrupt(format!("zip entry {position}: {e}")))?;
+                let special = if entry.is_dir() {
+                    Some("")
+                } else if entry.is_symlink() {
+                    Some("symbolic link (not followed)")
+                } else {
+                    None
+                };
+                let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+                (name, entry.encrypted(), special)
+            };
+            match special {
+                Some("") => continue,
+                Some(reason) => {
+                    outcome.skipped.push((name, reason.into()));
+                    continue;
+                }
+                _ => {}
+            }
+            if !encrypted {
+                let mut entry = zip
+                    .by_index(position)
+                    .map_err(|e| ExtractError::Corrupt(format!("zip entry {name:?}: {e}")))?;
+                let packed = entry.compressed_size();
+                match self.copy(&mut entry, name.clone(), Some(packed), outcome)? {
+                    Ok(()) => {}
+                    Err(CopyError::Limit(limit)) => {
+                        outcome.stopped = Some(limit);
+                        return Ok(());
+                    }
+                    Err(CopyError::Read(e)) => {
+                        return Err(ExtractError::Corrupt(format!("zip entry {name:?}: {e}")));
+                    }
+                    Err(CopyError::Write(e)) => return Err(ExtractError::Io(e)),
+                }
+                continue;
+            }
+            outcome.encrypted = true;
+            let order: Vec<usize> = known
+                .into_iter()
+                .chain((0..self.passwords.len()).filter(|i| Some(*i) != known))
+                .collect();
+            let mut opened = false;
+            for candidate in order {
+                let password = self.passwords[candidate].as_bytes();
+                let mut entry = match zip.by_index_decrypt(position, password) {
+                    Ok(entry) => entry,
+                    Err(zip::result::ZipError::InvalidPassword) => continue,
+                    Err(e) => {
+                        return Err(ExtractError::Corrupt(format!("zip entry {name:?}: {e}")));
+                    }
+                };
+                let packed = entry.compressed_size();
+                match self.copy(&mut entry, name.clone(), Some(packed), outcome)? {
+                    Ok(()) => {
+                        opened = true;
+                        known = Some(candidate);
+                        break;
+                    }
+                    Err(CopyError::Limit(limit)) => {
+                        outcome.stopped = Some(limit);
+                        return Ok(());
+                    }
+                    // ZipCrypto's one-byte check passes 1 wrong password in 256; the checksum
+                    // at the end tells. Try the next one.
+                    Err(CopyError::Read(_)) => continue,
+                    Err(CopyError::Write(e)) => return Err(ExtractError::Io(e)),
+                }
+            }
+            if !opened {
+                outcome.skipped.push((
+                    sanitise(&name, 0),
+                    "encrypted; no given password opens it".into(),
+                ));
+            }
+            outcome.decrypted = Some(outcome.decrypted.unwrap_or(true) && opened);
+        }
+        Ok(())
+    }
+
+    fn tar(&self, input: impl Read, outcome: &mut Outcome) -> Result<(), ExtractError> {
+        let mut archive = tar::Archive::new(input);
+        let entries = archive
+            .entries()
+            .map_err(|e| ExtractError::Corrupt(format!("tar: {e}")))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| ExtractError::Corrupt(format!("tar: {e}")))?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let kind = entry.header().entry_type();
+            if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+                continue;
+            }
+            if !(kind.is_file() || kind.is_contiguous()) {
+                let reason = if kind.is_symlink() || kind.is_hard_link() {
+                    "link (not followed)"
+                } else if kind.is_character_special() || kind.is_block_special() {
+                    "device file"
+                } else if kind.is_fifo() {
+                    "named pipe"
+                } else {
+                    "special entry"
+                };
+                outcome.skipped.push((name, reason.into()));
+                continue;
+            }
+            match self.copy(&mut entry, name.clone(), None, outcome)? {
+                Ok(()) => {}
+                Err(CopyError::Limit(limit)) => {
+                    outcome.stopped = Some(limit);
+                    return Ok(());
+                }
+                Err(CopyError::Read(e)) => {
+                    return Err(ExtractError::Corrupt(format!("tar entry {name:?}: {e}")));
+                }
+                Err(CopyError::Write(e)) => return Err(ExtractError::Io(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// A single compressed stream: its content is one member, or the members of the tar it holds.
+    fn stream(
+        &self,
+        archive: &Path,
+        format: Format,
+        outcome: &mut Outcome,
+    ) -> Result<(), ExtractError> {
+        let counted = Counting::new(BufReader::new(File::open(archive)?));
+        let packed = counted.count.clone();
+        let decoder: Box<dyn Read> = match format {
+            Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(counted)),
+            Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(counted)),
+            _ => Box::new(lzma_rust2::XzReader::new(counted, true)),
+        };
+        // Stream ratio: output against the compressed bytes read so far.
+        let mut metered = Ratio {
+            inner: decoder,
+            packed,
+            budget: self.budget,
+            out: 0,
+        };
+        let mut head = Vec::with_capacity(512);
+        (&mut metered)
+            .take(512)
+            .read_to_end(&mut head)
+            .map_err(|e| ExtractError::Corrupt(format!("{format:?} stream: {e}")))?;
+        let rest = std::io::Cursor::new(head.clone()).chain(metered);
+        if head.len() >= 262 && &head[257..262] == b"ustar" {
+            return self.tar(rest, outcome);
+        }
+        let name = inner_name(self.display_name, format);
+        let mut rest = rest;
+        match self.copy(&mut rest, name.clone(), None, outcome)? {
+            Ok(()) => Ok(()),
+            Err(CopyError::Limit(limit)) => {
+                outcome.stopped = Some(limit);
+                Ok(())
+            }
+            Err(CopyError::Read(e)) => {
+                // The ratio check reports through the reader.
+                if let Some(limit) = Limit::from_io(&e) {
+                    outcome.stopped = Some(limit);
+                    return Ok(());
+                }
+                Err(ExtractError::Corrupt(format!("{name}: {e}")))
+            }
+            Err(CopyError::Write(e)) => Err(ExtractError::Io(e)),
+        }
+    }
+}
+
+/// The name of what a compressed stream holds: `report.pdf.gz` → `report.pdf`, `x.tgz` → `x.tar`.
+fn inner_name(display_name: &str, format: Format) -> String {
+    let base = display_name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let lower = base.to_ascii_lowercase();
+    let suffixes: &[(&str, &str)] = match format {
+        Format::Gzip => &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")],
+        Format::Bzip2 => &[(".tbz2", ".tar"), (".tbz", ".tar"), (".bz2", "")],
+        _ => &[(".txz", ".tar"), (".xz", "")],
+    };
+    for (suffix, replacement) in suffixes {
+        if lower.ends_with(suffix) && lower.len() > suffix.len() {
+            return format!("{}{replacement}", &base[..base.len() - suffix.len()]);
+        }
+    }
+    if base.is_empty() {
+        "content".into()
+    } else {
+        format!("{base}.content")
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R> Counting<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            count: Default::default(),
+        }
+    }
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Fails a decompressing reader whose output outgrows its input beyond the budget's ratio.
+struct Ratio<'a> {
+    inner: Box<dyn Read + 'a>,
+    packed: std::rc::Rc<std::cell::Cell<u64>>,
+    budget: &'a dyn Budget,
+    out: u64,
+}
+
+impl Read for Ratio<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out += n as u64;
+        self.budget
+            .check_ratio(self.out, Some(self.packed.get()))
+            .map_err(Limit::into_io)?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,343 @@
+//! Extraction of archives built at runtime: formats, encryption, hostile names and entries,
+//! and the budget stopping bombs early.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use palisade_extract::{BudgetLimits, Extractor, Format, Limit, LocalBudget, Outcome, detect_file};
+use zip::write::SimpleFileOptions;
+
+fn extract_with(
+    archive: &Path,
+    passwords: &[&str],
+    limits: BudgetLimits,
+) -> (Outcome, LocalBudget, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let budget = LocalBudget::new(limits);
+    let passwords: Vec<String> = passwords.iter().map(|p| p.to_string()).collect();
+    let format = detect_file(archive).unwrap().expect("a known format");
+    let outcome = Extractor {
+        out_dir: out.path(),
+        passwords: &passwords,
+        budget: &budget,
+        display_name: &archive.file_name().unwrap().to_string_lossy(),
+    }
+    .extract(archive, format)
+    .unwrap();
+    (outcome, budget, out)
+}
+
+fn extract(archive: &Path, passwords: &[&str]) -> (Outcome, tempfile::TempDir) {
+    let (outcome, _, dir) = extract_with(archive, passwords, BudgetLimits::default());
+    (outcome, dir)
+}
+
+fn names_and_contents(outcome: &Outcome) -> Vec<(String, Vec<u8>)> {
+    outcome
+        .members
+        .iter()
+        .map(|m| (m.name.clone(), std::fs::read(&m.path).unwrap()))
+        .collect()
+}
+
+fn build_zip(path: &Path, entries: &[(&str, &[u8])], options: SimpleFileOptions) {
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in entries {
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+#[test]
+fn zip_members_are_extracted_with_safe_names_and_links_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.zip");
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let options = SimpleFileOptions::default();
+    writer.add_directory("docs/", options).unwrap();
+    writer.start_file("docs/report.txt", options).unwrap();
+    writer.write_all(b"quarterly").unwrap();
+    writer.start_file("../../etc/cron.d/evil", options).unwrap();
+    writer.write_all(b"* * * * * root sh").unwrap();
+    writer.add_symlink("link", "/etc/shadow", options).unwrap();
+    writer.finish().unwrap();
+
+    let (outcome, out) = extract(&path, &[]);
+    assert_eq!(
+        names_and_contents(&outcome),
+        vec![
+            ("docs/report.txt".to_string(), b"quarterly".to_vec()),
+            ("etc/cron.d/evil".to_string(), b"* * * * * root sh".to_vec()),
+        ]
+    );
+    assert_eq!(outcome.skipped.len(), 1);
+    assert!(outcome.skipped[0].1.contains("link"));
+    assert!(!outcome.encrypted);
+    // Nothing was written outside the scratch directory, under any member's own name.
+    let written: Vec<PathBuf> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 2);
+    assert!(written.iter().all(|p| p.starts_with(out.path())));
+}
+
+#[test]
+fn aes_and_zipcrypto_zips_open_only_with_the_right_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let aes = dir.path().join("aes.zip");
+    build_zip(
+        &aes,
+        &[("secret.txt", b"top secret payload")],
+        SimpleFileOptions::default().with_aes_encryption(zip::AesMode::Aes256, "fox"),
+    );
+    // ZipCrypto archives come from Info-ZIP's zip (the crate cannot write them).
+    let plain = dir.path().join("secret.txt");
+    std::fs::write(&plain, b"legacy secret payload").unwrap();
+    let legacy = dir.path().join("legacy.zip");
+    let status = std::process::Command::new("zip")
+        .args(["-q", "-j", "-P", "cow"])
+        .arg(&legacy)
+        .arg(&plain)
+        .status()
+        .expect("zip is installed (scripts/test.sh installs it)");
+    assert!(status.success());
+
+    for (archive, right, content) in [
+        (&aes, "fox", &b"top secret payload"[..]),
+        (&legacy, "cow", &b"legacy secret payload"[..]),
+    ] {
+        let (opened, _dir) = extract(archive, &["wrong", right]);
+        assert!(opened.encrypted);
+        assert_eq!(opened.decrypted, Some(true));
+        assert_eq!(names_and_contents(&opened)[0].1, content);
+
+        let (locked, _dir) = extract(archive, &["wrong", "bear"]);
+        assert!(locked.encrypted);
+        assert_eq!(locked.decrypted, Some(false));
+        assert!(locked.members.is_empty());
+        assert!(locked.skipped[0].1.contains("no given password"));
+    }
+}
+
+#[test]
+fn tar_keeps_regular_files_only_and_compressed_tars_open_in_one_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tar_bytes = Vec::new();
+    {
+        let mut builder = tar::Builder::new(&mut tar_bytes);
+        let mut add = |name: &str, kind: tar::EntryType, data: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            if kind.is_symlink() || kind.is_hard_link() {
+                header.set_link_name("/etc/passwd").unwrap();
+            }
+            builder.append_data(&mut header, name, data).unwrap();
+        };
+        add("dir/a.txt", tar::EntryType::Regular, b"alpha");
+        add("dir/link", tar::EntryType::Symlink, b"");
+        add("dir/hard", tar::EntryType::Link, b"");
+        add("dev/sda", tar::EntryType::Block, b"");
+        add("pipe", tar::EntryType::Fifo, b"");
+        add("b.bin", tar::EntryType::Regular, b"beta");
+        builder.finish().unwrap();
+    }
+    let tar_path = dir.path().join("t.tar");
+    std::fs::write(&tar_path, &tar_bytes).unwrap();
+
+    let gz = dir.path().join("t.tar.gz");
+    let mut encoder =
+        flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), Default::default());
+    encoder.write_all(&tar_bytes).unwrap();
+    encoder.finish().unwrap();
+    let bz = dir.path().join("t.tbz2");
+    let mut encoder =
+        bzip2::write::BzEncoder::new(std::fs::File::create(&bz).unwrap(), Default::default());
+    encoder.write_all(&tar_bytes).unwrap();
+    encoder.finish().unwrap();
+    let xz = dir.path().join("t.tar.xz");
+    let mut encoder = lzma_rust2::XzWriter::new(
+        std::fs::File::create(&xz).unwrap(),
+        lzma_rust2::XzOptions::default(),
+    )
+    .unwrap();
+    encoder.write_all(&tar_bytes).unwrap();
+    encoder.finish().unwrap();
+
+    for path in [&tar_path, &gz, &bz, &xz] {
+        let (outcome, _out) = extract(path, &[]);
+        assert_eq!(
+            names_and_contents(&outcome),
+            vec![
+                ("dir/a.txt".to_string(), b"alpha".to_vec()),
+                ("b.bin".to_string(), b"beta".to_vec()),
+            ],
+            "{}",
+            path.display()
+        );
+        assert_eq!(outcome.skipped.len(), 4, "{}", path.display());
+    }
+}
+
+#[test]
+fn a_compressed_file_holds_one_member_named_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.pdf.gz");
+    let mut encoder =
+        flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), Default::default());
+    encoder.write_all(b"%PDF-1.7 pretend").unwrap();
+    encoder.finish().unwrap();
+    assert_eq!(detect_file(&path).unwrap(), Some(Format::Gzip));
+    let (outcome, _out) = extract(&path, &[]);
+    assert_eq!(
+        names_and_contents(&outcome),
+        vec![("report.pdf".to_string(), b"%PDF-1.7 pretend".to_vec())]
+    );
+}
+
+#[test]
+fn member_count_and_total_size_limits_stop_extraction() {
+    let dir = tempfile::tempdir().unwrap();
+    let many = dir.path().join("many.zip");
+    let names: Vec<String> = (0..1000).map(|i| format!("f{i:04}.txt")).collect();
+    let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    build_zip(&many, &entries, SimpleFileOptions::default());
+    let (all, _out) = extract(&many, &[]);
+    assert_eq!(all.members.len(), 1000);
+    assert_eq!(all.stopped, None);
+    let limits = BudgetLimits {
+        max_members: 100,
+        ..BudgetLimits::default()
+    };
+    let (capped, _, _out) = extract_with(&many, &[], limits);
+    assert_eq!(capped.members.len(), 100);
+    assert_eq!(capped.stopped, Some(Limit::FileNumber));
+
+    let big = dir.path().join("big.zip");
+    let block = vec![7u8; 1 << 20];
+    let names: Vec<String> = (0..10).map(|i| format!("b{i}")).collect();
+    let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &block[..])).collect();
+    build_zip(&big, &entries, SimpleFileOptions::default());
+    let limits = BudgetLimits {
+        max_total_bytes: 5 << 20,
+        ..BudgetLimits::default()
+    };
+    let (capped, budget, _out) = extract_with(&big, &[], limits);
+    assert_eq!(capped.stopped, Some(Limit::Size));
+    assert_eq!(capped.members.len(), 5);
+    assert!(budget.used().0 <= (5 << 20) + (64 << 10));
+
+    let limits = BudgetLimits {
+        max_time: Duration::ZERO,
+        ..BudgetLimits::default()
+    };
+    let (late, _, _out) = extract_with(&big, &[], limits);
+    assert_eq!(late.stopped, Some(Limit::Timeout));
+}
+
+#[test]
+fn a_compression_bomb_stops_at_the_ratio_limit_after_little_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1 GiB of zeros compresses to about 1 MiB with gzip.
+    let path = dir.path().join("bomb.gz");
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::best(),
+    );
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    encoder.finish().unwrap();
+    let (outcome, budget, _out) = extract_with(&path, &[], BudgetLimits::default());
+    assert_eq!(outcome.stopped, Some(Limit::Size));
+    assert!(outcome.members.is_empty());
+    let (written, _) = budget.used();
+    assert!(written < 64 << 20, "stopped after {written} bytes");
+}
+
+/// A zip whose 1,000 central directory entries all point at one deflated 16 MiB member: the
+/// overlapping-entry bomb (16 GiB if fully extracted).
+fn overlapping_bomb(path: &Path) {
+    let data = vec![0u8; 16 << 20];
+    let mut crc = flate2::Crc::new();
+    crc.update(&data);
+    let mut deflated = Vec::new();
+    {
+        let mut encoder =
+            flate2::write::DeflateEncoder::new(&mut deflated, flate2::Compression::best());
+        encoder.write_all(&data).unwrap();
+        encoder.finish().unwrap();
+    }
+    let name = b"zeros";
+    let mut out = Vec::new();
+    let header = |out: &mut Vec<u8>, central: bool, index: u32| {
+        out.extend_from_slice(if central {
+            b"PK\x01\x02"
+        } else {
+            b"PK\x03\x04"
+        });
+        if central {
+            out.extend_from_slice(&20u16.to_le_bytes()); // made by
+        }
+        out.extend_from_slice(&20u16.to_le_bytes()); // needed
+        out.extend_from_slice(&0u16.to_le_bytes()); // flags
+        out.extend_from_slice(&8u16.to_le_bytes()); // deflate
+        out.extend_from_slice(&0u32.to_le_bytes()); // time, date
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        let entry_name = if central {
+            format!("zeros{index:04}").into_bytes()
+        } else {
+            name.to_vec()
+        };
+        out.extend_from_slice(&(entry_name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes()); // extra
+        if central {
+            out.extend_from_slice(&[0u8; 6]); // comment len, disk, internal attrs
+            out.extend_from_slice(&0u32.to_le_bytes()); // external attrs
+            out.extend_from_slice(&0u32.to_le_bytes()); // local header offset: all the same
+        }
+        out.extend_from_slice(&entry_name);
+    };
+    header(&mut out, false, 0);
+    out.extend_from_slice(&deflated);
+    let directory_start = out.len();
+    for index in 0..1000 {
+        header(&mut out, true, index);
+    }
+    let directory_size = out.len() - directory_start;
+    out.extend_from_slice(b"PK\x05\x06");
+    out.extend_from_slice(&[0u8; 4]);
+    out.extend_from_slice(&1000u16.to_le_bytes());
+    out.extend_from_slice(&1000u16.to_le_bytes());
+    out.extend_from_slice(&(directory_size as u32).to_le_bytes());
+    out.extend_from_slice(&(directory_start as u32).to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn an_overlapping_entry_zip_bomb_is_stopped_by_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("overlap.zip");
+    overlapping_bomb(&path);
+    // With the default ratio limit the first member already stops it; without one, the total
+    // size limit does after 16 members of 16 MiB.
+    for (max_ratio, members) in [(1000, 0), (u64::MAX, 16)] {
+        let limits = BudgetLimits {
+            max_total_bytes: 256 << 20,
+            max_ratio,
+            ..BudgetLimits::default()
+        };
+        let (outcome, budget, _out) = extract_with(&path, &[], limits);
+        assert_eq!(outcome.stopped, Some(Limit::Size));
+        assert_eq!(outcome.members.len(), members);
+        assert!(budget.used().0 <= (256 << 20) + (64 << 10));
+    }
+}

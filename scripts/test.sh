@@ -15,6 +15,7 @@ command -v c-icap >/dev/null || need_apt+=(c-icap)
 [ -f /usr/lib/x86_64-linux-gnu/c_icap/virus_scan.so ] || need_apt+=(libc-icap-mod-virus-scan)
 command -v pgrep >/dev/null || need_apt+=(procps)
 command -v zip >/dev/null || need_apt+=(zip)
+command -v 7zz >/dev/null || need_apt+=(7zip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

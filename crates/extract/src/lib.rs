@@ -1,4 +1,4 @@
-//! Archive extraction under a budget: zip (ZipCrypto and AES), tar, gzip, bzip2 and xz (and
+//! Archive extraction under a budget: zip (ZipCrypto and AES), 7z (AES), tar, gzip, bzip2 and xz (and
 //! tar inside any of the three), one level at a time. Nesting is the caller's business: every
 //! member is a file that may itself be an archive.
 //!
@@ -99,6 +99,15 @@ pub enum ExtractError {
     Io(#[from] std::io::Error),
 }
 
+/// Most memory a 7z decoder may use (dictionaries, models); archives needing more are refused.
+const SEVEN_ZIP_MEMORY_KIB: usize = 320 * 1024;
+
+enum SevenZipFailure {
+    /// The password (or its absence) does not open the archive.
+    Password,
+    Other(ExtractError),
+}
+
 /// Why copying one member stopped.
 enum CopyError {
     Limit(Limit),
@@ -127,7 +136,8 @@ impl Extractor<'_> {
             Format::Gzip | Format::Bzip2 | Format::Xz => {
                 self.stream(archive, format, &mut outcome)?
             }
-            Format::SevenZip | Format::Rar => return Err(ExtractError::Unsupported(format)),
+            Format::SevenZip => self.seven_zip(archive, &mut outcome)?,
+            Format::Rar => return Err(ExtractError::Unsupported(format)),
         }
         Ok(outcome)
     }
@@ -289,6 +299,105 @@ impl Extractor<'_> {
             outcome.decrypted = Some(outcome.decrypted.unwrap_or(true) && opened);
         }
         Ok(())
+    }
+
+    /// 7z: tried without a password, then with each given one, until one opens every entry.
+    fn seven_zip(&self, archive: &Path, outcome: &mut Outcome) -> Result<(), ExtractError> {
+        let candidates: Vec<Option<&str>> = std::iter::once(None)
+            .chain(self.passwords.iter().map(|p| Some(p.as_str())))
+            .collect();
+        let first_member = outcome.members.len();
+        for candidate in candidates {
+            let password = candidate.map_or_else(sevenz_rust2::Password::empty, |p| {
+                sevenz_rust2::Password::from(p)
+            });
+            let attempt = self.seven_zip_with(archive, password, outcome);
+            match attempt {
+                Ok(()) => {
+                    if candidate.is_some() {
+                        outcome.encrypted = true;
+                        outcome.decrypted = Some(true);
+                    }
+                    return Ok(());
+                }
+                Err(SevenZipFailure::Password) => {
+                    outcome.encrypted = true;
+                    // Drop what this attempt wrote before trying the next password.
+                    for member in outcome.members.drain(first_member..) {
+                        let _ = std::fs::remove_file(&member.path);
+                    }
+                }
+                Err(SevenZipFailure::Other(error)) => return Err(error),
+            }
+        }
+        outcome.decrypted = Some(false);
+        outcome.skipped.push((
+            self.display_name.to_string(),
+            "encrypted; no given password opens it".into(),
+        ));
+        Ok(())
+    }
+
+    fn seven_zip_with(
+        &self,
+        archive: &Path,
+        password: sevenz_rust2::Password,
+        outcome: &mut Outcome,
+    ) -> Result<(), SevenZipFailure> {
+        use sevenz_rust2::Error as E;
+        let classify = |error: E| match error {
+            E::PasswordRequired | E::MaybeBadPassword(_) | E::ChecksumVerificationFailed => {
+                SevenZipFailure::Password
+            }
+            other => SevenZipFailure::Other(ExtractError::Corrupt(format!("7z: {other}"))),
+        };
+        let file = File::open(archive).map_err(|e| SevenZipFailure::Other(e.into()))?;
+        let mut reader = sevenz_rust2::ArchiveReader::new_with_memory_limit(
+            BufReader::new(file),
+            password,
+            SEVEN_ZIP_MEMORY_KIB,
+        )
+        .map_err(classify)?;
+        reader.set_thread_count(1);
+        let mut failure: Option<SevenZipFailure> = None;
+        let result = reader.for_each_entries(|entry, data| {
+            if entry.is_directory() || !entry.has_stream() {
+                return Ok(true);
+            }
+            let unix_mode = (entry.windows_attributes() & 0x8000 != 0)
+                .then(|| entry.windows_attributes() >> 16);
+            if unix_mode.is_some_and(|mode| mode & 0o170000 == 0o120000) {
+                outcome.skipped.push((
+                    entry.name().to_string(),
+                    "symbolic link (not followed)".into(),
+                ));
+                return Ok(true);
+            }
+            let packed = (entry.compressed_size > 0).then_some(entry.compressed_size);
+            match self.copy(data, entry.name().to_string(), packed, outcome) {
+                Ok(Ok(())) => Ok(true),
+                Ok(Err(CopyError::Limit(limit))) => {
+                    outcome.stopped = Some(limit);
+                    Ok(false)
+                }
+                Ok(Err(CopyError::Read(error))) => Err(E::from(error)),
+                Ok(Err(CopyError::Write(error))) | Err(ExtractError::Io(error)) => {
+                    failure = Some(SevenZipFailure::Other(ExtractError::Io(error)));
+                    Ok(false)
+                }
+                Err(other) => {
+                    failure = Some(SevenZipFailure::Other(other));
+                    Ok(false)
+                }
+            }
+        });
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        if outcome.stopped.is_some() {
+            return Ok(());
+        }
+        result.map_err(classify)
     }
 
     fn tar(&self, input: impl Read, outcome: &mut Outcome) -> Result<(), ExtractError> {

@@ -341,3 +341,64 @@ fn an_overlapping_entry_zip_bomb_is_stopped_by_the_budget() {
         assert!(budget.used().0 <= (256 << 20) + (64 << 10));
     }
 }
+
+/// Builds a 7z archive with Debian's 7-Zip (`7zz`), optionally encrypted (content, or content
+/// and headers).
+fn seven_zip(
+    dir: &Path,
+    name: &str,
+    files: &[(&str, &[u8])],
+    password: Option<(&str, bool)>,
+) -> PathBuf {
+    let source = dir.join(format!("{name}.src"));
+    std::fs::create_dir_all(&source).unwrap();
+    for (file, bytes) in files {
+        std::fs::write(source.join(file), bytes).unwrap();
+    }
+    let archive = dir.join(name);
+    let mut command = std::process::Command::new("7zz");
+    command.args(["a", "-bd", "-bso0"]).arg(&archive);
+    if let Some((password, headers)) = password {
+        command.arg(format!("-p{password}"));
+        command.arg(if headers { "-mhe=on" } else { "-mhe=off" });
+    }
+    let status = command
+        .arg(".")
+        .current_dir(&source)
+        .status()
+        .expect("7zz is installed (scripts/test.sh installs 7zip)");
+    assert!(status.success());
+    archive
+}
+
+#[test]
+fn seven_zip_archives_open_plain_and_with_the_right_password_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: &[(&str, &[u8])] = &[("a.txt", b"alpha alpha"), ("b.bin", &[1, 2, 3, 4])];
+    let plain = seven_zip(dir.path(), "plain.7z", files, None);
+    assert_eq!(detect_file(&plain).unwrap(), Some(Format::SevenZip));
+    let (outcome, _out) = extract(&plain, &[]);
+    let mut got = names_and_contents(&outcome);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("a.txt".to_string(), b"alpha alpha".to_vec()),
+            ("b.bin".to_string(), vec![1, 2, 3, 4]),
+        ]
+    );
+    assert!(!outcome.encrypted);
+
+    for headers in [false, true] {
+        let name = format!("secret-{headers}.7z");
+        let locked = seven_zip(dir.path(), &name, files, Some(("bear", headers)));
+        let (opened, _out) = extract(&locked, &["fox", "bear"]);
+        assert!(opened.encrypted, "headers encrypted: {headers}");
+        assert_eq!(opened.decrypted, Some(true));
+        assert_eq!(opened.members.len(), 2);
+        let (refused, _out) = extract(&locked, &["fox"]);
+        assert!(refused.encrypted);
+        assert_eq!(refused.decrypted, Some(false));
+        assert!(refused.members.is_empty(), "headers encrypted: {headers}");
+    }
+}

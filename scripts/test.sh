@@ -16,10 +16,25 @@ command -v c-icap >/dev/null || need_apt+=(c-icap)
 command -v pgrep >/dev/null || need_apt+=(procps)
 command -v zip >/dev/null || need_apt+=(zip)
 command -v 7zz >/dev/null || need_apt+=(7zip)
+command -v unar >/dev/null || need_apt+=(unar)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+fi
+if ! command -v rar >/dev/null; then
+  # RARLAB's rar (Debian non-free) builds the RAR test archives. It is fetched from a private
+  # package list, so non-free is not enabled system-wide.
+  echo "installing: rar (non-free, for building test archives)"
+  nf=$(mktemp -d) && chmod 755 "$nf"
+  mkdir -p "$nf/lists/partial"
+  codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $codename non-free" >"$nf/sources.list"
+  apt_nf=(-o Dir::Etc::sourcelist="$nf/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$nf/lists")
+  apt-get "${apt_nf[@]}" update -qq
+  (cd "$nf" && apt-get "${apt_nf[@]}" download -qq rar)
+  dpkg -i "$nf"/rar_*.deb >/dev/null
+  rm -rf "$nf"
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy

@@ -1,4 +1,5 @@
-//! Archive extraction under a budget: zip (ZipCrypto and AES), 7z (AES), tar, gzip, bzip2 and xz (and
+//! Archive extraction under a budget: zip (ZipCrypto and AES), 7z (AES), rar (encrypted too), tar,
+//! gzip, bzip2 and xz (and
 //! tar inside any of the three), one level at a time. Nesting is the caller's business: every
 //! member is a file that may itself be an archive.
 //!
@@ -9,6 +10,7 @@
 
 mod budget;
 mod names;
+mod rar;
 
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
@@ -137,7 +139,7 @@ impl Extractor<'_> {
                 self.stream(archive, format, &mut outcome)?
             }
             Format::SevenZip => self.seven_zip(archive, &mut outcome)?,
-            Format::Rar => return Err(ExtractError::Unsupported(format)),
+            Format::Rar => self.rar(archive, &mut outcome)?,
         }
         Ok(outcome)
     }

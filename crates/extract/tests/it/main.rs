@@ -402,3 +402,97 @@ fn seven_zip_archives_open_plain_and_with_the_right_password_only() {
         assert!(refused.members.is_empty(), "headers encrypted: {headers}");
     }
 }
+
+/// Builds a RAR archive with RARLAB's `rar` (Debian non-free; scripts/test.sh fetches it).
+fn rar(dir: &Path, name: &str, files: &[(&str, &[u8])], flags: &[&str]) -> PathBuf {
+    let source = dir.join(format!("{name}.src"));
+    std::fs::create_dir_all(&source).unwrap();
+    for (file, bytes) in files {
+        std::fs::write(source.join(file), bytes).unwrap();
+    }
+    let archive = dir.join(name);
+    let status = std::process::Command::new("rar")
+        .args(["a", "-idq", "-ol", "-r"])
+        .args(flags)
+        .arg(&archive)
+        .arg(".")
+        .current_dir(&source)
+        .status()
+        .expect("rar is installed (scripts/test.sh installs it)");
+    assert!(status.success());
+    archive
+}
+
+#[test]
+fn rar_archives_open_plain_and_encrypted_with_the_right_password_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: &[(&str, &[u8])] = &[("a.txt", b"alpha rar"), ("b.bin", &[9; 5000])];
+    let plain = rar(dir.path(), "plain.rar", files, &[]);
+    assert_eq!(detect_file(&plain).unwrap(), Some(Format::Rar));
+    let (outcome, _out) = extract(&plain, &[]);
+    let mut got = names_and_contents(&outcome);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("a.txt".to_string(), b"alpha rar".to_vec()),
+            ("b.bin".to_string(), vec![9; 5000]),
+        ]
+    );
+    assert!(!outcome.encrypted);
+
+    for flag in ["-pbear", "-hpbear"] {
+        let name = format!("secret{flag}.rar");
+        let locked = rar(dir.path(), &name, files, &[flag]);
+        let (opened, _out) = extract(&locked, &["fox", "bear"]);
+        assert!(opened.encrypted, "{flag}");
+        assert_eq!(opened.decrypted, Some(true), "{flag}");
+        let mut got = names_and_contents(&opened);
+        got.sort();
+        assert_eq!(got[0].1, b"alpha rar", "{flag}");
+        let (refused, _out) = extract(&locked, &["fox"]);
+        assert!(refused.encrypted, "{flag}");
+        assert_eq!(refused.decrypted, Some(false), "{flag}");
+        assert!(refused.members.is_empty(), "{flag}");
+    }
+}
+
+#[test]
+fn rar_links_are_skipped_and_the_budget_stops_the_decoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(source.join("big.bin"), vec![0u8; 32 << 20]).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", source.join("link")).unwrap();
+    let archive = dir.path().join("links.rar");
+    let status = std::process::Command::new("rar")
+        .args(["a", "-idq", "-ol"])
+        .arg(&archive)
+        .args(["big.bin", "link"])
+        .current_dir(&source)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Zeros compress far beyond the default ratio limit: lift it to see the member whole.
+    let no_ratio = BudgetLimits {
+        max_ratio: u64::MAX,
+        ..BudgetLimits::default()
+    };
+    let (all, _, _out) = extract_with(&archive, &[], no_ratio);
+    assert_eq!(all.members.len(), 1);
+    assert_eq!(all.members[0].size, 32 << 20);
+    assert!(
+        all.skipped
+            .iter()
+            .any(|(name, why)| name == "link" && why.contains("link"))
+    );
+
+    let limits = BudgetLimits {
+        max_total_bytes: 4 << 20,
+        ..no_ratio
+    };
+    let (capped, budget, _out) = extract_with(&archive, &[], limits);
+    assert_eq!(capped.stopped, Some(Limit::Size));
+    assert!(capped.members.is_empty());
+    assert!(budget.used().0 <= (4 << 20) + (64 << 10));
+}

@@ -33,6 +33,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub enum JobState {
     Queued,
     Running,
+    /// An archive whose own analysis is done, waiting for its members' results.
+    Waiting,
     Done,
     Cancelled,
 }
@@ -42,6 +44,7 @@ impl JobState {
         match self {
             JobState::Queued => "queued",
             JobState::Running => "running",
+            JobState::Waiting => "waiting",
             JobState::Done => "done",
             JobState::Cancelled => "cancelled",
         }
@@ -51,6 +54,7 @@ impl JobState {
         Ok(match text {
             "queued" => JobState::Queued,
             "running" => JobState::Running,
+            "waiting" => JobState::Waiting,
             "done" => JobState::Done,
             "cancelled" => JobState::Cancelled,
             other => return Err(StoreError::Corrupt(format!("job state {other:?}"))),
@@ -79,6 +83,12 @@ pub struct NewJob {
     pub metadata: String,
     pub batch_id: Option<String>,
     pub parent_id: Option<String>,
+    /// The top-level submission an archive member belongs to (`None` for submitted files).
+    pub root_id: Option<String>,
+    /// Nesting depth: 0 for submitted files, 1 for their members, ...
+    pub depth: u32,
+    /// Position among its parent's members.
+    pub archive_index: Option<u32>,
     pub archive_passwords: Vec<String>,
     pub callback_url: String,
     /// The submitter's `global-timeout`, overriding the rule's.
@@ -101,6 +111,10 @@ pub struct JobRecord {
     pub result_i: Option<i32>,
     /// The final report as JSON text (present once the job is final).
     pub report: Option<String>,
+    /// Members not final yet (archives in state Waiting).
+    pub pending_children: u32,
+    /// An archive's own analysis, kept while its members run.
+    pub partial: Option<String>,
 }
 
 /// Filters of a hash lookup (`GET /hash/{hash}` headers).
@@ -167,12 +181,15 @@ pub trait MetaBackend: Send + Sync + 'static {
 
     /// Leases up to `limit` jobs to `owner`: queued ones, and running ones whose lease expired.
     /// Each claim counts one attempt.
+    /// Leases up to `limit` jobs in submission order. Archive members are leased only while
+    /// fewer than `member_cap` of them are running, so archives never take every worker.
     async fn claim(
         &self,
         owner: &str,
         now: Millis,
         lease_ms: i64,
         limit: u32,
+        member_cap: u32,
     ) -> StoreResult<Vec<JobRecord>>;
     /// Extends `owner`'s leases on `data_ids`; returns how many it still holds.
     async fn heartbeat(
@@ -192,6 +209,34 @@ pub trait MetaBackend: Send + Sync + 'static {
     ) -> StoreResult<Vec<String>>;
     /// Gives the leases back without finishing (graceful drain); the jobs run again elsewhere.
     async fn release(&self, owner: &str, data_ids: &[String]) -> StoreResult<()>;
+    /// Turns a running archive into a waiting parent of `children` (queued in the same
+    /// transaction), keeping `partial`. Only the current lease owner may; `false` otherwise.
+    /// A parent whose children are all final is queued again (with its `partial`) to be finished.
+    async fn expand(
+        &self,
+        owner: &str,
+        parent_id: &str,
+        partial: &str,
+        children: &[NewJob],
+        now: Millis,
+    ) -> StoreResult<bool>;
+    /// An archive's members in order, a page at a time; and how many there are.
+    async fn children(
+        &self,
+        parent_id: &str,
+        first: u64,
+        size: u64,
+    ) -> StoreResult<(u64, Vec<JobRecord>)>;
+    /// Charges extracted bytes and members to a submission's account (kept on its root job);
+    /// refused, charging nothing, when either total would pass its maximum.
+    async fn charge_extraction(
+        &self,
+        root_id: &str,
+        bytes: u64,
+        members: u64,
+        max_bytes: u64,
+        max_members: u64,
+    ) -> StoreResult<bool>;
     /// Cancels an unfinished job, storing `report` as its final report.
     async fn cancel(
         &self,

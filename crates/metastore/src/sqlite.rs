@@ -18,13 +18,17 @@ use crate::{
 };
 
 /// Versioned schema migrations, applied in order and recorded in `schema_version`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_initial.sql")),
+    (2, include_str!("../migrations/sqlite/0002_archives.sql")),
+];
 
 const JOB_COLUMNS: &str = "j.data_id, j.sha256, b.md5, b.sha1, b.sha512, b.size, j.display_name, \
     j.file_type, j.file_type_description, j.type_category, j.rule, \
     j.user_agent, j.username, j.metadata, j.batch_id, j.parent_id, j.archive_passwords, j.callback_url, j.global_timeout_ms, \
     j.receive_ts, j.upload_ts, j.hash_time, j.state, j.attempts, j.lease_owner, j.lease_expires, \
-    j.start_ts, j.finish_ts, j.result_i, j.report";
+    j.start_ts, j.finish_ts, j.result_i, j.report, j.root_id, j.depth, j.archive_index, \
+    j.pending_children, j.partial";
 
 /// A metastore in one SQLite file.
 pub struct SqliteBackend {
@@ -105,57 +109,93 @@ async fn insert_jobs(writer: &SqlitePool, jobs: &[&NewJob]) -> StoreResult<Vec<S
         .filter(|(_, outcome)| **outcome == SubmitOutcome::Accepted)
         .map(|(job, _)| *job)
         .collect();
-    if !accepted.is_empty() {
-        let mut blobs =
-            QueryBuilder::new("INSERT OR IGNORE INTO blobs (sha256, md5, sha1, sha512, size) ");
-        blobs.push_values(&accepted, |mut row, job| {
-            row.push_bind(&job.hashes.sha256)
-                .push_bind(&job.hashes.md5)
-                .push_bind(&job.hashes.sha1)
-                .push_bind(&job.hashes.sha512)
-                .push_bind(to_i64(job.size));
-        });
-        blobs.build().execute(&mut *tx).await?;
-        let mut rows = QueryBuilder::new(
-            "INSERT INTO jobs (data_id, sha256, display_name, file_type, file_type_description, type_category, \
-             rule, user_agent, username, metadata, batch_id, parent_id, archive_passwords, callback_url, \
-             global_timeout_ms, receive_ts, upload_ts, hash_time, state) ",
-        );
-        let mut passwords = Vec::with_capacity(accepted.len());
-        for job in &accepted {
-            passwords.push(
-                serde_json::to_string(&job.archive_passwords)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
-        }
-        rows.push_values(
-            accepted.iter().zip(&passwords),
-            |mut row, (job, passwords)| {
-                row.push_bind(&job.data_id)
-                    .push_bind(&job.hashes.sha256)
-                    .push_bind(&job.display_name)
-                    .push_bind(&job.file_type)
-                    .push_bind(&job.file_type_description)
-                    .push_bind(job.type_category.join(","))
-                    .push_bind(&job.rule)
-                    .push_bind(&job.user_agent)
-                    .push_bind(&job.username)
-                    .push_bind(&job.metadata)
-                    .push_bind(&job.batch_id)
-                    .push_bind(&job.parent_id)
-                    .push_bind(passwords)
-                    .push_bind(&job.callback_url)
-                    .push_bind(job.global_timeout_ms)
-                    .push_bind(job.receive_ts)
-                    .push_bind(job.upload_ts)
-                    .push_bind(job.hash_time)
-                    .push("'queued'");
-            },
-        );
-        rows.build().execute(&mut *tx).await?;
-    }
+    insert_job_rows(&mut tx, &accepted, "queued").await?;
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// Inserts job rows (and their contents' digests) in `state`.
+async fn insert_job_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    jobs: &[&NewJob],
+    state: &str,
+) -> StoreResult<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let mut blobs =
+        QueryBuilder::new("INSERT OR IGNORE INTO blobs (sha256, md5, sha1, sha512, size) ");
+    blobs.push_values(jobs, |mut row, job| {
+        row.push_bind(&job.hashes.sha256)
+            .push_bind(&job.hashes.md5)
+            .push_bind(&job.hashes.sha1)
+            .push_bind(&job.hashes.sha512)
+            .push_bind(to_i64(job.size));
+    });
+    blobs.build().execute(&mut **tx).await?;
+    let mut rows = QueryBuilder::new(
+        "INSERT INTO jobs (data_id, sha256, display_name, file_type, file_type_description, type_category, \
+         rule, user_agent, username, metadata, batch_id, parent_id, archive_passwords, callback_url, \
+         global_timeout_ms, receive_ts, upload_ts, hash_time, root_id, depth, archive_index, state) ",
+    );
+    let mut passwords = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        passwords.push(
+            serde_json::to_string(&job.archive_passwords)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+    }
+    rows.push_values(jobs.iter().zip(&passwords), |mut row, (job, passwords)| {
+        row.push_bind(&job.data_id)
+            .push_bind(&job.hashes.sha256)
+            .push_bind(&job.display_name)
+            .push_bind(&job.file_type)
+            .push_bind(&job.file_type_description)
+            .push_bind(job.type_category.join(","))
+            .push_bind(&job.rule)
+            .push_bind(&job.user_agent)
+            .push_bind(&job.username)
+            .push_bind(&job.metadata)
+            .push_bind(&job.batch_id)
+            .push_bind(&job.parent_id)
+            .push_bind(passwords)
+            .push_bind(&job.callback_url)
+            .push_bind(job.global_timeout_ms)
+            .push_bind(job.receive_ts)
+            .push_bind(job.upload_ts)
+            .push_bind(job.hash_time)
+            .push_bind(&job.root_id)
+            .push_bind(i64::from(job.depth))
+            .push_bind(job.archive_index.map(i64::from))
+            .push_bind(state);
+    });
+    rows.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Counts newly final members against their waiting parents; a parent with none left is queued
+/// again to be finished.
+async fn settle_parents(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    parents: &[String],
+) -> StoreResult<()> {
+    let mut counts: std::collections::BTreeMap<&str, i64> = Default::default();
+    for parent in parents {
+        *counts.entry(parent.as_str()).or_default() += 1;
+    }
+    for (parent, done) in counts {
+        sqlx::query(
+            "UPDATE jobs SET pending_children = MAX(pending_children - ?, 0), \
+             state = CASE WHEN pending_children - ? <= 0 THEN 'queued' ELSE state END \
+             WHERE data_id = ? AND state = 'waiting'",
+        )
+        .bind(done)
+        .bind(done)
+        .bind(parent)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 impl SqliteBackend {
@@ -240,6 +280,11 @@ fn job_from_row(row: &SqliteRow) -> StoreResult<JobRecord> {
             metadata: row.try_get("metadata")?,
             batch_id: row.try_get("batch_id")?,
             parent_id: row.try_get("parent_id")?,
+            root_id: row.try_get("root_id")?,
+            depth: u32::try_from(row.try_get::<i64, _>("depth")?).unwrap_or(0),
+            archive_index: row
+                .try_get::<Option<i64>, _>("archive_index")?
+                .and_then(|i| u32::try_from(i).ok()),
             archive_passwords,
             callback_url: row.try_get("callback_url")?,
             global_timeout_ms: row.try_get("global_timeout_ms")?,
@@ -255,6 +300,8 @@ fn job_from_row(row: &SqliteRow) -> StoreResult<JobRecord> {
         finish_ts: row.try_get("finish_ts")?,
         result_i: row.try_get("result_i")?,
         report: row.try_get("report")?,
+        pending_children: u32::try_from(row.try_get::<i64, _>("pending_children")?).unwrap_or(0),
+        partial: row.try_get("partial")?,
     })
 }
 
@@ -311,15 +358,25 @@ impl MetaBackend for SqliteBackend {
         now: Millis,
         lease_ms: i64,
         limit: u32,
+        member_cap: u32,
     ) -> StoreResult<Vec<JobRecord>> {
         let mut tx = self.writer.begin().await?;
         let claimed: Vec<String> = sqlx::query_scalar(
             "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?2 + ?3, \
              attempts = attempts + 1, start_ts = COALESCE(start_ts, ?2) \
              WHERE seq IN ( \
-               SELECT seq FROM jobs WHERE state = 'queued' \
+               SELECT seq FROM ( \
+                 SELECT seq FROM jobs WHERE state = 'queued' AND parent_id IS NULL \
+                 UNION ALL \
+                 SELECT seq FROM jobs WHERE state = 'running' AND lease_expires < ?2 AND parent_id IS NULL \
+                 ORDER BY seq LIMIT ?4) \
                UNION ALL \
-               SELECT seq FROM jobs WHERE state = 'running' AND lease_expires < ?2 \
+               SELECT seq FROM ( \
+                 SELECT seq FROM jobs WHERE state = 'queued' AND parent_id IS NOT NULL \
+                 UNION ALL \
+                 SELECT seq FROM jobs WHERE state = 'running' AND lease_expires < ?2 AND parent_id IS NOT NULL \
+                 ORDER BY seq LIMIT MAX(0, MIN(?4, ?5 - (SELECT COUNT(*) FROM jobs \
+                   WHERE state = 'running' AND parent_id IS NOT NULL AND lease_expires >= ?2)))) \
                ORDER BY seq LIMIT ?4) \
              RETURNING data_id",
         )
@@ -327,6 +384,7 @@ impl MetaBackend for SqliteBackend {
         .bind(now)
         .bind(lease_ms)
         .bind(i64::from(limit))
+        .bind(i64::from(member_cap))
         .fetch_all(&mut *tx)
         .await?;
         if claimed.is_empty() {
@@ -389,8 +447,19 @@ impl MetaBackend for SqliteBackend {
         });
         query.push(") AS v WHERE jobs.data_id = v.column1 AND jobs.state = 'running' AND jobs.lease_owner = ");
         query.push_bind(owner);
-        query.push(" RETURNING jobs.data_id");
-        let completed: Vec<String> = query.build_query_scalar().fetch_all(&self.writer).await?;
+        query.push(" RETURNING jobs.data_id, jobs.parent_id");
+        let mut tx = self.writer.begin().await?;
+        let rows = query.build().fetch_all(&mut *tx).await?;
+        let mut completed = Vec::with_capacity(rows.len());
+        let mut parents = Vec::new();
+        for row in &rows {
+            completed.push(row.try_get::<String, _>(0)?);
+            if let Some(parent) = row.try_get::<Option<String>, _>(1)? {
+                parents.push(parent);
+            }
+        }
+        settle_parents(&mut tx, &parents).await?;
+        tx.commit().await?;
         Ok(completed)
     }
 
@@ -429,16 +498,32 @@ impl MetaBackend for SqliteBackend {
         if JobState::parse(&state)?.is_final() {
             return Ok(CancelOutcome::AlreadyFinal);
         }
-        sqlx::query(
-            "UPDATE jobs SET state = 'cancelled', result_i = ?, report = ?, finish_ts = ?, \
-             lease_owner = NULL, lease_expires = NULL WHERE data_id = ?",
+        // The file and every unfinished member below it, however deep.
+        let cancelled = sqlx::query(
+            "WITH RECURSIVE tree(id) AS ( \
+               SELECT ?4 UNION ALL SELECT j.data_id FROM jobs j JOIN tree ON j.parent_id = tree.id) \
+             UPDATE jobs SET state = 'cancelled', result_i = ?1, report = ?2, finish_ts = ?3, \
+             lease_owner = NULL, lease_expires = NULL, pending_children = 0 \
+             WHERE data_id IN (SELECT id FROM tree) AND state NOT IN ('done', 'cancelled') \
+             RETURNING data_id, parent_id",
         )
         .bind(result_i)
         .bind(report)
         .bind(now)
         .bind(data_id)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        // Only the top of the cancelled tree has a parent outside it that is waiting.
+        let mut parents = Vec::new();
+        for row in &cancelled {
+            let id: String = row.try_get(0)?;
+            if id == data_id
+                && let Some(parent) = row.try_get::<Option<String>, _>(1)?
+            {
+                parents.push(parent);
+            }
+        }
+        settle_parents(&mut tx, &parents).await?;
         tx.commit().await?;
         Ok(CancelOutcome::Cancelled)
     }
@@ -491,7 +576,7 @@ impl MetaBackend for SqliteBackend {
         }
         let pending = format!(
             "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
-             WHERE j.sha256 = ?1 AND j.state IN ('queued', 'running') AND j.upload_ts >= ?2{filters} \
+             WHERE j.sha256 = ?1 AND j.state IN ('queued', 'running', 'waiting') AND j.upload_ts >= ?2{filters} \
              ORDER BY j.seq DESC LIMIT 1"
         );
         let row = sqlx::query(&pending)
@@ -501,6 +586,87 @@ impl MetaBackend for SqliteBackend {
             .fetch_optional(&self.readers)
             .await?;
         row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn expand(
+        &self,
+        owner: &str,
+        parent_id: &str,
+        partial: &str,
+        children: &[NewJob],
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE jobs SET state = CASE WHEN ?1 > 0 THEN 'waiting' ELSE 'queued' END, \
+             pending_children = ?1, partial = ?2, lease_owner = NULL, lease_expires = NULL \
+             WHERE data_id = ?3 AND state = 'running' AND lease_owner = ?4",
+        )
+        .bind(i64::try_from(children.len()).unwrap_or(i64::MAX))
+        .bind(partial)
+        .bind(parent_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            return Ok(false);
+        }
+        let rows: Vec<&NewJob> = children.iter().collect();
+        for chunk in rows.chunks(500) {
+            insert_job_rows(&mut tx, chunk, "queued").await?;
+        }
+        let _ = now;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn children(
+        &self,
+        parent_id: &str,
+        first: u64,
+        size: u64,
+    ) -> StoreResult<(u64, Vec<JobRecord>)> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE parent_id = ?")
+            .bind(parent_id)
+            .fetch_one(&self.readers)
+            .await?;
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
+             WHERE j.parent_id = ? ORDER BY j.archive_index, j.seq LIMIT ? OFFSET ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(parent_id)
+            .bind(to_i64(size))
+            .bind(to_i64(first))
+            .fetch_all(&self.readers)
+            .await?;
+        let members = rows.iter().map(job_from_row).collect::<StoreResult<_>>()?;
+        Ok((u64::try_from(count).unwrap_or(0), members))
+    }
+
+    async fn charge_extraction(
+        &self,
+        root_id: &str,
+        bytes: u64,
+        members: u64,
+        max_bytes: u64,
+        max_members: u64,
+    ) -> StoreResult<bool> {
+        let changed = sqlx::query(
+            "UPDATE jobs SET extracted_bytes = extracted_bytes + ?1, \
+             extracted_members = extracted_members + ?2 \
+             WHERE data_id = ?3 AND extracted_bytes + ?1 <= ?4 AND extracted_members + ?2 <= ?5",
+        )
+        .bind(to_i64(bytes))
+        .bind(to_i64(members))
+        .bind(root_id)
+        .bind(to_i64(max_bytes))
+        .bind(to_i64(max_members))
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
     }
 
     async fn create_batch(&self, batch: &BatchRecord) -> StoreResult<()> {
@@ -581,7 +747,7 @@ impl MetaBackend for SqliteBackend {
 
     async fn unfinished_batch_members(&self, batch_id: &str) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT data_id FROM jobs WHERE batch_id = ? AND state IN ('queued', 'running') ORDER BY seq",
+            "SELECT data_id FROM jobs WHERE batch_id = ? AND state IN ('queued', 'running', 'waiting') ORDER BY seq",
         )
         .bind(batch_id)
         .fetch_all(&self.readers)

@@ -240,6 +240,9 @@ impl Service {
             metadata: request.metadata,
             batch_id,
             parent_id: None,
+            root_id: None,
+            depth: 0,
+            archive_index: None,
             archive_passwords: request.archive_passwords,
             callback_url: request.callback_url,
             global_timeout_ms: request

@@ -29,6 +29,19 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// Engine runs in flight at once across all workers.
     pub engine_concurrency: usize,
+    /// Share (0 to 1] of the jobs this node runs at once that archive members may take, so
+    /// that archives never starve other files.
+    pub archive_member_share: f64,
+}
+
+impl WorkerSettings {
+    /// Archive members running at once, at most.
+    pub fn member_cap(&self) -> u32 {
+        let slots = self.workers.max(1) as f64 * f64::from(self.claim_batch.max(1));
+        (slots * self.archive_member_share.clamp(0.0, 1.0))
+            .ceil()
+            .max(1.0) as u32
+    }
 }
 
 impl Default for WorkerSettings {
@@ -43,6 +56,7 @@ impl Default for WorkerSettings {
             engine_timeout: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
             engine_concurrency: cores * 4,
+            archive_member_share: 0.5,
         }
     }
 }
@@ -97,7 +111,13 @@ async fn worker_loop(
         let claimed = shared
             .service
             .metastore()
-            .claim(&owner, now_millis(), lease_ms, shared.settings.claim_batch)
+            .claim(
+                &owner,
+                now_millis(),
+                lease_ms,
+                shared.settings.claim_batch,
+                shared.settings.member_cap(),
+            )
             .await;
         let jobs = match claimed {
             Ok(jobs) => jobs,

@@ -42,7 +42,7 @@ pub async fn claims_follow_submission_order_and_respect_the_limit(store: &Metast
         );
     }
     assert_eq!(store.queue_depth().await.unwrap(), 3);
-    let first = store.claim("w1", 10_000, 1_000, 2).await.unwrap();
+    let first = store.claim("w1", 10_000, 1_000, 2, u32::MAX).await.unwrap();
     let ids: Vec<_> = first.iter().map(|j| j.job.data_id.clone()).collect();
     assert_eq!(ids, [id("a"), id("b")]);
     assert!(
@@ -52,12 +52,12 @@ pub async fn claims_follow_submission_order_and_respect_the_limit(store: &Metast
     );
     assert_eq!(first[0].start_ts, Some(10_000));
     assert_eq!(first[0].job.display_name, "a.bin");
-    let second = store.claim("w2", 10_000, 1_000, 5).await.unwrap();
+    let second = store.claim("w2", 10_000, 1_000, 5, u32::MAX).await.unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].job.data_id, id("c"));
     assert!(
         store
-            .claim("w3", 10_000, 1_000, 5)
+            .claim("w3", 10_000, 1_000, 5, u32::MAX)
             .await
             .unwrap()
             .is_empty()
@@ -69,9 +69,25 @@ pub async fn an_expired_lease_is_claimed_again_and_the_stale_owner_cannot_comple
     store: &Metastore,
 ) {
     store.submit(&job("a", "a")).await.unwrap();
-    assert_eq!(store.claim("slow", 0, 1_000, 1).await.unwrap().len(), 1);
-    assert!(store.claim("fast", 999, 1_000, 1).await.unwrap().is_empty());
-    let retaken = store.claim("fast", 1_001, 1_000, 1).await.unwrap();
+    assert_eq!(
+        store
+            .claim("slow", 0, 1_000, 1, u32::MAX)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .claim("fast", 999, 1_000, 1, u32::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retaken = store
+        .claim("fast", 1_001, 1_000, 1, u32::MAX)
+        .await
+        .unwrap();
     assert_eq!(retaken.len(), 1);
     assert_eq!(retaken[0].attempts, 2);
     assert_eq!(retaken[0].start_ts, Some(0), "the first start time is kept");
@@ -98,7 +114,7 @@ pub async fn an_expired_lease_is_claimed_again_and_the_stale_owner_cannot_comple
     assert_eq!(record.finish_ts, Some(1_600));
     assert!(
         store
-            .claim("any", 100_000, 1_000, 1)
+            .claim("any", 100_000, 1_000, 1, u32::MAX)
             .await
             .unwrap()
             .is_empty()
@@ -107,14 +123,14 @@ pub async fn an_expired_lease_is_claimed_again_and_the_stale_owner_cannot_comple
 
 pub async fn heartbeats_keep_a_lease_alive(store: &Metastore) {
     store.submit(&job("a", "a")).await.unwrap();
-    store.claim("w", 0, 1_000, 1).await.unwrap();
+    store.claim("w", 0, 1_000, 1, u32::MAX).await.unwrap();
     assert_eq!(
         store.heartbeat("w", &[id("a")], 900, 1_000).await.unwrap(),
         1
     );
     assert!(
         store
-            .claim("other", 1_500, 1_000, 1)
+            .claim("other", 1_500, 1_000, 1, u32::MAX)
             .await
             .unwrap()
             .is_empty()
@@ -127,7 +143,11 @@ pub async fn heartbeats_keep_a_lease_alive(store: &Metastore) {
         0
     );
     assert_eq!(
-        store.claim("other", 1_901, 1_000, 1).await.unwrap().len(),
+        store
+            .claim("other", 1_901, 1_000, 1, u32::MAX)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     assert_eq!(
@@ -141,9 +161,9 @@ pub async fn heartbeats_keep_a_lease_alive(store: &Metastore) {
 
 pub async fn released_jobs_run_again_without_spending_an_attempt(store: &Metastore) {
     store.submit(&job("a", "a")).await.unwrap();
-    store.claim("w", 0, 1_000, 1).await.unwrap();
+    store.claim("w", 0, 1_000, 1, u32::MAX).await.unwrap();
     store.release("w", &[id("a")]).await.unwrap();
-    let again = store.claim("v", 10, 1_000, 1).await.unwrap();
+    let again = store.claim("v", 10, 1_000, 1, u32::MAX).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 1);
 }
@@ -151,7 +171,7 @@ pub async fn released_jobs_run_again_without_spending_an_attempt(store: &Metasto
 pub async fn cancel_wins_over_a_running_worker(store: &Metastore) {
     store.submit(&job("a", "a")).await.unwrap();
     store.submit(&job("b", "b")).await.unwrap();
-    store.claim("w", 0, 1_000, 1).await.unwrap();
+    store.claim("w", 0, 1_000, 1, u32::MAX).await.unwrap();
     assert_eq!(
         store.cancel(&id("a"), 19, "{\"c\":1}", 50).await.unwrap(),
         CancelOutcome::Cancelled
@@ -178,7 +198,13 @@ pub async fn cancel_wins_over_a_running_worker(store: &Metastore) {
         store.cancel(&id("zz"), 19, "{}", 80).await.unwrap(),
         CancelOutcome::NotFound
     );
-    assert!(store.claim("w", 5_000, 1_000, 5).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim("w", 5_000, 1_000, 5, u32::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn hash_lookup_filters_by_digest_rule_time_and_progress(store: &Metastore) {
@@ -208,7 +234,7 @@ pub async fn hash_lookup_filters_by_digest_rule_time_and_progress(store: &Metast
         .unwrap();
     assert_eq!(found.unwrap().job.data_id, id("b"));
 
-    store.claim("w", 2_000, 1_000, 2).await.unwrap();
+    store.claim("w", 2_000, 1_000, 2, u32::MAX).await.unwrap();
     store
         .complete("w", &[(id("a"), 0, "{}".into())], 3_000)
         .await
@@ -377,4 +403,225 @@ pub async fn users_are_created_and_updated_in_place(store: &Metastore) {
         ("h2", "admin")
     );
     assert_eq!(store.user_count().await.unwrap(), 1);
+}
+
+/// A member of `parent` (at `index`), belonging to submission `root`.
+fn member(name: &str, content: &str, parent: &str, root: &str, index: u32) -> NewJob {
+    NewJob {
+        parent_id: Some(id(parent)),
+        root_id: Some(id(root)),
+        depth: 1,
+        archive_index: Some(index),
+        ..job(name, content)
+    }
+}
+
+fn report(name: &str, result: i32) -> (String, i32, String) {
+    (id(name), result, format!("{{\"of\":\"{name}\"}}"))
+}
+
+pub async fn an_archive_waits_for_its_members_and_is_queued_again_when_they_finish(
+    store: &Metastore,
+) {
+    store.submit(&job("zip", "archive bytes")).await.unwrap();
+    assert_eq!(store.claim("w", 0, 10_000, 5, 10).await.unwrap().len(), 1);
+    let members = [
+        member("m0", "first", "zip", "zip", 0),
+        member("m1", "second", "zip", "zip", 1),
+        member("m2", "third", "zip", "zip", 2),
+    ];
+    // Only the lease owner may expand.
+    assert!(
+        !store
+            .expand("other", &id("zip"), "{}", &members, 10)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .expand("w", &id("zip"), "{\"own\":1}", &members, 10)
+            .await
+            .unwrap()
+    );
+    let parent = store.job(&id("zip")).await.unwrap().unwrap();
+    assert_eq!(parent.state, JobState::Waiting);
+    assert_eq!(parent.pending_children, 3);
+    assert_eq!(parent.partial.as_deref(), Some("{\"own\":1}"));
+    assert_eq!(parent.lease_owner, None);
+
+    // Members are ordinary jobs; the waiting parent is not claimable.
+    let claimed = store.claim("w", 20, 10_000, 10, 10).await.unwrap();
+    let ids: Vec<&str> = claimed.iter().map(|r| r.job.data_id.as_str()).collect();
+    assert_eq!(ids, [id("m0"), id("m1"), id("m2")]);
+    assert_eq!(claimed[1].job.parent_id, Some(id("zip")));
+    assert_eq!(claimed[1].job.root_id, Some(id("zip")));
+    assert_eq!(claimed[1].job.archive_index, Some(1));
+    assert_eq!(claimed[1].job.depth, 1);
+
+    let (total, page) = store.children(&id("zip"), 1, 5).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0].job.data_id, id("m1"));
+
+    store
+        .complete("w", &[report("m0", 0), report("m2", 1)], 30)
+        .await
+        .unwrap();
+    let parent = store.job(&id("zip")).await.unwrap().unwrap();
+    assert_eq!(parent.state, JobState::Waiting);
+    assert_eq!(parent.pending_children, 1);
+    store.complete("w", &[report("m1", 0)], 40).await.unwrap();
+    let parent = store.job(&id("zip")).await.unwrap().unwrap();
+    assert_eq!(parent.state, JobState::Queued);
+    assert_eq!(parent.pending_children, 0);
+    // Claimed again with its own analysis, to be finished from its members' results.
+    let again = store.claim("v", 50, 10_000, 5, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].partial.as_deref(), Some("{\"own\":1}"));
+    assert_eq!(
+        store.complete("v", &[report("zip", 1)], 60).await.unwrap(),
+        vec![id("zip")]
+    );
+
+    // Hash lookup finds members, unless only submitted files are asked for.
+    let member_sha256 = member("x", "third", "zip", "zip", 0).hashes.sha256;
+    let any = store
+        .latest_by_hash(HashKind::Sha256, &member_sha256, &HashQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(any.unwrap().job.data_id, id("m2"));
+    let self_only = HashQuery {
+        self_only: true,
+        ..HashQuery::default()
+    };
+    assert!(
+        store
+            .latest_by_hash(HashKind::Sha256, &member_sha256, &self_only)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn cancelling_an_archive_cancels_every_unfinished_member_below_it(store: &Metastore) {
+    store.submit(&job("top", "outer")).await.unwrap();
+    store.claim("w", 0, 10_000, 5, 10).await.unwrap();
+    let level1 = [
+        member("inner", "inner zip", "top", "top", 0),
+        member("done", "done file", "top", "top", 1),
+    ];
+    assert!(
+        store
+            .expand("w", &id("top"), "{}", &level1, 1)
+            .await
+            .unwrap()
+    );
+    store.claim("w", 2, 10_000, 5, 10).await.unwrap();
+    store.complete("w", &[report("done", 0)], 3).await.unwrap();
+    let level2 = [NewJob {
+        depth: 2,
+        ..member("deep", "deep file", "inner", "top", 0)
+    }];
+    assert!(
+        store
+            .expand("w", &id("inner"), "{}", &level2, 4)
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        store.cancel(&id("top"), 19, "{}", 5).await.unwrap(),
+        CancelOutcome::Cancelled
+    );
+    for (name, state) in [
+        ("top", JobState::Cancelled),
+        ("inner", JobState::Cancelled),
+        ("deep", JobState::Cancelled),
+        ("done", JobState::Done),
+    ] {
+        assert_eq!(
+            store.job(&id(name)).await.unwrap().unwrap().state,
+            state,
+            "{name}"
+        );
+    }
+    assert!(store.claim("w", 6, 10_000, 5, 10).await.unwrap().is_empty());
+
+    // Cancelling one member lets its waiting parent finish without it.
+    store.submit(&job("p", "parent two")).await.unwrap();
+    store.claim("w", 10, 10_000, 5, 10).await.unwrap();
+    let only = [member("c", "child two", "p", "p", 0)];
+    assert!(store.expand("w", &id("p"), "{}", &only, 11).await.unwrap());
+    store.cancel(&id("c"), 19, "{}", 12).await.unwrap();
+    assert_eq!(
+        store.job(&id("p")).await.unwrap().unwrap().state,
+        JobState::Queued
+    );
+}
+
+pub async fn members_take_at_most_their_share_of_running_jobs(store: &Metastore) {
+    store.submit(&job("arc", "big archive")).await.unwrap();
+    store.claim("w", 0, 10_000, 5, 2).await.unwrap();
+    let members: Vec<NewJob> = (0..6)
+        .map(|i| member(&format!("k{i}"), &format!("member {i}"), "arc", "arc", i))
+        .collect();
+    assert!(
+        store
+            .expand("w", &id("arc"), "{}", &members, 1)
+            .await
+            .unwrap()
+    );
+    for name in ["f1", "f2", "f3"] {
+        store.submit(&job(name, name)).await.unwrap();
+    }
+    // Members were queued first, yet only 2 of them run at once; plain files are not held up.
+    let first = store.claim("w", 10, 10_000, 10, 2).await.unwrap();
+    let names: Vec<&str> = first.iter().map(|r| r.job.data_id.as_str()).collect();
+    assert_eq!(names, [id("k0"), id("k1"), id("f1"), id("f2"), id("f3")]);
+    assert!(
+        store
+            .claim("w", 11, 10_000, 10, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.complete("w", &[report("k0", 0)], 12).await.unwrap();
+    let next = store.claim("w", 13, 10_000, 10, 2).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].job.data_id, id("k2"));
+}
+
+pub async fn extraction_charges_stop_at_the_submission_limits(store: &Metastore) {
+    store.submit(&job("root", "root archive")).await.unwrap();
+    let root = id("root");
+    assert!(
+        store
+            .charge_extraction(&root, 600, 2, 1_000, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .charge_extraction(&root, 500, 1, 1_000, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .charge_extraction(&root, 400, 1, 1_000, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .charge_extraction(&root, 0, 1, 1_000, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .charge_extraction(&id("nobody"), 1, 1, 1_000, 3)
+            .await
+            .unwrap()
+    );
 }

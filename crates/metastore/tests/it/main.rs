@@ -36,6 +36,10 @@ suite!(sqlite:
     closed_batches_refuse_new_files_and_pages_follow_order,
     sessions_expire_when_idle_and_die_when_deleted,
     users_are_created_and_updated_in_place,
+    an_archive_waits_for_its_members_and_is_queued_again_when_they_finish,
+    cancelling_an_archive_cancels_every_unfinished_member_below_it,
+    members_take_at_most_their_share_of_running_jobs,
+    extraction_charges_stop_at_the_submission_limits,
 );
 
 #[tokio::test]

@@ -253,7 +253,13 @@ async fn a_job_whose_attempts_run_out_finishes_as_failed_with_the_reason() {
     let now = palisade_model::now_millis();
     for attempt in 0..3 {
         let claimed = metastore
-            .claim("crashed", now - 100_000 + attempt * 10_000, 1_000, 1)
+            .claim(
+                "crashed",
+                now - 100_000 + attempt * 10_000,
+                1_000,
+                1,
+                u32::MAX,
+            )
             .await
             .unwrap();
         assert_eq!(claimed.len(), 1);

@@ -440,7 +440,15 @@ mod architecture {
             ),
             (
                 "worker",
-                &["model", "metastore", "blobstore", "pipeline", "service"],
+                &[
+                    "model",
+                    "metastore",
+                    "blobstore",
+                    "pipeline",
+                    "service",
+                    "extract",
+                    "engine-filetype",
+                ],
             ),
             ("api", &["model", "metastore", "service"]),
         ];

@@ -291,9 +291,9 @@ async fn report(
     headers: HeaderMap,
 ) -> ApiResult {
     caller(&service, &headers, &params).await?;
-    number(&params, "first")?;
-    number(&params, "size")?;
-    match service.report_body(&data_id).await? {
+    let first = number(&params, "first")?;
+    let size = number(&params, "size")?;
+    match service.report_body(&data_id, first, size).await? {
         Some(body) => Ok(report_response(body)),
         None => Ok(not_found_body(&data_id)),
     }

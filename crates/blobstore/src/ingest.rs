@@ -87,6 +87,41 @@ pub fn hash_all(bytes: &[u8]) -> FileHashes {
 }
 
 impl BlobStore {
+    /// Stores a file already on local disk (an extracted archive member), hashing it as it is
+    /// copied. Blocking; empty files are accepted.
+    pub fn store_file(&self, path: &std::path::Path) -> Result<Ingested, IngestError> {
+        use std::io::Read;
+        let started = std::time::Instant::now();
+        let mut file = std::fs::File::open(path)?;
+        let mut hashers = Hashers::new();
+        let mut sink = self.0.begin_upload()?;
+        let mut buf = vec![0u8; HANDOFF_BYTES];
+        let mut size = 0u64;
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(error) => {
+                    sink.abort();
+                    return Err(error.into());
+                }
+            };
+            hashers.update(&buf[..n]);
+            if let Err(error) = sink.write_chunk(&buf[..n]) {
+                sink.abort();
+                return Err(error.into());
+            }
+            size += n as u64;
+        }
+        let hashes = hashers.finish();
+        sink.commit(&hashes.sha256)?;
+        Ok(Ingested {
+            hashes,
+            size,
+            hash_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        })
+    }
+
     /// Stores a small upload already in memory, hashing it in the same pass. Blocking.
     pub fn store_bytes(&self, bytes: &[u8]) -> Result<Ingested, IngestError> {
         if bytes.is_empty() {

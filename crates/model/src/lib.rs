@@ -6,9 +6,10 @@ mod result;
 
 pub use ids::{BatchId, DataId, FileHashes, HashKind, InvalidId, random_hex};
 pub use report::{
-    BatchFileEntry, BatchFiles, BatchMemberProcessInfo, BatchProcessInfo, BatchReport,
-    BatchScanResults, EngineDetail, FileInfo, FileReport, FileTypeDetails, FileTypeInfo,
-    ProcessInfo, ProcessingTimeDetails, ScanResults, YaraHit, YaraSection, format_timestamp,
+    ArchiveMember, BatchFileEntry, BatchFiles, BatchMemberProcessInfo, BatchProcessInfo,
+    BatchReport, BatchScanResults, EngineDetail, ExtractedFiles, ExtractionInfo, FileInfo,
+    FileReport, FileTypeDetails, FileTypeInfo, ProcessInfo, ProcessingTimeDetails, ScanResults,
+    YaraHit, YaraSection, format_timestamp,
 };
 pub use result::ScanResult;
 

@@ -25,6 +25,59 @@ pub struct FileReport {
     pub metadata: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub batch_id: String,
+    /// Archives only: how extraction went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extraction_info: Option<ExtractionInfo>,
+    /// Archives only: the members, a page at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extracted_files: Option<ExtractedFiles>,
+}
+
+/// `extraction_info`: whether the archive was encrypted and opened, and why extraction stopped.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExtractionInfo {
+    pub is_encrypted_file: bool,
+    /// `Success` or `Failed` for encrypted archives; empty otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub decrypted_status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub err_category: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub err_code: i32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub err_details: String,
+}
+
+fn is_zero(value: &i32) -> bool {
+    *value == 0
+}
+
+/// `extracted_files`: the members of an archive, paginated with `first_index` / `page_size`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExtractedFiles {
+    pub files_extracted_count: u64,
+    pub files_in_archive: Vec<ArchiveMember>,
+    pub first_index: u64,
+    pub page_size: u64,
+    /// The member with the worst result (empty when nothing is wrong).
+    pub worst_data_id: String,
+}
+
+/// One entry of `files_in_archive`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ArchiveMember {
+    pub data_id: String,
+    /// Engines that reported a threat.
+    pub detected_by: u32,
+    pub display_name: String,
+    pub file_size: u64,
+    pub file_type: String,
+    pub file_type_description: String,
+    pub progress_percentage: u32,
+    pub scan_all_result_i: i32,
+    pub scan_all_result_a: String,
+    /// Engines the member was scanned with.
+    pub scanned_with: u32,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

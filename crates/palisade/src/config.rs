@@ -326,6 +326,16 @@ pub struct RuleEntry {
     pub av_detections_to_block: usize,
     #[serde(default)]
     pub skip_antivirus_when_trusted: bool,
+    /// Whether archives are opened (default true).
+    pub archive_extract: Option<bool>,
+    pub archive_max_depth: Option<u32>,
+    pub archive_max_total_bytes: Option<u64>,
+    pub archive_max_members: Option<u64>,
+    pub archive_max_seconds: Option<f64>,
+    pub archive_max_ratio: Option<u64>,
+    /// Passwords tried on encrypted archives after the submitter's `archivepwd` headers.
+    #[serde(default)]
+    pub archive_passwords: Vec<String>,
 }
 
 fn default_detections_to_block() -> usize {
@@ -459,6 +469,26 @@ pub fn service_settings(
         }
         rule.av_detections_to_block = entry.av_detections_to_block;
         rule.skip_antivirus_when_trusted = entry.skip_antivirus_when_trusted;
+        let archives = &mut rule.archives;
+        if let Some(extract) = entry.archive_extract {
+            archives.extract = extract;
+        }
+        if let Some(depth) = entry.archive_max_depth {
+            archives.max_depth = depth;
+        }
+        if let Some(bytes) = entry.archive_max_total_bytes {
+            archives.max_total_bytes = bytes;
+        }
+        if let Some(members) = entry.archive_max_members {
+            archives.max_members = members;
+        }
+        if let Some(limit) = entry.archive_max_seconds {
+            archives.max_time = seconds(limit, "rules.archive_max_seconds")?;
+        }
+        if let Some(ratio) = entry.archive_max_ratio {
+            archives.max_ratio = ratio.max(1);
+        }
+        archives.passwords = entry.archive_passwords.clone();
         if let Some(codes) = &entry.allowed_results {
             rule.allowed_results = codes
                 .iter()

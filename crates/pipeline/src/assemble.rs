@@ -279,6 +279,75 @@ pub fn assemble_report(
     report
 }
 
+/// What extracting an archive and analysing its members came to.
+#[derive(Clone, Debug, Default)]
+pub struct ArchiveOutcome {
+    pub info: palisade_model::ExtractionInfo,
+    /// An extraction problem that decides the result: a limit (9, 13, 14, 16), an encrypted
+    /// archive no password opened (12), or a damaged one (24).
+    pub problem: Option<ScanResult>,
+    pub members: u64,
+    /// The member with the worst result, and that result.
+    pub worst: Option<(String, ScanResult)>,
+}
+
+/// Finishes an archive's report from its own analysis (`own`) and its members'.
+///
+/// Extraction comes first in the flow, so an extraction problem is the main result. Otherwise
+/// the worse of the archive's own result and its worst member's is, so a detection in any member
+/// blocks the archive.
+pub fn archive_report(
+    mut own: FileReport,
+    outcome: &ArchiveOutcome,
+    policy: &VerdictPolicy,
+    start: Millis,
+    now: Millis,
+) -> FileReport {
+    let own_result = ScanResult::from_code(own.scan_results.scan_all_result_i)
+        .unwrap_or(ScanResult::NoThreatDetected);
+    let worst_member = outcome
+        .worst
+        .as_ref()
+        .filter(|(_, result)| !result.is_clean());
+    let main = match (outcome.problem, worst_member) {
+        (Some(problem), _) => problem,
+        (None, Some((_, member))) if member.severity() > own_result.severity() => *member,
+        _ => own_result,
+    };
+    for extra in outcome.problem.iter().chain(worst_member.map(|(_, r)| r)) {
+        let text = extra.text().to_string();
+        if !own.process_info.verdicts.contains(&text) {
+            own.process_info.verdicts.push(text.clone());
+        }
+        if policy.blocks(*extra) && !own.process_info.blocked_reasons.contains(&text) {
+            own.process_info.blocked_reasons.push(text);
+        }
+    }
+    own.scan_results.scan_all_result_i = main.code();
+    own.scan_results.scan_all_result_a = main.text().into();
+    if policy.blocks(main) {
+        own.process_info.result = "Blocked".into();
+        own.process_info.blocked_reason = main.text().into();
+    } else if let Some(first) = own.process_info.blocked_reasons.first() {
+        own.process_info.result = "Blocked".into();
+        own.process_info.blocked_reason = first.clone();
+    } else {
+        own.process_info.result = "Allowed".into();
+    }
+    own.extraction_info = Some(outcome.info.clone());
+    own.extracted_files = Some(palisade_model::ExtractedFiles {
+        files_extracted_count: outcome.members,
+        files_in_archive: Vec::new(),
+        first_index: 0,
+        page_size: 50,
+        worst_data_id: worst_member.map(|(id, _)| id.clone()).unwrap_or_default(),
+    });
+    // The archive is finished when its last member is.
+    own.process_info.processing_time = (now - start).max(0);
+    own.scan_results.total_time = (now - start).max(0);
+    own
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -496,6 +565,47 @@ mod tests {
         ];
         let report = assemble_report(&context(), &failed, &policy, 2_000);
         assert_eq!(report.scan_results.scan_all_result_i, 3);
+        assert_eq!(report.process_info.result, "Blocked");
+    }
+
+    #[test]
+    fn an_archive_takes_its_worst_member_unless_extraction_itself_failed() {
+        let clean = [run(
+            "AV",
+            Stage::Antivirus,
+            found(ScanResult::NoThreatDetected, ""),
+        )];
+        let own = assemble_report(&context(), &clean, &VerdictPolicy::default(), 2_000);
+        let policy = VerdictPolicy::default();
+        let infected_member = ArchiveOutcome {
+            members: 3,
+            worst: Some(("child-2".into(), ScanResult::Infected)),
+            ..ArchiveOutcome::default()
+        };
+        let report = archive_report(own.clone(), &infected_member, &policy, 1_500, 9_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 1);
+        assert_eq!(report.process_info.result, "Blocked");
+        let files = report.extracted_files.as_ref().unwrap();
+        assert_eq!(files.worst_data_id, "child-2");
+        assert_eq!(files.files_extracted_count, 3);
+        assert_eq!(report.scan_results.total_time, 7_500);
+
+        let clean_members = ArchiveOutcome {
+            members: 2,
+            worst: Some(("child-0".into(), ScanResult::NoThreatDetected)),
+            ..ArchiveOutcome::default()
+        };
+        let report = archive_report(own.clone(), &clean_members, &policy, 1_500, 9_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 0);
+        assert_eq!(report.process_info.result, "Allowed");
+        assert_eq!(report.extracted_files.unwrap().worst_data_id, "");
+
+        let encrypted = ArchiveOutcome {
+            problem: Some(ScanResult::EncryptedArchive),
+            ..ArchiveOutcome::default()
+        };
+        let report = archive_report(own, &encrypted, &policy, 1_500, 9_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 12);
         assert_eq!(report.process_info.result, "Blocked");
     }
 

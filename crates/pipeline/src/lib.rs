@@ -12,7 +12,8 @@ use std::time::Duration;
 use palisade_model::{FileHashes, FileTypeInfo, ScanResult, YaraSection};
 
 pub use assemble::{
-    ReportContext, VerdictPolicy, assemble_report, in_progress_report, terminal_report,
+    ArchiveOutcome, ReportContext, VerdictPolicy, archive_report, assemble_report,
+    in_progress_report, terminal_report,
 };
 
 /// The steps of the flow, in the order that decides the main result: the earliest step with a finding wins.

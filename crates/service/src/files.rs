@@ -28,6 +28,44 @@ fn ingest_error(error: IngestError) -> ServiceError {
     }
 }
 
+/// One entry of `files_in_archive`, from a member's job.
+fn archive_member(record: &JobRecord) -> palisade_model::ArchiveMember {
+    let job = &record.job;
+    let final_report = record
+        .report
+        .as_deref()
+        .filter(|_| record.state.is_final())
+        .and_then(|text| serde_json::from_str::<FileReport>(text).ok());
+    let (detected_by, scanned_with) = final_report.as_ref().map_or((0, 0), |report| {
+        let details = &report.scan_results.scan_details;
+        let detected = details
+            .values()
+            .filter(|d| matches!(d.scan_result_i, 1 | 2))
+            .count();
+        (
+            u32::try_from(detected).unwrap_or(u32::MAX),
+            u32::try_from(details.len()).unwrap_or(u32::MAX),
+        )
+    });
+    let result = record
+        .result_i
+        .filter(|_| record.state.is_final())
+        .and_then(ScanResult::from_code)
+        .unwrap_or(ScanResult::InProgress);
+    palisade_model::ArchiveMember {
+        data_id: job.data_id.clone(),
+        detected_by,
+        display_name: job.display_name.clone(),
+        file_size: job.size,
+        file_type: job.file_type.clone(),
+        file_type_description: job.file_type_description.clone(),
+        progress_percentage: if record.state.is_final() { 100 } else { 0 },
+        scan_all_result_i: result.code(),
+        scan_all_result_a: result.text().into(),
+        scanned_with,
+    }
+}
+
 /// A report ready to send.
 #[derive(Debug)]
 pub enum ReportBody {
@@ -363,15 +401,57 @@ impl Service {
             .map(|r| ReportBody::Built(Box::new(r)))
     }
 
-    /// `GET /file/{data_id}` as served; `None` when the id is unknown.
-    pub async fn report_body(&self, data_id: &str) -> ServiceResult<Option<ReportBody>> {
+    /// `GET /file/{data_id}` as served; `None` when the id is unknown. An archive's report lists
+    /// its members from `first` (default 0), `size` at a time (default 50).
+    pub async fn report_body(
+        &self,
+        data_id: &str,
+        first: Option<u64>,
+        size: Option<u64>,
+    ) -> ServiceResult<Option<ReportBody>> {
         let Ok(data_id) = DataId::parse(data_id) else {
             return Ok(None);
         };
         match self.metastore().job(data_id.as_str()).await? {
-            Some(record) => self.body_of(record).map(Some),
+            Some(record) => {
+                let body = self.body_of(record)?;
+                self.with_members(body, first, size).await.map(Some)
+            }
             None => Ok(None),
         }
+    }
+
+    /// Fills `extracted_files.files_in_archive` of an archive's final report with a page of its
+    /// members (read now, so they show their current results).
+    async fn with_members(
+        &self,
+        body: ReportBody,
+        first: Option<u64>,
+        size: Option<u64>,
+    ) -> ServiceResult<ReportBody> {
+        let ReportBody::Stored(text) = &body else {
+            return Ok(body);
+        };
+        if !text.contains("\"extracted_files\"") {
+            return Ok(body);
+        }
+        let Ok(mut report) = serde_json::from_str::<FileReport>(text) else {
+            return Ok(body);
+        };
+        let Some(files) = report.extracted_files.as_mut() else {
+            return Ok(body);
+        };
+        let first = first.unwrap_or(0);
+        let size = size.unwrap_or(50).min(1_000);
+        let (total, members) = self
+            .metastore()
+            .children(&report.data_id, first, size)
+            .await?;
+        files.files_extracted_count = total;
+        files.first_index = first;
+        files.page_size = size;
+        files.files_in_archive = members.iter().map(archive_member).collect();
+        Ok(ReportBody::Built(Box::new(report)))
     }
 
     /// `GET /file/{data_id}`; `None` when the id is unknown.
@@ -395,7 +475,10 @@ impl Service {
             return Err(ServiceError::NotFound("Invalid hash format".into()));
         };
         match self.metastore().latest_by_hash(kind, &hash, query).await? {
-            Some(record) => self.body_of(record).map(Some),
+            Some(record) => {
+                let body = self.body_of(record)?;
+                self.with_members(body, None, None).await.map(Some)
+            }
             None => Ok(None),
         }
     }

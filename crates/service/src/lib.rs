@@ -18,7 +18,7 @@ use palisade_pipeline::Roster;
 pub use auth::{Caller, hash_password};
 pub use files::{ReportBody, SubmitRequest, UploadLength, report_context};
 pub use palisade_blobstore::ContentEncoding;
-pub use settings::{ApiKey, RuleSettings, ServiceSettings, UserSettings};
+pub use settings::{ApiKey, ArchiveSettings, RuleSettings, ServiceSettings, UserSettings};
 pub use signing::BatchSigner;
 
 /// Errors of the use cases, grouped by the answer the client gets.

@@ -23,6 +23,41 @@ pub struct RuleSettings {
     pub av_detections_to_block: usize,
     /// Files on the allow list or known good skip the antivirus engines.
     pub skip_antivirus_when_trusted: bool,
+    /// How archives are opened, and the limits of one submission's extraction.
+    pub archives: ArchiveSettings,
+}
+
+/// Archive extraction settings of a rule.
+#[derive(Clone, Debug)]
+pub struct ArchiveSettings {
+    /// Whether archives are opened and their members analysed.
+    pub extract: bool,
+    /// Deepest nesting opened; a deeper archive is Exceeded Archive Depth (9).
+    pub max_depth: u32,
+    /// Bytes all members of one submission may take; then Exceeded Archive Size (13).
+    pub max_total_bytes: u64,
+    /// Members one submission may have; then Exceeded Archive File Number (14).
+    pub max_members: u64,
+    /// Time from upload within which extraction must finish; then Exceeded Archive Timeout (16).
+    pub max_time: Duration,
+    /// Largest expansion ratio of one compressed member; beyond it, Exceeded Archive Size (13).
+    pub max_ratio: u64,
+    /// Passwords tried on every encrypted archive, after the submitter's `archivepwd` headers.
+    pub passwords: Vec<String>,
+}
+
+impl Default for ArchiveSettings {
+    fn default() -> Self {
+        Self {
+            extract: true,
+            max_depth: 10,
+            max_total_bytes: 4 << 30,
+            max_members: 10_000,
+            max_time: Duration::from_secs(300),
+            max_ratio: 1_000,
+            passwords: Vec::new(),
+        }
+    }
 }
 
 impl RuleSettings {
@@ -37,6 +72,7 @@ impl RuleSettings {
             global_timeout: None,
             av_detections_to_block: 1,
             skip_antivirus_when_trusted: false,
+            archives: ArchiveSettings::default(),
         }
     }
 

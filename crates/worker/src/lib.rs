@@ -2,6 +2,8 @@
 //! the job's rule on the blocking pool under a timeout, and store the final report in the same
 //! transaction that completes the job.
 
+mod archive;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -222,8 +224,17 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
     let policy = rule.as_ref().map(RuleSettings::policy).unwrap_or_default();
     let context = report_context(&record, service.roster(), rule.as_ref());
     let data_id = record.job.data_id.clone();
+    let archives = rule
+        .as_ref()
+        .map(|r| r.archives.clone())
+        .unwrap_or_default();
+    // Set when the engines ran on the file, so an archive can be opened next.
+    let mut scanned: Option<std::path::PathBuf> = None;
 
-    let report = if record.attempts > shared.settings.max_attempts {
+    let report = if let Some(partial) = &record.partial {
+        // An archive whose members are all final: finish it from their results.
+        archive::finish(service, &record, partial, &policy).await?
+    } else if record.attempts > shared.settings.max_attempts {
         tracing::warn!(data_id = %data_id, attempts = record.attempts, "giving up on job");
         let reason = format!(
             "processing did not complete after {} attempts",
@@ -238,6 +249,7 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
                     .for_rule(rule.as_ref().and_then(|r| r.engines.as_deref()));
                 let skip = rule.as_ref().is_some_and(|r| r.skip_antivirus_when_trusted);
                 let path = sample.path().to_path_buf();
+                scanned = Some(path.clone());
                 let runs = async {
                     let runs = run_engines(shared, &record, path, engines, skip).await;
                     // total_avs counts the engines that ran when trusted files skip some.
@@ -260,6 +272,7 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
                                     "analysis exceeded the global timeout of {} ms",
                                     limit.as_millis()
                                 );
+                                scanned = None;
                                 terminal_report(
                                     &context,
                                     ScanResult::GlobalTimeoutExceeded,
@@ -282,6 +295,18 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
                 terminal_report(&context, ScanResult::Failed, &reason, &policy, now_millis())
             }
         }
+    };
+    let report = match scanned {
+        Some(path) => {
+            let owner = record.lease_owner.clone().unwrap_or_default();
+            match archive::after_engines(service, &owner, &record, &archives, &policy, path, report)
+                .await
+            {
+                archive::Next::Final(report) => *report,
+                archive::Next::Waiting => return None,
+            }
+        }
+        None => report,
     };
     let result = report.scan_results.scan_all_result_i;
     match serde_json::to_string(&report) {

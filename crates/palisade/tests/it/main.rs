@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `palisade` binary on port 0, driven over HTTP like a client.
 
 mod antivirus;
+mod archives;
 mod auth;
 mod batches;
 mod durability;

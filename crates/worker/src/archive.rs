@@ -1,0 +1,407 @@
+//! Archives in the worker: after its own engines, an archive is extracted under the
+//! submission's budget, its members stored and queued as jobs of their own (`expand`), and when
+//! the last member is final the archive comes back to be finished from its members' results.
+
+use std::path::PathBuf;
+
+use palisade_extract::{Budget, BudgetLimits, Extractor, Format, Limit};
+use palisade_metastore::{JobRecord, Metastore, NewJob};
+use palisade_model::{DataId, ExtractionInfo, FileReport, Millis, ScanResult, now_millis};
+use palisade_pipeline::{ArchiveOutcome, VerdictPolicy, archive_report};
+use palisade_service::{ArchiveSettings, Service};
+use serde::{Deserialize, Serialize};
+
+/// What an archive keeps while its members run.
+#[derive(Serialize, Deserialize)]
+struct Partial {
+    report: FileReport,
+    info: ExtractionInfo,
+    problem: Option<i32>,
+}
+
+/// What to do with a job after its engines ran.
+pub(crate) enum Next {
+    /// Store this final report.
+    Final(Box<FileReport>),
+    /// The members were queued; the archive waits for them.
+    Waiting,
+}
+
+fn limit_result(limit: Limit) -> ScanResult {
+    match limit {
+        Limit::Depth => ScanResult::ExceededArchiveDepth,
+        Limit::Size => ScanResult::ExceededArchiveSize,
+        Limit::FileNumber => ScanResult::ExceededArchiveFileNumber,
+        Limit::Timeout => ScanResult::ExceededArchiveTimeout,
+    }
+}
+
+/// The submission's extraction account, kept on its root job so every worker and node shares it.
+struct StoreBudget {
+    runtime: tokio::runtime::Handle,
+    metastore: Metastore,
+    root_id: String,
+    settings: ArchiveSettings,
+    deadline: Millis,
+    /// Bytes charged to the store but not yet written.
+    allowance: std::sync::Mutex<u64>,
+}
+
+/// Bytes charged to the shared account at a time.
+const CHARGE_BYTES: u64 = 4 << 20;
+
+impl StoreBudget {
+    fn charge(&self, bytes: u64, members: u64) -> bool {
+        let store = self.metastore.clone();
+        let root = self.root_id.clone();
+        let (max_bytes, max_members) = (self.settings.max_total_bytes, self.settings.max_members);
+        self.runtime
+            .block_on(async move {
+                store
+                    .charge_extraction(&root, bytes, members, max_bytes, max_members)
+                    .await
+            })
+            .unwrap_or(false)
+    }
+}
+
+impl Budget for StoreBudget {
+    fn take_member(&self) -> Result<(), Limit> {
+        if self.charge(0, 1) {
+            Ok(())
+        } else {
+            Err(Limit::FileNumber)
+        }
+    }
+
+    fn take_bytes(&self, bytes: u64) -> Result<(), Limit> {
+        let mut allowance = self.allowance.lock().unwrap_or_else(|e| e.into_inner());
+        if *allowance >= bytes {
+            *allowance -= bytes;
+            return Ok(());
+        }
+        let needed = bytes - *allowance;
+        if self.charge(needed.max(CHARGE_BYTES), 0) {
+            *allowance += needed.max(CHARGE_BYTES);
+        } else if self.charge(needed, 0) {
+            *allowance += needed;
+        } else {
+            return Err(Limit::Size);
+        }
+        *allowance -= bytes;
+        Ok(())
+    }
+
+    fn check_time(&self) -> Result<(), Limit> {
+        if now_millis() > self.deadline {
+            Err(Limit::Timeout)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn check_ratio(&self, out: u64, packed: Option<u64>) -> Result<(), Limit> {
+        let limits = BudgetLimits {
+            max_ratio: self.settings.max_ratio,
+            ..BudgetLimits::default()
+        };
+        palisade_extract::LocalBudget::new(limits).check_ratio(out, packed)
+    }
+}
+
+/// Members extracted and stored, ready to be queued.
+struct Extracted {
+    children: Vec<NewJob>,
+    info: ExtractionInfo,
+    problem: Option<ScanResult>,
+}
+
+/// Opens `path` if it is an archive the rule lets us open; otherwise the report stands.
+pub(crate) async fn after_engines(
+    service: &Service,
+    owner: &str,
+    record: &JobRecord,
+    settings: &ArchiveSettings,
+    policy: &VerdictPolicy,
+    path: PathBuf,
+    report: FileReport,
+) -> Next {
+    if !settings.extract {
+        return Next::Final(Box::new(report));
+    }
+    let probe = path.clone();
+    let format = tokio::task::spawn_blocking(move || palisade_extract::detect_file(&probe))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
+    let Some(format) = format else {
+        return Next::Final(Box::new(report));
+    };
+    let start = record.start_ts.unwrap_or_else(now_millis);
+    if record.job.depth >= settings.max_depth {
+        let outcome = ArchiveOutcome {
+            problem: Some(ScanResult::ExceededArchiveDepth),
+            info: ExtractionInfo {
+                err_category: "limit".into(),
+                err_details: format!("nested deeper than {} archives", settings.max_depth),
+                ..ExtractionInfo::default()
+            },
+            ..ArchiveOutcome::default()
+        };
+        return Next::Final(Box::new(archive_report(
+            report,
+            &outcome,
+            policy,
+            start,
+            now_millis(),
+        )));
+    }
+    let extracted = extract(service, record, settings, format, path).await;
+    if extracted.children.is_empty() {
+        let outcome = ArchiveOutcome {
+            info: extracted.info,
+            problem: extracted.problem,
+            ..ArchiveOutcome::default()
+        };
+        return Next::Final(Box::new(archive_report(
+            report,
+            &outcome,
+            policy,
+            start,
+            now_millis(),
+        )));
+    }
+    let partial = Partial {
+        report: report.clone(),
+        info: extracted.info,
+        problem: extracted.problem.map(ScanResult::code),
+    };
+    let Ok(partial) = serde_json::to_string(&partial) else {
+        return Next::Final(Box::new(report));
+    };
+    match service
+        .metastore()
+        .expand(
+            owner,
+            &record.job.data_id,
+            &partial,
+            &extracted.children,
+            now_millis(),
+        )
+        .await
+    {
+        Ok(true) => Next::Waiting,
+        // The lease was lost (cancelled, or taken over): nothing more to do here.
+        Ok(false) => Next::Waiting,
+        Err(error) => {
+            tracing::error!(data_id = %record.job.data_id, %error, "queueing archive members failed");
+            Next::Waiting
+        }
+    }
+}
+
+async fn extract(
+    service: &Service,
+    record: &JobRecord,
+    settings: &ArchiveSettings,
+    format: Format,
+    path: PathBuf,
+) -> Extracted {
+    let job = record.job.clone();
+    let budget = StoreBudget {
+        runtime: tokio::runtime::Handle::current(),
+        metastore: service.metastore().clone(),
+        root_id: job.root_id.clone().unwrap_or_else(|| job.data_id.clone()),
+        settings: settings.clone(),
+        deadline: job.receive_ts + i64::try_from(settings.max_time.as_millis()).unwrap_or(i64::MAX),
+        allowance: std::sync::Mutex::new(0),
+    };
+    let blobs = service.blobs().clone();
+    let passwords: Vec<String> = job
+        .archive_passwords
+        .iter()
+        .chain(&settings.passwords)
+        .cloned()
+        .collect();
+    let work = tokio::task::spawn_blocking(move || -> Extracted {
+        let failed = |details: String| Extracted {
+            children: Vec::new(),
+            info: ExtractionInfo {
+                err_category: "extraction".into(),
+                err_details: details,
+                ..ExtractionInfo::default()
+            },
+            problem: Some(ScanResult::ExtractionFailed),
+        };
+        let scratch = match tempfile::Builder::new()
+            .prefix("palisade-extract-")
+            .tempdir()
+        {
+            Ok(dir) => dir,
+            Err(error) => return failed(format!("no scratch space: {error}")),
+        };
+        let extractor = Extractor {
+            out_dir: scratch.path(),
+            passwords: &passwords,
+            budget: &budget,
+            display_name: &job.display_name,
+        };
+        let outcome = match extractor.extract(&path, format) {
+            Ok(outcome) => outcome,
+            Err(error) => return failed(error.to_string()),
+        };
+        let mut info = ExtractionInfo {
+            is_encrypted_file: outcome.encrypted,
+            ..ExtractionInfo::default()
+        };
+        let mut problem = None;
+        match outcome.decrypted {
+            Some(true) => info.decrypted_status = "Success".into(),
+            Some(false) => {
+                info.decrypted_status = "Failed".into();
+                problem = Some(ScanResult::EncryptedArchive);
+            }
+            None => {}
+        }
+        if let Some(limit) = outcome.stopped {
+            problem = Some(limit_result(limit));
+            info.err_category = "limit".into();
+            info.err_details = format!("extraction stopped: {}", limit_result(limit).text());
+        }
+        let now = now_millis();
+        let root = job.root_id.clone().unwrap_or_else(|| job.data_id.clone());
+        let mut children = Vec::with_capacity(outcome.members.len());
+        for member in &outcome.members {
+            let stored = match blobs.store_file(&member.path) {
+                Ok(stored) => stored,
+                Err(error) => return failed(format!("storing {} failed: {error}", member.name)),
+            };
+            let sample = palisade_pipeline::Sample {
+                path: &member.path,
+                size: stored.size,
+                display_name: &member.name,
+                hashes: &stored.hashes,
+            };
+            let file_type = palisade_engine_filetype::identify(&sample).unwrap_or_default();
+            children.push(NewJob {
+                data_id: DataId::generate().as_str().to_string(),
+                hashes: stored.hashes,
+                size: stored.size,
+                display_name: member.name.clone(),
+                file_type: file_type.mime_type,
+                file_type_description: file_type.description,
+                type_category: file_type.type_category,
+                rule: job.rule.clone(),
+                user_agent: job.user_agent.clone(),
+                username: job.username.clone(),
+                metadata: String::new(),
+                batch_id: None,
+                parent_id: Some(job.data_id.clone()),
+                root_id: Some(root.clone()),
+                depth: job.depth + 1,
+                archive_index: Some(member.index),
+                archive_passwords: job.archive_passwords.clone(),
+                callback_url: String::new(),
+                global_timeout_ms: job.global_timeout_ms,
+                receive_ts: job.receive_ts,
+                upload_ts: now,
+                hash_time: stored.hash_time_ms,
+            });
+        }
+        Extracted {
+            children,
+            info,
+            problem,
+        }
+    });
+    match work.await {
+        Ok(extracted) => extracted,
+        Err(error) => Extracted {
+            children: Vec::new(),
+            info: ExtractionInfo {
+                err_category: "extraction".into(),
+                err_details: format!("extraction crashed: {error}"),
+                ..ExtractionInfo::default()
+            },
+            problem: Some(ScanResult::ExtractionFailed),
+        },
+    }
+}
+
+/// Finishes an archive whose members are all final.
+pub(crate) async fn finish(
+    service: &Service,
+    record: &JobRecord,
+    partial: &str,
+    policy: &VerdictPolicy,
+) -> Option<FileReport> {
+    let partial: Partial = match serde_json::from_str(partial) {
+        Ok(partial) => partial,
+        Err(error) => {
+            tracing::error!(data_id = %record.job.data_id, %error, "archive state unreadable");
+            return None;
+        }
+    };
+    let mut worst: Option<(String, ScanResult)> = None;
+    let mut first = 0;
+    let total = loop {
+        let (total, page) = match service
+            .metastore()
+            .children(&record.job.data_id, first, 500)
+            .await
+        {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::warn!(%error, "reading archive members failed; retrying later");
+                return None;
+            }
+        };
+        for member in &page {
+            let result = member
+                .result_i
+                .and_then(ScanResult::from_code)
+                .unwrap_or(ScanResult::Failed);
+            if worst
+                .as_ref()
+                .is_none_or(|(_, current)| result.severity() > current.severity())
+            {
+                worst = Some((member.job.data_id.clone(), result));
+            }
+        }
+        first += page.len() as u64;
+        if page.is_empty() || first >= total {
+            break total;
+        }
+    };
+    // Point at the file that carries the problem: through nested archives, down to it.
+    if let Some((id, result)) = worst.as_mut()
+        && !result.is_clean()
+        && let Ok(Some(member)) = service.metastore().job(id).await
+        && let Some(text) = member.report.as_deref()
+        && let Ok(report) = serde_json::from_str::<FileReport>(text)
+        && let Some(files) = report.extracted_files
+        && !files.worst_data_id.is_empty()
+        && report
+            .extraction_info
+            .as_ref()
+            .is_none_or(|i| i.err_code == 0)
+        && ScanResult::from_code(report.scan_results.scan_all_result_i) == Some(*result)
+    {
+        *id = files.worst_data_id;
+    }
+    let outcome = ArchiveOutcome {
+        info: partial.info,
+        problem: partial.problem.and_then(ScanResult::from_code),
+        members: total,
+        worst,
+    };
+    let start = record.start_ts.unwrap_or_else(now_millis);
+    Some(archive_report(
+        partial.report,
+        &outcome,
+        policy,
+        start,
+        now_millis(),
+    ))
+}

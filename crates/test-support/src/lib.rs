@@ -230,3 +230,66 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free loopback port")
 }
+
+/// An overlapping-entry zip bomb: `entries` central directory entries all point at one deflated
+/// member of `member_bytes` zeros (`entries × member_bytes` if fully extracted).
+pub fn overlapping_zip_bomb(path: &Path, member_bytes: usize, entries: u16) {
+    use std::io::Write;
+    let data = vec![0u8; member_bytes];
+    let mut crc = flate2::Crc::new();
+    crc.update(&data);
+    let mut deflated = Vec::new();
+    {
+        let mut encoder =
+            flate2::write::DeflateEncoder::new(&mut deflated, flate2::Compression::best());
+        encoder.write_all(&data).unwrap();
+        encoder.finish().unwrap();
+    }
+    let name = b"zeros";
+    let mut out = Vec::new();
+    let header = |out: &mut Vec<u8>, central: bool, index: u32| {
+        out.extend_from_slice(if central {
+            b"PK\x01\x02"
+        } else {
+            b"PK\x03\x04"
+        });
+        if central {
+            out.extend_from_slice(&20u16.to_le_bytes()); // made by
+        }
+        out.extend_from_slice(&20u16.to_le_bytes()); // needed
+        out.extend_from_slice(&0u16.to_le_bytes()); // flags
+        out.extend_from_slice(&8u16.to_le_bytes()); // deflate
+        out.extend_from_slice(&0u32.to_le_bytes()); // time, date
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        let entry_name = if central {
+            format!("zeros{index:04}").into_bytes()
+        } else {
+            name.to_vec()
+        };
+        out.extend_from_slice(&(entry_name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes()); // extra
+        if central {
+            out.extend_from_slice(&[0u8; 6]); // comment len, disk, internal attrs
+            out.extend_from_slice(&0u32.to_le_bytes()); // external attrs
+            out.extend_from_slice(&0u32.to_le_bytes()); // local header offset: all the same
+        }
+        out.extend_from_slice(&entry_name);
+    };
+    header(&mut out, false, 0);
+    out.extend_from_slice(&deflated);
+    let directory_start = out.len();
+    for index in 0..u32::from(entries) {
+        header(&mut out, true, index);
+    }
+    let directory_size = out.len() - directory_start;
+    out.extend_from_slice(b"PK\x05\x06");
+    out.extend_from_slice(&[0u8; 4]);
+    out.extend_from_slice(&entries.to_le_bytes());
+    out.extend_from_slice(&entries.to_le_bytes());
+    out.extend_from_slice(&(directory_size as u32).to_le_bytes());
+    out.extend_from_slice(&(directory_start as u32).to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    std::fs::write(path, out).unwrap();
+}

@@ -117,8 +117,10 @@ struct Extracted {
 }
 
 /// Opens `path` if it is an archive the rule lets us open; otherwise the report stands.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn after_engines(
     service: &Service,
+    slots: &tokio::sync::Semaphore,
     owner: &str,
     record: &JobRecord,
     settings: &ArchiveSettings,
@@ -157,7 +159,10 @@ pub(crate) async fn after_engines(
             now_millis(),
         )));
     }
-    let extracted = extract(service, record, settings, format, path).await;
+    let extracted = {
+        let _slot = slots.acquire().await;
+        extract(service, record, settings, format, path).await
+    };
     if extracted.children.is_empty() {
         let outcome = ArchiveOutcome {
             info: extracted.info,

@@ -67,6 +67,8 @@ struct Shared {
     service: Service,
     settings: WorkerSettings,
     engine_slots: Semaphore,
+    /// Archive extractions running at once (each holds decoder state and buffers).
+    extraction_slots: Semaphore,
 }
 
 /// Runs the worker loops until `shutdown` resolves; jobs in hand are finished first.
@@ -79,6 +81,7 @@ pub async fn run_workers(
     let node = palisade_model::random_hex(6);
     let shared = Arc::new(Shared {
         engine_slots: Semaphore::new(settings.engine_concurrency.max(1)),
+        extraction_slots: Semaphore::new(settings.workers.max(1)),
         service,
         settings,
     });
@@ -299,8 +302,17 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
     let report = match scanned {
         Some(path) => {
             let owner = record.lease_owner.clone().unwrap_or_default();
-            match archive::after_engines(service, &owner, &record, &archives, &policy, path, report)
-                .await
+            match archive::after_engines(
+                service,
+                &shared.extraction_slots,
+                &owner,
+                &record,
+                &archives,
+                &policy,
+                path,
+                report,
+            )
+            .await
             {
                 archive::Next::Final(report) => *report,
                 archive::Next::Waiting => return None,

@@ -260,73 +260,11 @@ fn a_compression_bomb_stops_at_the_ratio_limit_after_little_output() {
     assert!(written < 64 << 20, "stopped after {written} bytes");
 }
 
-/// A zip whose 1,000 central directory entries all point at one deflated 16 MiB member: the
-/// overlapping-entry bomb (16 GiB if fully extracted).
-fn overlapping_bomb(path: &Path) {
-    let data = vec![0u8; 16 << 20];
-    let mut crc = flate2::Crc::new();
-    crc.update(&data);
-    let mut deflated = Vec::new();
-    {
-        let mut encoder =
-            flate2::write::DeflateEncoder::new(&mut deflated, flate2::Compression::best());
-        encoder.write_all(&data).unwrap();
-        encoder.finish().unwrap();
-    }
-    let name = b"zeros";
-    let mut out = Vec::new();
-    let header = |out: &mut Vec<u8>, central: bool, index: u32| {
-        out.extend_from_slice(if central {
-            b"PK\x01\x02"
-        } else {
-            b"PK\x03\x04"
-        });
-        if central {
-            out.extend_from_slice(&20u16.to_le_bytes()); // made by
-        }
-        out.extend_from_slice(&20u16.to_le_bytes()); // needed
-        out.extend_from_slice(&0u16.to_le_bytes()); // flags
-        out.extend_from_slice(&8u16.to_le_bytes()); // deflate
-        out.extend_from_slice(&0u32.to_le_bytes()); // time, date
-        out.extend_from_slice(&crc.sum().to_le_bytes());
-        out.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        let entry_name = if central {
-            format!("zeros{index:04}").into_bytes()
-        } else {
-            name.to_vec()
-        };
-        out.extend_from_slice(&(entry_name.len() as u16).to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes()); // extra
-        if central {
-            out.extend_from_slice(&[0u8; 6]); // comment len, disk, internal attrs
-            out.extend_from_slice(&0u32.to_le_bytes()); // external attrs
-            out.extend_from_slice(&0u32.to_le_bytes()); // local header offset: all the same
-        }
-        out.extend_from_slice(&entry_name);
-    };
-    header(&mut out, false, 0);
-    out.extend_from_slice(&deflated);
-    let directory_start = out.len();
-    for index in 0..1000 {
-        header(&mut out, true, index);
-    }
-    let directory_size = out.len() - directory_start;
-    out.extend_from_slice(b"PK\x05\x06");
-    out.extend_from_slice(&[0u8; 4]);
-    out.extend_from_slice(&1000u16.to_le_bytes());
-    out.extend_from_slice(&1000u16.to_le_bytes());
-    out.extend_from_slice(&(directory_size as u32).to_le_bytes());
-    out.extend_from_slice(&(directory_start as u32).to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    std::fs::write(path, out).unwrap();
-}
-
 #[test]
 fn an_overlapping_entry_zip_bomb_is_stopped_by_the_budget() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("overlap.zip");
-    overlapping_bomb(&path);
+    palisade_test_support::overlapping_zip_bomb(&path, 16 << 20, 1000);
     // With the default ratio limit the first member already stops it; without one, the total
     // size limit does after 16 members of 16 MiB.
     for (max_ratio, members) in [(1000, 0), (u64::MAX, 16)] {

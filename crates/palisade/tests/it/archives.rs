@@ -169,3 +169,157 @@ async fn archives_deeper_than_the_limit_are_not_opened_and_not_clean() {
     assert_eq!(report["scan_results"]["scan_all_result_i"], 9, "{report}");
     assert_eq!(report["process_info"]["result"], "Blocked");
 }
+
+/// Zips `files` (names in `dir`) into `name`, storing (not compressing) when `store`.
+fn zip_files(dir: &Path, name: &str, files: &[String], store: bool) {
+    let mut args: Vec<&str> = vec!["-q"];
+    if store {
+        args.push("-0");
+    }
+    args.push(name);
+    args.extend(files.iter().map(String::as_str));
+    run(dir, "zip", &args);
+}
+
+#[tokio::test]
+async fn heavy_archive_bombs_end_as_exceeded_size_with_bounded_memory() {
+    let server =
+        Server::start("[[rules]]\nname = \"Default\"\narchive_max_total_bytes = 268435456\n");
+    let pid = server.pid();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Warm-up, so the baseline is a running server.
+    write(d, "warm.txt", b"warm");
+    zip_files(d, "warm.zip", &["warm.txt".into()], false);
+    submit_file(&server, &d.join("warm.zip"), &[]).await;
+    let (baseline, _) = crate::support::memory_kib(pid);
+
+    // Overlapping entries: 1,000 entries over one 16 MiB member (16 GiB in all).
+    palisade_test_support::overlapping_zip_bomb(&d.join("overlap.zip"), 16 << 20, 1000);
+    let report = submit_file(&server, &d.join("overlap.zip"), &[]).await;
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 13, "{report}");
+    assert_eq!(report["process_info"]["result"], "Blocked");
+    let (after_overlap, _) = crate::support::memory_kib(pid);
+
+    // 42.zip-style recursion: 16 zips of 16 zips of 16 members of 1 MiB zeros (4 GiB in all).
+    write(d, "zeros.bin", &vec![0u8; 1 << 20]);
+    let mut level: Vec<String> = (0..16)
+        .map(|i| {
+            let name = format!("z{i}.bin");
+            std::fs::copy(d.join("zeros.bin"), d.join(&name)).unwrap();
+            name
+        })
+        .collect();
+    for depth in 1..=3 {
+        let name = format!("r{depth}.zip");
+        zip_files(d, &name, &level, depth > 1);
+        level = (0..16)
+            .map(|i| {
+                let copy = format!("r{depth}-{i}.zip");
+                std::fs::copy(d.join(&name), d.join(&copy)).unwrap();
+                copy
+            })
+            .collect();
+    }
+    let report = submit_file(&server, &d.join("r3.zip"), &[]).await;
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 13, "{report}");
+    assert_eq!(report["process_info"]["result"], "Blocked");
+
+    // The bound is the server's whole peak RSS, whatever the bombs expand to (16 GiB and 4 GiB):
+    // SQLite page caches (up to 16 MiB per connection), decoders and buffers of the jobs running
+    // at once. Measured here: 49 MiB before, 50 MiB after the overlap bomb, 114 to 132 MiB after
+    // the recursive one, whose 4,368 members are jobs of their own.
+    let (peak, _) = crate::support::memory_kib(pid);
+    println!(
+        "peak RSS {} MiB before the bombs, {} MiB after the overlap bomb, {} MiB after both",
+        baseline / 1024,
+        after_overlap / 1024,
+        peak / 1024
+    );
+    assert!(
+        after_overlap < baseline + 16 * 1024,
+        "the overlap bomb grew peak RSS from {baseline} KiB to {after_overlap} KiB"
+    );
+    assert!(peak < 256 * 1024, "peak RSS reached {peak} KiB");
+}
+
+#[tokio::test]
+async fn heavy_a_thousand_members_page_and_twenty_levels_are_followed_when_allowed() {
+    let server = Server::start(
+        "[[rules]]\nname = \"Default\"\n\n[[rules]]\nname = \"Deep\"\narchive_max_depth = 25\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let names: Vec<String> = (0..1000)
+        .map(|i| {
+            let name = format!("m{i:04}.txt");
+            write(d, &name, format!("member {i}").as_bytes());
+            name
+        })
+        .collect();
+    zip_files(d, "many.zip", &names, false);
+    let report = submit_file(&server, &d.join("many.zip"), &[]).await;
+    assert_eq!(report["extracted_files"]["files_extracted_count"], 1000);
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 0);
+    assert_eq!(members(&report).len(), 50);
+    let id = report["data_id"].as_str().unwrap();
+    let tail: Value = server
+        .get_json(&format!("/file/{id}?first=990&size=50"))
+        .await;
+    let listed = members(&tail);
+    assert_eq!(listed.len(), 10);
+    assert_eq!(listed[9]["display_name"], "m0999.txt");
+    assert!(listed.iter().all(|m| m["progress_percentage"] == 100));
+
+    write(d, "eicar.com", &eicar());
+    let mut inner = "eicar.com".to_string();
+    for level in 1..=20 {
+        let name = format!("n{level}.zip");
+        zip_files(d, &name, &[inner], false);
+        inner = name;
+    }
+    let deep = submit_file(&server, &d.join("n20.zip"), &[("rule", "Deep")]).await;
+    assert_eq!(deep["scan_results"]["scan_all_result_i"], 1, "{deep}");
+    let worst = deep["extracted_files"]["worst_data_id"].as_str().unwrap();
+    assert_eq!(
+        server.report(worst).await["file_info"]["display_name"],
+        "eicar.com"
+    );
+    let capped = submit_file(&server, &d.join("n20.zip"), &[]).await;
+    assert_eq!(capped["scan_results"]["scan_all_result_i"], 9, "{capped}");
+}
+
+#[tokio::test]
+async fn encrypted_7z_and_rar_need_the_password() {
+    let server = Server::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "eicar.com", &eicar());
+    run(
+        d,
+        "7zz",
+        &[
+            "a",
+            "-bd",
+            "-bso0",
+            "-pbear",
+            "-mhe=on",
+            "s.7z",
+            "eicar.com",
+        ],
+    );
+    run(d, "rar", &["a", "-idq", "-pbear", "s.rar", "eicar.com"]);
+    for name in ["s.7z", "s.rar"] {
+        let locked = submit_file(&server, &d.join(name), &[("archivepwd", "fox")]).await;
+        assert_eq!(
+            locked["scan_results"]["scan_all_result_i"], 12,
+            "{name}: {locked}"
+        );
+        let opened = submit_file(&server, &d.join(name), &[("archivepwd", "bear")]).await;
+        assert_eq!(
+            opened["scan_results"]["scan_all_result_i"], 1,
+            "{name}: {opened}"
+        );
+        assert_eq!(opened["extraction_info"]["decrypted_status"], "Success");
+    }
+}

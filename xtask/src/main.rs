@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 
+mod archive_bench;
 mod clamav_bench;
 
 const API_KEY: &str = "bench-key-0123456789";
@@ -22,9 +23,10 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("bench") => bench(&args[1..]),
         Some("bench-clamav") => clamav_bench::bench(&args[1..]),
+        Some("bench-archive") => archive_bench::bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--files N] [--seconds S] [--clients N] [--skip-upload] [--url URL]\n       cargo xtask bench-clamav [--files N] [--clients N] [--signatures N]"
+                "usage: cargo xtask bench [--files N] [--seconds S] [--clients N] [--skip-upload] [--url URL]\n       cargo xtask bench-clamav [--files N] [--clients N] [--signatures N]\n       cargo xtask bench-archive [--members N]"
             );
             bail!("unknown task")
         }

@@ -259,6 +259,8 @@ pub struct QueueSection {
     pub max_attempts: u32,
     pub engine_timeout_seconds: f64,
     pub poll_interval_ms: u64,
+    /// Share of running jobs archive members may take (0 to 1], so archives never starve other files.
+    pub archive_member_share: f64,
 }
 
 impl Default for QueueSection {
@@ -272,6 +274,7 @@ impl Default for QueueSection {
             max_attempts: 3,
             engine_timeout_seconds: 60.0,
             poll_interval_ms: 500,
+            archive_member_share: 0.5,
         }
     }
 }
@@ -540,6 +543,10 @@ pub fn worker_settings(config: &ConfigFile) -> anyhow::Result<WorkerSettings> {
     settings.engine_timeout =
         seconds(queue.engine_timeout_seconds, "queue.engine_timeout_seconds")?;
     settings.poll_interval = Duration::from_millis(queue.poll_interval_ms.max(10));
+    if !(queue.archive_member_share > 0.0 && queue.archive_member_share <= 1.0) {
+        bail!("queue.archive_member_share must be more than 0 and at most 1");
+    }
+    settings.archive_member_share = queue.archive_member_share;
     Ok(settings)
 }
 

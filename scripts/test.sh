@@ -17,11 +17,14 @@ command -v pgrep >/dev/null || need_apt+=(procps)
 command -v zip >/dev/null || need_apt+=(zip)
 command -v 7zz >/dev/null || need_apt+=(7zip)
 command -v unar >/dev/null || need_apt+=(unar)
+command -v qpdf >/dev/null || need_apt+=(qpdf)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
 fi
+# msoffcrypto-tool (PyPI) encrypts Office documents for the password-protected document test.
+python3 -c 'import msoffcrypto' 2>/dev/null || python3 -m pip install -q msoffcrypto-tool
 if ! command -v rar >/dev/null; then
   # RARLAB's rar (Debian non-free) builds the RAR test archives. It is fetched from a private
   # package list, so non-free is not enabled system-wide.

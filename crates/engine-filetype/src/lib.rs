@@ -84,6 +84,47 @@ fn describe(format: FileFormat) -> FileTypeFinding {
     }
 }
 
+/// Bytes searched at each end of a PDF for its encryption dictionary.
+const PDF_WINDOW: u64 = 1 << 20;
+/// Office containers up to this size are searched whole for the encrypted package stream.
+const CFB_WINDOW: u64 = 32 << 20;
+
+/// Whether a file is a password-protected document, and which kind: a PDF with an `/Encrypt`
+/// dictionary, or an Office file encrypted with a password (an OLE container holding an
+/// `EncryptedPackage` stream). Legacy binary Office encryption is not recognised.
+pub fn protected_document(path: &std::path::Path) -> std::io::Result<Option<&'static str>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let length = file.metadata()?.len();
+    let mut magic = [0u8; 8];
+    let read = file.read(&mut magic)?;
+    let magic = &magic[..read];
+    let mut window = |from: u64, size: u64| -> std::io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(from))?;
+        (&mut file).take(size).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    let contains =
+        |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    if magic.starts_with(b"%PDF-") {
+        let head = window(0, PDF_WINDOW)?;
+        let tail = window(length.saturating_sub(PDF_WINDOW), PDF_WINDOW)?;
+        if contains(&head, b"/Encrypt") || contains(&tail, b"/Encrypt") {
+            return Ok(Some("password-protected PDF"));
+        }
+    } else if magic == [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1] {
+        let name: Vec<u8> = "EncryptedPackage"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        if contains(&window(0, CFB_WINDOW)?, &name) {
+            return Ok(Some("password-protected Office document"));
+        }
+    }
+    Ok(None)
+}
+
 impl Engine for FileTypeEngine {
     fn descriptor(&self) -> &EngineDescriptor {
         &self.descriptor
@@ -100,9 +141,18 @@ impl Engine for FileTypeEngine {
 
     fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
         let finding = identify(sample)?;
+        let protected = protected_document(sample.path)?;
         Ok(Finding {
             section: Section::FileType(Box::new(finding)),
-            ..Finding::clean()
+            ..match protected {
+                // Its content cannot be analysed: Password Protected Document (15), never clean.
+                Some(kind) => Finding {
+                    result: palisade_model::ScanResult::PasswordProtectedDocument,
+                    threat_found: kind.into(),
+                    section: Section::None,
+                },
+                None => Finding::clean(),
+            }
         })
     }
 }

@@ -323,3 +323,101 @@ async fn encrypted_7z_and_rar_need_the_password() {
         assert_eq!(opened["extraction_info"]["decrypted_status"], "Success");
     }
 }
+
+fn md5_of(path: &Path) -> String {
+    let output = Command::new("md5sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn heavy_member_and_time_limits_hold_across_jobs_and_rules_decide_whether_they_block() {
+    let server = Server::start(
+        "[[rules]]\nname = \"Default\"\narchive_max_members = 100\n\n\
+         [[rules]]\nname = \"Quick\"\narchive_max_seconds = 0.001\n\n\
+         [[rules]]\nname = \"Lenient\"\narchive_max_members = 100\nallowed_results = [0, 14]\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 4 inner zips of 40 members: each under the limit, 160 together.
+    let mut inner = Vec::new();
+    for z in 0..4 {
+        let names: Vec<String> = (0..40)
+            .map(|i| {
+                let name = format!("z{z}-{i:02}.txt");
+                write(d, &name, format!("zip {z} member {i}").as_bytes());
+                name
+            })
+            .collect();
+        let name = format!("part{z}.zip");
+        zip_files(d, &name, &names, false);
+        inner.push(name);
+    }
+    zip_files(d, "parts.zip", &inner, false);
+
+    let capped = submit_file(&server, &d.join("parts.zip"), &[]).await;
+    assert_eq!(capped["scan_results"]["scan_all_result_i"], 14, "{capped}");
+    assert_eq!(capped["process_info"]["result"], "Blocked");
+    let lenient = submit_file(&server, &d.join("parts.zip"), &[("rule", "Lenient")]).await;
+    assert_eq!(lenient["scan_results"]["scan_all_result_i"], 14);
+    assert_eq!(lenient["process_info"]["result"], "Allowed");
+    let late = submit_file(&server, &d.join("parts.zip"), &[("rule", "Quick")]).await;
+    assert_eq!(late["scan_results"]["scan_all_result_i"], 16, "{late}");
+}
+
+#[tokio::test]
+async fn heavy_cancelling_an_archive_cancels_its_queued_members() {
+    // One job at a time, so most members are still queued when the cancel lands.
+    let server = Server::start("[queue]\nworkers = 1\nclaim_batch = 1\n");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let names: Vec<String> = (0..400)
+        .map(|i| {
+            let name = format!("c{i:03}.txt");
+            write(d, &name, format!("cancel member {i}").as_bytes());
+            name
+        })
+        .collect();
+    zip_files(d, "cancel.zip", &names, false);
+    let last = md5_of(&d.join("c399.txt"));
+    let data_id = server
+        .submit_with(
+            server.post("/file").header("filename", "cancel.zip"),
+            std::fs::read(d.join("cancel.zip")).unwrap(),
+        )
+        .await;
+    // Wait until the members exist (the last one is then queued), then cancel the archive.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let member = loop {
+        let found = server
+            .get(&format!("/hash/{last}"))
+            .header("include-inprogress", "true")
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        if let Some(id) = found["data_id"].as_str() {
+            break id.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "members never appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let response = server
+        .post(&format!("/file/{data_id}/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let archive = server.wait_final(&data_id).await;
+    assert_eq!(archive["scan_results"]["scan_all_result_i"], 19);
+    let member = server.wait_final(&member).await;
+    assert_eq!(member["scan_results"]["scan_all_result_i"], 19, "{member}");
+}

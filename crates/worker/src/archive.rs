@@ -128,7 +128,9 @@ pub(crate) async fn after_engines(
     path: PathBuf,
     report: FileReport,
 ) -> Next {
-    if !settings.extract {
+    // Only files identified as archives at upload are opened: documents that happen to be zip
+    // containers (docx, odt) are analysed as documents.
+    if !settings.extract || !record.job.type_category.iter().any(|c| c == "A") {
         return Next::Final(Box::new(report));
     }
     let probe = path.clone();

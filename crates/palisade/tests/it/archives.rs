@@ -421,3 +421,33 @@ async fn heavy_cancelling_an_archive_cancels_its_queued_members() {
     let member = server.wait_final(&member).await;
     assert_eq!(member["scan_results"]["scan_all_result_i"], 19, "{member}");
 }
+
+#[tokio::test]
+async fn office_documents_are_not_opened_as_archives() {
+    let server = Server::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("word")).unwrap();
+    write(
+        d,
+        "[Content_Types].xml",
+        b"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+          <Override PartName=\"/word/document.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml\"/></Types>",
+    );
+    write(d, "word/document.xml", b"<w:document/>");
+    run(
+        d,
+        "zip",
+        &["-q", "-r", "report.docx", "[Content_Types].xml", "word"],
+    );
+    let report = submit_file(&server, &d.join("report.docx"), &[]).await;
+    assert!(
+        report["file_info"]["file_type"]
+            .as_str()
+            .unwrap()
+            .contains("officedocument"),
+        "{}",
+        report["file_info"]
+    );
+    assert!(report.get("extracted_files").is_none(), "{report}");
+}

@@ -10,7 +10,7 @@ use palisade_service::Service;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
-pub use routes::router;
+pub use routes::{health_router, router};
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
 pub async fn serve(
@@ -19,6 +19,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(service))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves only `/readyz` and `/version` (for scanning nodes, which have no API of their own).
+pub async fn serve_health(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, health_router())
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -27,6 +27,7 @@ pub fn router(service: Service) -> Router {
         .route("/version", get(version))
         .route("/readyz", get(readyz))
         .route("/stat/engines", get(engines))
+        .route("/stat/nodes", get(nodes))
         .route(
             "/file",
             post(submit).layer(axum::extract::DefaultBodyLimit::disable()),
@@ -132,6 +133,23 @@ async fn version() -> Response {
 
 async fn readyz() -> Response {
     json_response(json!({ "status": "ready" }))
+}
+
+/// The routes of a scanning node: liveness and version only.
+pub fn health_router() -> Router {
+    Router::new()
+        .route("/readyz", get(readyz))
+        .route("/version", get(version))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Endpoint not found") })
+}
+
+async fn nodes(
+    State(service): State<Service>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> ApiResult {
+    caller(&service, &headers, &params).await?;
+    Ok(json_response(service.node_stats().await?))
 }
 
 async fn engines(

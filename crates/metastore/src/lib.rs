@@ -163,6 +163,24 @@ pub struct UserRecord {
 }
 
 /// Result of adding a file to a batch.
+/// One gateway or scanning node, as it last reported itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeRecord {
+    pub node_id: String,
+    /// `serve`, `gateway` or `node`.
+    pub role: String,
+    pub hostname: String,
+    pub version: String,
+    pub started_ts: Millis,
+    pub last_seen: Millis,
+    /// Worker loops (0 for a gateway).
+    pub workers: u32,
+    /// Jobs it holds leases on.
+    pub running: u64,
+    /// Its engines and their states, as JSON.
+    pub engines: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SubmitOutcome {
     Accepted,
@@ -277,6 +295,13 @@ pub trait MetaBackend: Send + Sync + 'static {
         idle_ms: i64,
     ) -> StoreResult<Option<SessionRecord>>;
     async fn delete_session(&self, session_id: &str) -> StoreResult<bool>;
+
+    /// Records a node's heartbeat (inserting it the first time); `running` is counted from the
+    /// leases its workers (owners `<node_id>/...`) hold.
+    async fn node_heartbeat(&self, node: &NodeRecord) -> StoreResult<()>;
+    async fn nodes(&self) -> StoreResult<Vec<NodeRecord>>;
+    /// A node that stops cleanly leaves the registry.
+    async fn remove_node(&self, node_id: &str) -> StoreResult<()>;
 
     async fn put_user(&self, user: &UserRecord) -> StoreResult<()>;
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>>;

@@ -13,14 +13,15 @@ use sqlx::{Executor, QueryBuilder, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob, SessionRecord,
-    StoreError, StoreResult, SubmitOutcome, UserRecord,
+    BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob, NodeRecord,
+    SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
 };
 
 /// Versioned schema migrations, applied in order and recorded in `schema_version`.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_initial.sql")),
     (2, include_str!("../migrations/sqlite/0002_archives.sql")),
+    (3, include_str!("../migrations/sqlite/0003_nodes.sql")),
 ];
 
 const JOB_COLUMNS: &str = "j.data_id, j.sha256, b.md5, b.sha1, b.sha512, b.size, j.display_name, \
@@ -667,6 +668,62 @@ impl MetaBackend for SqliteBackend {
         .await?
         .rows_affected();
         Ok(changed == 1)
+    }
+
+    async fn node_heartbeat(&self, node: &NodeRecord) -> StoreResult<()> {
+        let prefix = format!("{}/", node.node_id);
+        sqlx::query(
+            "INSERT INTO nodes (node_id, role, hostname, version, started_ts, last_seen, workers, running, engines) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+               (SELECT COUNT(*) FROM jobs WHERE state = 'running' AND substr(lease_owner, 1, length(?8)) = ?8), ?9) \
+             ON CONFLICT (node_id) DO UPDATE SET role = excluded.role, hostname = excluded.hostname, \
+             version = excluded.version, last_seen = excluded.last_seen, workers = excluded.workers, \
+             running = excluded.running, engines = excluded.engines",
+        )
+        .bind(&node.node_id)
+        .bind(&node.role)
+        .bind(&node.hostname)
+        .bind(&node.version)
+        .bind(node.started_ts)
+        .bind(node.last_seen)
+        .bind(i64::from(node.workers))
+        .bind(&prefix)
+        .bind(&node.engines)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn nodes(&self) -> StoreResult<Vec<NodeRecord>> {
+        let rows = sqlx::query(
+            "SELECT node_id, role, hostname, version, started_ts, last_seen, workers, running, engines \
+             FROM nodes ORDER BY started_ts, node_id",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(NodeRecord {
+                    node_id: row.try_get("node_id")?,
+                    role: row.try_get("role")?,
+                    hostname: row.try_get("hostname")?,
+                    version: row.try_get("version")?,
+                    started_ts: row.try_get("started_ts")?,
+                    last_seen: row.try_get("last_seen")?,
+                    workers: u32::try_from(row.try_get::<i64, _>("workers")?).unwrap_or(0),
+                    running: u64::try_from(row.try_get::<i64, _>("running")?).unwrap_or(0),
+                    engines: row.try_get("engines")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn remove_node(&self, node_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM nodes WHERE node_id = ?")
+            .bind(node_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     async fn create_batch(&self, batch: &BatchRecord) -> StoreResult<()> {

@@ -32,6 +32,23 @@ pub struct ConfigFile {
     pub health: HealthSection,
     pub lists: ListsSection,
     pub reputation: ReputationSection,
+    pub cluster: ClusterSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSection {
+    /// How often each process records itself in the node registry; three missed beats and it
+    /// shows offline in `/stat/nodes`.
+    pub heartbeat_seconds: f64,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        Self {
+            heartbeat_seconds: 5.0,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -516,6 +533,10 @@ pub fn service_settings(
         )?,
         allow_anonymous: config.auth.allow_anonymous,
         api_keys: Vec::new(),
+        node_stale_after: seconds(
+            config.cluster.heartbeat_seconds * 3.0,
+            "cluster.heartbeat_seconds",
+        )?,
     };
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
         settings.api_keys.push(palisade_service::ApiKey {

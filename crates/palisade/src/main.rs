@@ -59,6 +59,14 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Run scan workers only (a scanning node); `--listen` serves `/readyz` and `/version`.
+    Node {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Address of the health endpoint.
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -94,8 +102,11 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Serve { common, listen } => runtime.block_on(serve(common, listen, true)),
-        Command::Gateway { common, listen } => runtime.block_on(serve(common, listen, false)),
+        Command::Serve { common, listen } => runtime.block_on(serve(common, listen, Role::Serve)),
+        Command::Gateway { common, listen } => {
+            runtime.block_on(serve(common, listen, Role::Gateway))
+        }
+        Command::Node { common, listen } => runtime.block_on(serve(common, listen, Role::Node)),
         Command::User {
             command: UserCommand::Add { name, role, common },
         } => runtime.block_on(add_user(common, &name, &role)),
@@ -227,7 +238,26 @@ fn build_engines(
     Ok((Roster::new(engines), yara))
 }
 
-async fn serve(common: CommonArgs, listen: Option<String>, workers: bool) -> anyhow::Result<()> {
+/// What a process does: the HTTP API, scanning, or both.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Serve,
+    Gateway,
+    Node,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Serve => "serve",
+            Role::Gateway => "gateway",
+            Role::Node => "node",
+        }
+    }
+}
+
+async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow::Result<()> {
+    let workers = role != Role::Gateway;
     let layout = layout(&common)?;
     let config = &layout.config;
     let service_settings =
@@ -308,9 +338,51 @@ async fn serve(common: CommonArgs, listen: Option<String>, workers: bool) -> any
             }
         });
     }
+    let node_id = palisade_model::random_hex(6);
+    {
+        // The node registry: this process, its role, load and engines, every heartbeat.
+        let interval = config::seconds(
+            config.cluster.heartbeat_seconds,
+            "cluster.heartbeat_seconds",
+        )?;
+        let service = service.clone();
+        let mut stop = stop.clone();
+        let record = palisade_metastore::NodeRecord {
+            node_id: node_id.clone(),
+            role: role.name().into(),
+            hostname: hostname(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            started_ts: palisade_model::now_millis(),
+            last_seen: 0,
+            workers: if workers {
+                u32::try_from(worker_settings.workers).unwrap_or(u32::MAX)
+            } else {
+                0
+            },
+            running: 0,
+            engines: String::new(),
+        };
+        tasks.spawn(async move {
+            loop {
+                let beat = palisade_metastore::NodeRecord {
+                    last_seen: palisade_model::now_millis(),
+                    engines: service.engine_summary(),
+                    ..record.clone()
+                };
+                if let Err(error) = service.metastore().node_heartbeat(&beat).await {
+                    tracing::warn!(%error, "node heartbeat failed");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        });
+    }
     if workers {
         tasks.spawn(palisade_worker::run_workers(
             service.clone(),
+            node_id.clone(),
             worker_settings,
             wake,
             stop.clone(),
@@ -328,9 +400,16 @@ async fn serve(common: CommonArgs, listen: Option<String>, workers: bool) -> any
     println!("listening on http://{address}");
 
     let mut http_stop = stop.clone();
-    let http = palisade_api::serve(listener, service, async move {
+    let shutdown = async move {
         let _ = http_stop.changed().await;
-    });
+    };
+    let metastore = service.metastore().clone();
+    let http: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
+        if role == Role::Node {
+            Box::pin(palisade_api::serve_health(listener, shutdown))
+        } else {
+            Box::pin(palisade_api::serve(listener, service, shutdown))
+        };
     tokio::pin!(http);
     tokio::select! {
         result = &mut http => result?,
@@ -341,8 +420,19 @@ async fn serve(common: CommonArgs, listen: Option<String>, workers: bool) -> any
         }
     }
     let _ = stop_sender.send(true);
+    // Workers finish the jobs in hand (graceful drain), then the node leaves the registry.
     while tasks.join_next().await.is_some() {}
+    if let Err(error) = metastore.remove_node(&node_id).await {
+        tracing::warn!(%error, "leaving the node registry failed");
+    }
+    tracing::info!(node = %node_id, "stopped");
     Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 async fn shutdown_signal() {

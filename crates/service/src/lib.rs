@@ -123,6 +123,53 @@ impl Service {
         &self.inner.roster
     }
 
+    /// `/stat/nodes`: every gateway and scanning node, whether it is heartbeating, its load and
+    /// its engines. A node is `online` while its last heartbeat is within `stale_after`.
+    pub async fn node_stats(&self) -> ServiceResult<serde_json::Value> {
+        let now = palisade_model::now_millis();
+        let stale =
+            i64::try_from(self.inner.settings.node_stale_after.as_millis()).unwrap_or(i64::MAX);
+        let nodes = self.metastore().nodes().await?;
+        let list: Vec<serde_json::Value> = nodes
+            .into_iter()
+            .map(|node| {
+                let engines: serde_json::Value =
+                    serde_json::from_str(&node.engines).unwrap_or_default();
+                serde_json::json!({
+                    "node_id": node.node_id,
+                    "role": node.role,
+                    "hostname": node.hostname,
+                    "version": node.version,
+                    "started": palisade_model::format_timestamp(node.started_ts),
+                    "last_seen": palisade_model::format_timestamp(node.last_seen),
+                    "online": now - node.last_seen <= stale,
+                    "workers": node.workers,
+                    "running": node.running,
+                    "engines": engines,
+                })
+            })
+            .collect();
+        Ok(serde_json::Value::Array(list))
+    }
+
+    /// The engines of this process and their states, as a node reports them to the registry.
+    pub fn engine_summary(&self) -> String {
+        let list: Vec<serde_json::Value> = self
+            .inner
+            .roster
+            .all()
+            .iter()
+            .map(|engine| {
+                let status = engine.status();
+                serde_json::json!({
+                    "eng_id": engine.descriptor().id,
+                    "state": status.state,
+                })
+            })
+            .collect();
+        serde_json::Value::Array(list).to_string()
+    }
+
     /// `/stat/engines`: every engine with its state and definition time.
     pub fn engine_stats(&self) -> serde_json::Value {
         let list: Vec<serde_json::Value> = self

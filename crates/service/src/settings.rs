@@ -116,6 +116,8 @@ pub struct ServiceSettings {
     pub session_idle: Duration,
     pub allow_anonymous: bool,
     pub api_keys: Vec<ApiKey>,
+    /// A node whose last heartbeat is older than this shows as offline in `/stat/nodes`.
+    pub node_stale_after: Duration,
 }
 
 impl Default for ServiceSettings {
@@ -126,6 +128,7 @@ impl Default for ServiceSettings {
             session_idle: Duration::from_secs(3600),
             allow_anonymous: false,
             api_keys: Vec::new(),
+            node_stale_after: Duration::from_secs(15),
         }
     }
 }

@@ -71,14 +71,15 @@ struct Shared {
     extraction_slots: Semaphore,
 }
 
-/// Runs the worker loops until `shutdown` resolves; jobs in hand are finished first.
+/// Runs the worker loops of node `node` until `shutdown` resolves; jobs in hand are finished
+/// first. Leases are taken as `<node>/w<index>`, so the registry can count a node's load.
 pub async fn run_workers(
     service: Service,
+    node: String,
     settings: WorkerSettings,
     wake: Arc<Notify>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let node = palisade_model::random_hex(6);
     let shared = Arc::new(Shared {
         engine_slots: Semaphore::new(settings.engine_concurrency.max(1)),
         extraction_slots: Semaphore::new(settings.workers.max(1)),

@@ -625,3 +625,43 @@ pub async fn extraction_charges_stop_at_the_submission_limits(store: &Metastore)
             .unwrap()
     );
 }
+
+pub async fn nodes_register_report_their_load_and_leave(store: &Metastore) {
+    use palisade_metastore::NodeRecord;
+    let node = |id: &str, seen: i64| NodeRecord {
+        node_id: id.into(),
+        role: "node".into(),
+        hostname: "host-a".into(),
+        version: "0.1.0".into(),
+        started_ts: 100,
+        last_seen: seen,
+        workers: 2,
+        running: 0,
+        engines: "[]".into(),
+    };
+    store.submit(&job("busy1", "b1")).await.unwrap();
+    store.submit(&job("busy2", "b2")).await.unwrap();
+    store.claim("n1/w0", 0, 10_000, 2, 10).await.unwrap();
+    store.node_heartbeat(&node("n1", 1_000)).await.unwrap();
+    store
+        .node_heartbeat(&NodeRecord {
+            role: "gateway".into(),
+            workers: 0,
+            started_ts: 200,
+            ..node("g1", 1_000)
+        })
+        .await
+        .unwrap();
+    store.node_heartbeat(&node("n1", 2_000)).await.unwrap();
+    let nodes = store.nodes().await.unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0].node_id, "n1");
+    assert_eq!(nodes[0].last_seen, 2_000);
+    assert_eq!(nodes[0].running, 2, "leases held by n1's workers");
+    assert_eq!(nodes[1].role, "gateway");
+    assert_eq!(nodes[1].running, 0);
+    store.remove_node("n1").await.unwrap();
+    let nodes = store.nodes().await.unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].node_id, "g1");
+}

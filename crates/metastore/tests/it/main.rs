@@ -40,6 +40,7 @@ suite!(sqlite:
     cancelling_an_archive_cancels_every_unfinished_member_below_it,
     members_take_at_most_their_share_of_running_jobs,
     extraction_charges_stop_at_the_submission_limits,
+    nodes_register_report_their_load_and_leave,
 );
 
 #[tokio::test]

@@ -4,6 +4,7 @@ mod antivirus;
 mod archives;
 mod auth;
 mod batches;
+mod cluster;
 mod durability;
 mod files;
 mod reputation;

@@ -171,6 +171,7 @@ impl Workers {
         let (stop, receiver) = tokio::sync::watch::channel(false);
         let handle = tokio::spawn(run_workers(
             fixture.service.clone(),
+            "test-node".into(),
             settings,
             fixture.wake.clone(),
             receiver,

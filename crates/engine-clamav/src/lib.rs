@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use palisade_pipeline::{
-    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Sample, Stage,
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Sample, Stage, StatusCell,
 };
 
 /// Where clamd listens.
@@ -193,7 +193,7 @@ fn iso_from_clamd_date(text: &str) -> String {
 pub struct ClamavEngine {
     descriptor: EngineDescriptor,
     settings: ClamavSettings,
-    status: Mutex<Option<EngineStatus>>,
+    status: StatusCell,
     /// Open sessions waiting for their next scan, with when they were last used.
     idle: Mutex<Vec<(Connection, Instant)>>,
 }
@@ -221,7 +221,7 @@ impl ClamavEngine {
                 engine_type: "av".into(),
             },
             settings,
-            status: Mutex::new(None),
+            status: StatusCell::default(),
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -244,8 +244,8 @@ impl ClamavEngine {
                     problems: Vec::new(),
                 }
             }
-            Ok(reply) => failed_status(format!("unexpected VERSION answer {reply:?}")),
-            Err(error) => failed_status(format!("clamd unreachable: {error}")),
+            Ok(reply) => EngineStatus::failed(format!("unexpected VERSION answer {reply:?}")),
+            Err(error) => EngineStatus::failed(format!("clamd unreachable: {error}")),
         }
     }
 
@@ -345,21 +345,6 @@ impl ClamavEngine {
     pub fn idle_sessions(&self) -> usize {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
-
-    fn store_status(&self, status: EngineStatus) -> EngineStatus {
-        let mut cached = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        *cached = Some(status.clone());
-        status
-    }
-}
-
-fn failed_status(problem: String) -> EngineStatus {
-    EngineStatus {
-        state: "failed".into(),
-        version: String::new(),
-        def_time: String::new(),
-        problems: vec![problem],
-    }
 }
 
 impl Engine for ClamavEngine {
@@ -369,15 +354,7 @@ impl Engine for ClamavEngine {
 
     /// The last health check's result; clamd is asked only when there is none yet.
     fn status(&self) -> EngineStatus {
-        let cached = self
-            .status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        match cached {
-            Some(status) => status,
-            None => self.refresh(),
-        }
+        self.status.get_or(|| self.refresh())
     }
 
     fn refresh(&self) -> EngineStatus {
@@ -386,19 +363,14 @@ impl Engine for ClamavEngine {
             // Sessions to a daemon that went away are useless now.
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
-        self.store_status(status)
+        self.status.set(status)
     }
 
     fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
         let verdict = self.scan_stream(sample);
         // A failed scan may mean the daemon went down, a good one that it came back: when the
         // known health says otherwise, check again now rather than at the next periodic check.
-        let healthy = self
-            .status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|s| s.state == "production");
+        let healthy = self.status.get().map(|s| s.state == "production");
         if healthy != Some(verdict.is_ok()) {
             self.refresh();
         }

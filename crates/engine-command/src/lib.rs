@@ -10,12 +10,11 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use palisade_model::ScanResult;
 use palisade_pipeline::{
-    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Sample, Stage,
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Sample, Stage, StatusCell,
 };
 use regex::Regex;
 
@@ -57,7 +56,7 @@ struct Ran {
 pub struct CommandEngine {
     descriptor: EngineDescriptor,
     settings: CommandSettings,
-    status: Mutex<Option<EngineStatus>>,
+    status: StatusCell,
 }
 
 /// Characters kept in a file name given to the scanner; the rest become `_`.
@@ -188,17 +187,11 @@ impl CommandEngine {
                 engine_type: "av".into(),
             },
             settings,
-            status: Mutex::new(None),
+            status: StatusCell::default(),
         }
     }
 
     fn probe(&self) -> EngineStatus {
-        let failed = |problem: String| EngineStatus {
-            state: "failed".into(),
-            version: String::new(),
-            def_time: String::new(),
-            problems: vec![problem],
-        };
         let version = match &self.settings.version_command {
             Some(argv) => match run(argv, None, Duration::from_secs(30), 4096) {
                 Ok(Some(ran)) if ran.code == Some(0) => ran
@@ -209,21 +202,23 @@ impl CommandEngine {
                     .trim()
                     .to_string(),
                 Ok(Some(ran)) => {
-                    return failed(format!(
+                    return EngineStatus::failed(format!(
                         "version command exited with {:?}: {}",
                         ran.code,
                         ran.stderr.trim()
                     ));
                 }
-                Ok(None) => return failed("version command timed out".into()),
-                Err(error) => return failed(format!("cannot run the version command: {error}")),
+                Ok(None) => return EngineStatus::failed("version command timed out"),
+                Err(error) => {
+                    return EngineStatus::failed(format!("cannot run the version command: {error}"));
+                }
             },
             None => {
                 let program = self.settings.command.first().cloned().unwrap_or_default();
                 if !program_exists(&program) {
                     return EngineStatus {
                         state: "not available".into(),
-                        ..failed(format!("program {program:?} not found"))
+                        ..EngineStatus::failed(format!("program {program:?} not found"))
                     };
                 }
                 String::new()
@@ -273,18 +268,11 @@ impl Engine for CommandEngine {
     }
 
     fn status(&self) -> EngineStatus {
-        let known = self
-            .status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        known.unwrap_or_else(|| self.refresh())
+        self.status.get_or(|| self.refresh())
     }
 
     fn refresh(&self) -> EngineStatus {
-        let status = self.probe();
-        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = Some(status.clone());
-        status
+        self.status.set(self.probe())
     }
 
     fn scan(&self, sample: &Sample<'_>, limits: &Limits) -> Result<Finding, EngineError> {

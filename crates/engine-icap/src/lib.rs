@@ -506,12 +506,7 @@ impl Engine for IcapEngine {
                 }
             }
             Err(problem) => Health {
-                status: EngineStatus {
-                    state: "failed".into(),
-                    version: String::new(),
-                    def_time: String::new(),
-                    problems: vec![problem],
-                },
+                status: EngineStatus::failed(problem),
                 options: None,
                 istag_seen: previous_tag,
             },

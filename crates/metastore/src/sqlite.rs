@@ -200,6 +200,34 @@ async fn settle_parents(
 }
 
 impl SqliteBackend {
+    /// Jobs whose `column` equals `value`, in `order`, a page at a time; and how many there are.
+    async fn page(
+        &self,
+        column: &str,
+        value: &str,
+        order: &str,
+        first: u64,
+        size: u64,
+    ) -> StoreResult<(u64, Vec<JobRecord>)> {
+        let count: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM jobs WHERE {column} = ?"))
+                .bind(value)
+                .fetch_one(&self.readers)
+                .await?;
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
+             WHERE j.{column} = ? ORDER BY {order} LIMIT ? OFFSET ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(value)
+            .bind(to_i64(size))
+            .bind(to_i64(first))
+            .fetch_all(&self.readers)
+            .await?;
+        let jobs = rows.iter().map(job_from_row).collect::<StoreResult<_>>()?;
+        Ok((u64::try_from(count).unwrap_or(0), jobs))
+    }
+
     pub async fn open(path: &Path) -> StoreResult<Self> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -628,22 +656,14 @@ impl MetaBackend for SqliteBackend {
         first: u64,
         size: u64,
     ) -> StoreResult<(u64, Vec<JobRecord>)> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE parent_id = ?")
-            .bind(parent_id)
-            .fetch_one(&self.readers)
-            .await?;
-        let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
-             WHERE j.parent_id = ? ORDER BY j.archive_index, j.seq LIMIT ? OFFSET ?"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(parent_id)
-            .bind(to_i64(size))
-            .bind(to_i64(first))
-            .fetch_all(&self.readers)
-            .await?;
-        let members = rows.iter().map(job_from_row).collect::<StoreResult<_>>()?;
-        Ok((u64::try_from(count).unwrap_or(0), members))
+        self.page(
+            "parent_id",
+            parent_id,
+            "j.archive_index, j.seq",
+            first,
+            size,
+        )
+        .await
     }
 
     async fn charge_extraction(
@@ -784,22 +804,7 @@ impl MetaBackend for SqliteBackend {
         first: u64,
         size: u64,
     ) -> StoreResult<(u64, Vec<JobRecord>)> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE batch_id = ?")
-            .bind(batch_id)
-            .fetch_one(&self.readers)
-            .await?;
-        let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
-             WHERE j.batch_id = ? ORDER BY j.seq LIMIT ? OFFSET ?"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(batch_id)
-            .bind(to_i64(size))
-            .bind(to_i64(first))
-            .fetch_all(&self.readers)
-            .await?;
-        let members = rows.iter().map(job_from_row).collect::<StoreResult<_>>()?;
-        Ok((u64::try_from(count).unwrap_or(0), members))
+        self.page("batch_id", batch_id, "j.seq", first, size).await
     }
 
     async fn unfinished_batch_members(&self, batch_id: &str) -> StoreResult<Vec<String>> {

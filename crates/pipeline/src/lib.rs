@@ -56,6 +56,40 @@ pub struct EngineStatus {
     pub problems: Vec<String>,
 }
 
+impl EngineStatus {
+    /// A failed engine, with why.
+    pub fn failed(problem: impl Into<String>) -> Self {
+        Self {
+            state: "failed".into(),
+            version: String::new(),
+            def_time: String::new(),
+            problems: vec![problem.into()],
+        }
+    }
+}
+
+/// The last health check of an engine whose checks do I/O: `Engine::status` reads it,
+/// `Engine::refresh` writes it.
+#[derive(Debug, Default)]
+pub struct StatusCell(std::sync::Mutex<Option<EngineStatus>>);
+
+impl StatusCell {
+    pub fn get(&self) -> Option<EngineStatus> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records a check's result and returns it.
+    pub fn set(&self, status: EngineStatus) -> EngineStatus {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(status.clone());
+        status
+    }
+
+    /// The known status, or the result of `check` when there is none yet.
+    pub fn get_or(&self, check: impl FnOnce() -> EngineStatus) -> EngineStatus {
+        self.get().unwrap_or_else(check)
+    }
+}
+
 /// The file an engine looks at. Engines read it; they never execute or modify it.
 #[derive(Clone, Copy, Debug)]
 pub struct Sample<'a> {

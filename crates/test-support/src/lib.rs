@@ -5,6 +5,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Runs `engine` on `bytes`, written to a temporary file, as a sample named `display_name`.
+pub fn scan_bytes(
+    engine: &dyn palisade_pipeline::Engine,
+    display_name: &str,
+    bytes: &[u8],
+) -> Result<palisade_pipeline::Finding, palisade_pipeline::EngineError> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("sample");
+    std::fs::write(&path, bytes).expect("sample written");
+    let hashes = palisade_model::FileHashes::default();
+    engine.scan(
+        &palisade_pipeline::Sample {
+            path: &path,
+            size: bytes.len() as u64,
+            display_name,
+            hashes: &hashes,
+        },
+        &palisade_pipeline::Limits::default(),
+    )
+}
+
 /// The EICAR test string, assembled at runtime so the repository holds no test virus.
 pub fn eicar() -> Vec<u8> {
     let mut text = String::from("X5O!P%@AP[4\\PZX54(P^)7CC)7}$");

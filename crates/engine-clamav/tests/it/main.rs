@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use palisade_engine_clamav::{ClamavEngine, ClamavSettings, ClamdAddress};
-use palisade_model::{FileHashes, ScanResult};
-use palisade_pipeline::{Engine, EngineError, Limits, Sample};
+use palisade_model::ScanResult;
+use palisade_pipeline::{Engine, EngineError, Finding};
 use palisade_test_support::{Clamd, eicar};
 
 fn engine(clamd: &Clamd) -> ClamavEngine {
@@ -16,20 +16,8 @@ fn engine(clamd: &Clamd) -> ClamavEngine {
     })
 }
 
-fn scan(engine: &ClamavEngine, bytes: &[u8]) -> Result<palisade_pipeline::Finding, EngineError> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sample");
-    std::fs::write(&path, bytes).unwrap();
-    let hashes = FileHashes::default();
-    engine.scan(
-        &Sample {
-            path: &path,
-            size: bytes.len() as u64,
-            display_name: "sample",
-            hashes: &hashes,
-        },
-        &Limits::default(),
-    )
+fn scan(engine: &dyn Engine, bytes: &[u8]) -> Result<Finding, EngineError> {
+    palisade_test_support::scan_bytes(engine, "sample", bytes)
 }
 
 #[test]

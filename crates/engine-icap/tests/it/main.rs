@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use palisade_engine_icap::{IcapEngine, IcapSettings, IcapUrl};
-use palisade_model::{FileHashes, ScanResult};
-use palisade_pipeline::{Engine, EngineError, Finding, Limits, Sample};
+use palisade_model::ScanResult;
+use palisade_pipeline::{Engine, EngineError, Finding};
 use palisade_test_support::{BODY_MARKER, Clamd, IcapServer, eicar};
 
 fn icap_engine(url: &str) -> IcapEngine {
@@ -16,20 +16,8 @@ fn icap_engine(url: &str) -> IcapEngine {
     })
 }
 
-fn scan(engine: &IcapEngine, bytes: &[u8]) -> Result<Finding, EngineError> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sample");
-    std::fs::write(&path, bytes).unwrap();
-    let hashes = FileHashes::default();
-    engine.scan(
-        &Sample {
-            path: &path,
-            size: bytes.len() as u64,
-            display_name: "report Q3.bin",
-            hashes: &hashes,
-        },
-        &Limits::default(),
-    )
+fn scan(engine: &dyn Engine, bytes: &[u8]) -> Result<Finding, EngineError> {
+    palisade_test_support::scan_bytes(engine, "report Q3.bin", bytes)
 }
 
 #[test]

@@ -210,7 +210,9 @@ impl CommandEngine {
                 }
                 Ok(None) => return EngineStatus::failed("version command timed out"),
                 Err(error) => {
-                    return EngineStatus::failed(format!("cannot run the version command: {error}"));
+                    return EngineStatus::failed(format!(
+                        "cannot run the version command: {error}"
+                    ));
                 }
             },
             None => {

@@ -247,16 +247,9 @@ impl Extractor<'_> {
                     .by_index(position)
                     .map_err(|e| ExtractError::Corrupt(format!("zip entry {name:?}: {e}")))?;
                 let packed = entry.compressed_size();
-                match self.copy(&mut entry, name.clone(), Some(packed), outcome)? {
-                    Ok(()) => {}
-                    Err(CopyError::Limit(limit)) => {
-                        outcome.stopped = Some(limit);
-                        return Ok(());
-                    }
-                    Err(CopyError::Read(e)) => {
-                        return Err(ExtractError::Corrupt(format!("zip entry {name:?}: {e}")));
-                    }
-                    Err(CopyError::Write(e)) => return Err(ExtractError::Io(e)),
+                let copied = self.copy(&mut entry, name.clone(), Some(packed), outcome)?;
+                if !settle(copied, outcome, &format!("zip entry {name:?}"))? {
+                    return Ok(());
                 }
                 continue;
             }
@@ -427,16 +420,9 @@ impl Extractor<'_> {
                 outcome.skipped.push((name, reason.into()));
                 continue;
             }
-            match self.copy(&mut entry, name.clone(), None, outcome)? {
-                Ok(()) => {}
-                Err(CopyError::Limit(limit)) => {
-                    outcome.stopped = Some(limit);
-                    return Ok(());
-                }
-                Err(CopyError::Read(e)) => {
-                    return Err(ExtractError::Corrupt(format!("tar entry {name:?}: {e}")));
-                }
-                Err(CopyError::Write(e)) => return Err(ExtractError::Io(e)),
+            let copied = self.copy(&mut entry, name.clone(), None, outcome)?;
+            if !settle(copied, outcome, &format!("tar entry {name:?}"))? {
+                return Ok(());
             }
         }
         Ok(())
@@ -474,22 +460,33 @@ impl Extractor<'_> {
         }
         let name = inner_name(self.display_name, format);
         let mut rest = rest;
-        match self.copy(&mut rest, name.clone(), None, outcome)? {
-            Ok(()) => Ok(()),
-            Err(CopyError::Limit(limit)) => {
-                outcome.stopped = Some(limit);
-                Ok(())
-            }
-            Err(CopyError::Read(e)) => {
-                // The ratio check reports through the reader.
-                if let Some(limit) = Limit::from_io(&e) {
-                    outcome.stopped = Some(limit);
-                    return Ok(());
-                }
-                Err(ExtractError::Corrupt(format!("{name}: {e}")))
-            }
-            Err(CopyError::Write(e)) => Err(ExtractError::Io(e)),
+        let copied = self.copy(&mut rest, name.clone(), None, outcome)?;
+        settle(copied, outcome, &name).map(|_| ())
+    }
+}
+
+/// What a finished copy means for the extraction: `true` to carry on, `false` when a limit
+/// stopped it (recorded in `outcome`). A read error is a damaged archive, named by `what`.
+fn settle(
+    copied: Result<(), CopyError>,
+    outcome: &mut Outcome,
+    what: &str,
+) -> Result<bool, ExtractError> {
+    match copied {
+        Ok(()) => Ok(true),
+        Err(CopyError::Limit(limit)) => {
+            outcome.stopped = Some(limit);
+            Ok(false)
         }
+        // Decompressing readers report the ratio limit through the read.
+        Err(CopyError::Read(e)) => match Limit::from_io(&e) {
+            Some(limit) => {
+                outcome.stopped = Some(limit);
+                Ok(false)
+            }
+            None => Err(ExtractError::Corrupt(format!("{what}: {e}"))),
+        },
+        Err(CopyError::Write(e)) => Err(ExtractError::Io(e)),
     }
 }
 

@@ -170,6 +170,17 @@ async fn archives_deeper_than_the_limit_are_not_opened_and_not_clean() {
     assert_eq!(report["process_info"]["result"], "Blocked");
 }
 
+/// Writes `count` small distinct files `<prefix>0000.txt`, ... into `dir`; returns their names.
+fn write_members(dir: &Path, prefix: &str, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|i| {
+            let name = format!("{prefix}{i:04}.txt");
+            write(dir, &name, format!("{prefix} member {i}").as_bytes());
+            name
+        })
+        .collect()
+}
+
 /// Zips `files` (names in `dir`) into `name`, storing (not compressing) when `store`.
 fn zip_files(dir: &Path, name: &str, files: &[String], store: bool) {
     let mut args: Vec<&str> = vec!["-q"];
@@ -250,13 +261,7 @@ async fn heavy_a_thousand_members_page_and_twenty_levels_are_followed_when_allow
     );
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let names: Vec<String> = (0..1000)
-        .map(|i| {
-            let name = format!("m{i:04}.txt");
-            write(d, &name, format!("member {i}").as_bytes());
-            name
-        })
-        .collect();
+    let names = write_members(d, "m", 1000);
     zip_files(d, "many.zip", &names, false);
     let report = submit_file(&server, &d.join("many.zip"), &[]).await;
     assert_eq!(report["extracted_files"]["files_extracted_count"], 1000);
@@ -345,13 +350,7 @@ async fn heavy_member_and_time_limits_hold_across_jobs_and_rules_decide_whether_
     // 4 inner zips of 40 members: each under the limit, 160 together.
     let mut inner = Vec::new();
     for z in 0..4 {
-        let names: Vec<String> = (0..40)
-            .map(|i| {
-                let name = format!("z{z}-{i:02}.txt");
-                write(d, &name, format!("zip {z} member {i}").as_bytes());
-                name
-            })
-            .collect();
+        let names = write_members(d, &format!("z{z}-"), 40);
         let name = format!("part{z}.zip");
         zip_files(d, &name, &names, false);
         inner.push(name);
@@ -374,15 +373,9 @@ async fn heavy_cancelling_an_archive_cancels_its_queued_members() {
     let server = Server::start("[queue]\nworkers = 1\nclaim_batch = 1\n");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let names: Vec<String> = (0..400)
-        .map(|i| {
-            let name = format!("c{i:03}.txt");
-            write(d, &name, format!("cancel member {i}").as_bytes());
-            name
-        })
-        .collect();
+    let names = write_members(d, "c", 400);
     zip_files(d, "cancel.zip", &names, false);
-    let last = md5_of(&d.join("c399.txt"));
+    let last = md5_of(&d.join("c0399.txt"));
     let data_id = server
         .submit_with(
             server.post("/file").header("filename", "cancel.zip"),

@@ -18,6 +18,10 @@ command -v zip >/dev/null || need_apt+=(zip)
 command -v 7zz >/dev/null || need_apt+=(7zip)
 command -v unar >/dev/null || need_apt+=(unar)
 command -v qpdf >/dev/null || need_apt+=(qpdf)
+# PostgreSQL for the cluster metastore tests (each test runs its own server; Debian keeps the
+# server programs under /usr/lib/postgresql/N/bin) and runuser to start it as `postgres`.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v runuser >/dev/null || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -42,6 +46,10 @@ fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+# s3s-fs is the S3-compatible server of the blob-store and cluster tests (0.14.1 is the newest
+# that builds on this toolchain).
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+command -v s3s-fs >/dev/null || cargo install s3s-fs@0.14.1 --features binary --locked
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -4,12 +4,15 @@
 //! cluster mode), chosen once at startup from a URL and held behind the concrete [`Metastore`] handle.
 //! Time is always an input (`now`), so lease expiry is deterministic under test.
 
+mod postgres;
+mod rows;
 mod sqlite;
 
 use std::sync::Arc;
 
 use palisade_model::{FileHashes, HashKind, Millis};
 
+pub use postgres::PostgresBackend;
 pub use sqlite::SqliteBackend;
 
 /// Errors of the metastore, grouped by what the caller does next.
@@ -306,6 +309,11 @@ pub trait MetaBackend: Send + Sync + 'static {
     async fn put_user(&self, user: &UserRecord) -> StoreResult<()>;
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_count(&self) -> StoreResult<u64>;
+
+    /// Wakes `wake` (one waiter at a time) whenever work may have become claimable anywhere in
+    /// the cluster: a submission, queued archive members, an archive ready to finish, a release.
+    /// Workers still poll now and then, so a lost wake-up only delays.
+    async fn watch_for_work(&self, wake: Arc<tokio::sync::Notify>) -> StoreResult<()>;
 }
 
 /// The metastore handle used throughout the program.
@@ -317,8 +325,12 @@ impl Metastore {
         Self(Arc::new(backend))
     }
 
-    /// Opens the store named by `url` (`sqlite:///path/to/palisade.db`), applying migrations.
+    /// Opens the store named by `url`, applying migrations: `sqlite:///path/to/palisade.db`, or
+    /// `postgres://user:password@host:port/database` (also `postgresql://`) for a cluster.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::new(PostgresBackend::open(url, 16).await?));
+        }
         if let Some(path) = url.strip_prefix("sqlite://") {
             return Ok(Self::new(
                 SqliteBackend::open(std::path::Path::new(path)).await?,

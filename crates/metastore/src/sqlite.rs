@@ -4,14 +4,18 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use palisade_model::{FileHashes, HashKind, Millis};
+use palisade_model::{HashKind, Millis};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Executor, QueryBuilder, Row};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
 
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::rows::{
+    JOB_COLUMNS, batch_from_row, job_from_row, node_from_row, session_from_row, to_i64,
+};
 use crate::{
     BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob, NodeRecord,
     SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
@@ -24,12 +28,6 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_nodes.sql")),
 ];
 
-const JOB_COLUMNS: &str = "j.data_id, j.sha256, b.md5, b.sha1, b.sha512, b.size, j.display_name, \
-    j.file_type, j.file_type_description, j.type_category, j.rule, \
-    j.user_agent, j.username, j.metadata, j.batch_id, j.parent_id, j.archive_passwords, j.callback_url, j.global_timeout_ms, \
-    j.receive_ts, j.upload_ts, j.hash_time, j.state, j.attempts, j.lease_owner, j.lease_expires, \
-    j.start_ts, j.finish_ts, j.result_i, j.report, j.root_id, j.depth, j.archive_index, \
-    j.pending_children, j.partial";
 
 /// A metastore in one SQLite file.
 pub struct SqliteBackend {
@@ -37,6 +35,19 @@ pub struct SqliteBackend {
     readers: SqlitePool,
     submissions: mpsc::Sender<PendingSubmit>,
     committer: tokio::task::JoinHandle<()>,
+    watchers: Watchers,
+}
+
+/// Workers of this process to wake when work becomes claimable (other processes poll).
+#[derive(Clone, Default)]
+struct Watchers(Arc<std::sync::Mutex<Vec<Arc<Notify>>>>);
+
+impl Watchers {
+    fn wake(&self) {
+        for wake in self.0.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            wake.notify_one();
+        }
+    }
 }
 
 impl Drop for SqliteBackend {
@@ -56,12 +67,17 @@ const GROUP_COMMIT_MAX: usize = 128;
 
 /// Commits submissions in groups: whatever queued up while the previous transaction ran goes into
 /// the next one, so a burst of uploads costs a few transactions instead of one each.
-async fn commit_submissions(writer: SqlitePool, mut queue: mpsc::Receiver<PendingSubmit>) {
+async fn commit_submissions(
+    writer: SqlitePool,
+    mut queue: mpsc::Receiver<PendingSubmit>,
+    watchers: Watchers,
+) {
     let mut group = Vec::with_capacity(GROUP_COMMIT_MAX);
     while queue.recv_many(&mut group, GROUP_COMMIT_MAX).await > 0 {
         let jobs: Vec<&NewJob> = group.iter().map(|p| &p.job).collect();
         match insert_jobs(&writer, &jobs).await {
             Ok(outcomes) => {
+                watchers.wake();
                 for (pending, outcome) in group.drain(..).zip(outcomes) {
                     let _ = pending.reply.send(Ok(outcome));
                 }
@@ -179,24 +195,25 @@ async fn insert_job_rows(
 async fn settle_parents(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     parents: &[String],
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let mut counts: std::collections::BTreeMap<&str, i64> = Default::default();
     for parent in parents {
         *counts.entry(parent.as_str()).or_default() += 1;
     }
+    let mut requeued = false;
     for (parent, done) in counts {
-        sqlx::query(
-            "UPDATE jobs SET pending_children = MAX(pending_children - ?, 0), \
-             state = CASE WHEN pending_children - ? <= 0 THEN 'queued' ELSE state END \
-             WHERE data_id = ? AND state = 'waiting'",
+        let state: Option<String> = sqlx::query_scalar(
+            "UPDATE jobs SET pending_children = MAX(pending_children - ?1, 0), \
+             state = CASE WHEN pending_children - ?1 <= 0 THEN 'queued' ELSE state END \
+             WHERE data_id = ?2 AND state = 'waiting' RETURNING state",
         )
         .bind(done)
-        .bind(done)
         .bind(parent)
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
+        requeued |= state.as_deref() == Some("queued");
     }
-    Ok(())
+    Ok(requeued)
 }
 
 impl SqliteBackend {
@@ -251,12 +268,14 @@ impl SqliteBackend {
             .connect_with(options.read_only(true))
             .await?;
         let (submissions, queue) = mpsc::channel(4 * GROUP_COMMIT_MAX);
-        let committer = tokio::spawn(commit_submissions(writer.clone(), queue));
+        let watchers = Watchers::default();
+        let committer = tokio::spawn(commit_submissions(writer.clone(), queue, watchers.clone()));
         Ok(Self {
             writer,
             readers,
             submissions,
             committer,
+            watchers,
         })
     }
 }
@@ -281,68 +300,6 @@ async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
         tx.commit().await?;
     }
     Ok(())
-}
-
-fn job_from_row(row: &SqliteRow) -> StoreResult<JobRecord> {
-    let passwords: String = row.try_get("archive_passwords")?;
-    let archive_passwords = serde_json::from_str(&passwords)
-        .map_err(|e| StoreError::Corrupt(format!("archive_passwords: {e}")))?;
-    let size: i64 = row.try_get("size")?;
-    let attempts: i64 = row.try_get("attempts")?;
-    Ok(JobRecord {
-        job: NewJob {
-            data_id: row.try_get("data_id")?,
-            hashes: FileHashes {
-                md5: row.try_get("md5")?,
-                sha1: row.try_get("sha1")?,
-                sha256: row.try_get("sha256")?,
-                sha512: row.try_get("sha512")?,
-            },
-            size: u64::try_from(size).unwrap_or(0),
-            display_name: row.try_get("display_name")?,
-            file_type: row.try_get("file_type")?,
-            file_type_description: row.try_get("file_type_description")?,
-            type_category: split_letters(row.try_get("type_category")?),
-            rule: row.try_get("rule")?,
-            user_agent: row.try_get("user_agent")?,
-            username: row.try_get("username")?,
-            metadata: row.try_get("metadata")?,
-            batch_id: row.try_get("batch_id")?,
-            parent_id: row.try_get("parent_id")?,
-            root_id: row.try_get("root_id")?,
-            depth: u32::try_from(row.try_get::<i64, _>("depth")?).unwrap_or(0),
-            archive_index: row
-                .try_get::<Option<i64>, _>("archive_index")?
-                .and_then(|i| u32::try_from(i).ok()),
-            archive_passwords,
-            callback_url: row.try_get("callback_url")?,
-            global_timeout_ms: row.try_get("global_timeout_ms")?,
-            receive_ts: row.try_get("receive_ts")?,
-            upload_ts: row.try_get("upload_ts")?,
-            hash_time: row.try_get("hash_time")?,
-        },
-        state: JobState::parse(row.try_get("state")?)?,
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        lease_owner: row.try_get("lease_owner")?,
-        lease_expires: row.try_get("lease_expires")?,
-        start_ts: row.try_get("start_ts")?,
-        finish_ts: row.try_get("finish_ts")?,
-        result_i: row.try_get("result_i")?,
-        report: row.try_get("report")?,
-        pending_children: u32::try_from(row.try_get::<i64, _>("pending_children")?).unwrap_or(0),
-        partial: row.try_get("partial")?,
-    })
-}
-
-fn split_letters(text: String) -> Vec<String> {
-    text.split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 #[async_trait::async_trait]
@@ -487,8 +444,11 @@ impl MetaBackend for SqliteBackend {
                 parents.push(parent);
             }
         }
-        settle_parents(&mut tx, &parents).await?;
+        let requeued = settle_parents(&mut tx, &parents).await?;
         tx.commit().await?;
+        if requeued {
+            self.watchers.wake();
+        }
         Ok(completed)
     }
 
@@ -506,6 +466,7 @@ impl MetaBackend for SqliteBackend {
             .await?;
         }
         tx.commit().await?;
+        self.watchers.wake();
         Ok(())
     }
 
@@ -552,8 +513,11 @@ impl MetaBackend for SqliteBackend {
                 parents.push(parent);
             }
         }
-        settle_parents(&mut tx, &parents).await?;
+        let requeued = settle_parents(&mut tx, &parents).await?;
         tx.commit().await?;
+        if requeued {
+            self.watchers.wake();
+        }
         Ok(CancelOutcome::Cancelled)
     }
 
@@ -647,6 +611,7 @@ impl MetaBackend for SqliteBackend {
         }
         let _ = now;
         tx.commit().await?;
+        self.watchers.wake();
         Ok(true)
     }
 
@@ -721,21 +686,7 @@ impl MetaBackend for SqliteBackend {
         )
         .fetch_all(&self.readers)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(NodeRecord {
-                    node_id: row.try_get("node_id")?,
-                    role: row.try_get("role")?,
-                    hostname: row.try_get("hostname")?,
-                    version: row.try_get("version")?,
-                    started_ts: row.try_get("started_ts")?,
-                    last_seen: row.try_get("last_seen")?,
-                    workers: u32::try_from(row.try_get::<i64, _>("workers")?).unwrap_or(0),
-                    running: u64::try_from(row.try_get::<i64, _>("running")?).unwrap_or(0),
-                    engines: row.try_get("engines")?,
-                })
-            })
-            .collect()
+        rows.iter().map(node_from_row).collect()
     }
 
     async fn remove_node(&self, node_id: &str) -> StoreResult<()> {
@@ -772,17 +723,7 @@ impl MetaBackend for SqliteBackend {
         .bind(batch_id)
         .fetch_optional(&self.readers)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(BatchRecord {
-            batch_id: row.try_get("batch_id")?,
-            rule: row.try_get("rule")?,
-            user_agent: row.try_get("user_agent")?,
-            username: row.try_get("username")?,
-            user_data: row.try_get("user_data")?,
-            created_ts: row.try_get("created_ts")?,
-            closed_ts: row.try_get("closed_ts")?,
-            cancelled: row.try_get("cancelled")?,
-        }))
+        row.as_ref().map(batch_from_row).transpose()
     }
 
     async fn close_batch(&self, batch_id: &str, now: Millis, cancelled: bool) -> StoreResult<bool> {
@@ -842,13 +783,8 @@ impl MetaBackend for SqliteBackend {
         .bind(session_id)
         .fetch_optional(&self.readers)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let session = SessionRecord {
-            session_id: row.try_get("session_id")?,
-            username: row.try_get("username")?,
-            role: row.try_get("role")?,
-            csrf_token: row.try_get("csrf_token")?,
-            last_seen: row.try_get("last_seen")?,
+        let Some(session) = row.as_ref().map(session_from_row).transpose()? else {
+            return Ok(None);
         };
         if now - session.last_seen > idle_ms {
             self.delete_session(session_id).await?;
@@ -905,5 +841,14 @@ impl MetaBackend for SqliteBackend {
             .fetch_one(&self.readers)
             .await?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn watch_for_work(&self, wake: Arc<Notify>) -> StoreResult<()> {
+        self.watchers
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(wake);
+        Ok(())
     }
 }

@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod services;
+
+pub use services::{Postgres, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server};
+
 /// Runs `engine` on `bytes`, written to a temporary file, as a sample named `display_name`.
 pub fn scan_bytes(
     engine: &dyn palisade_pipeline::Engine,

@@ -665,3 +665,79 @@ pub async fn nodes_register_report_their_load_and_leave(store: &Metastore) {
     assert_eq!(nodes.len(), 1);
     assert_eq!(nodes[0].node_id, "g1");
 }
+
+/// A watcher hears of submissions, of queued archive members and of a parent ready to finish.
+pub async fn new_work_wakes_a_watcher(store: &Metastore) {
+    use std::sync::Arc;
+    use std::time::Duration;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    store.watch_for_work(wake.clone()).await.unwrap();
+    let heard = || async {
+        tokio::time::timeout(Duration::from_secs(5), wake.notified())
+            .await
+            .is_ok()
+    };
+    store.submit(&job("parent", "zip")).await.unwrap();
+    assert!(heard().await, "a submission wakes the watcher");
+    let parent = store.claim("w1", 10_000, 60_000, 1, 10).await.unwrap();
+    assert_eq!(parent.len(), 1);
+    let mut member = job("member", "m");
+    member.parent_id = Some(id("parent"));
+    member.root_id = Some(id("parent"));
+    member.depth = 1;
+    assert!(
+        store
+            .expand("w1", &id("parent"), "{}", &[member], 10_000)
+            .await
+            .unwrap()
+    );
+    assert!(heard().await, "queued members wake the watcher");
+    let member = store.claim("w2", 10_000, 60_000, 1, 10).await.unwrap();
+    assert_eq!(member.len(), 1);
+    store
+        .complete("w2", &[(id("member"), 0, "{}".into())], 10_100)
+        .await
+        .unwrap();
+    assert!(heard().await, "a parent ready to finish wakes the watcher");
+    assert_eq!(
+        store.job(&id("parent")).await.unwrap().unwrap().state,
+        JobState::Queued
+    );
+}
+
+/// Eight workers claiming at once split 200 jobs between them: none is taken twice, none is left.
+pub async fn concurrent_claimers_never_take_the_same_job(store: &Metastore) {
+    for n in 0..200 {
+        let name = format!("job{n}");
+        store.submit(&job(&name, &name)).await.unwrap();
+    }
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let owner = format!("node/w{w}");
+            let mut mine = Vec::new();
+            loop {
+                let claimed = store.claim(&owner, 10_000, 60_000, 4, 0).await.unwrap();
+                if claimed.is_empty() {
+                    return mine;
+                }
+                let reports: Vec<(String, i32, String)> = claimed
+                    .iter()
+                    .map(|j| (j.job.data_id.clone(), 0, format!("{{\"by\":\"{owner}\"}}")))
+                    .collect();
+                let done = store.complete(&owner, &reports, 10_001).await.unwrap();
+                assert_eq!(done.len(), claimed.len(), "a claimed job was lost");
+                mine.extend(done);
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.unwrap());
+    }
+    let distinct: std::collections::HashSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), 200, "every job completed once");
+    assert_eq!(distinct.len(), 200, "no job completed twice");
+    assert_eq!(store.queue_depth().await.unwrap(), 0);
+}

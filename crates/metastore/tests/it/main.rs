@@ -1,5 +1,5 @@
-//! The metastore conformance suite. Every backend must pass the same checks; today that is SQLite
-//! (PostgreSQL joins in cluster mode by adding a `backend()` for it).
+//! The metastore conformance suite. Every backend passes the same checks: SQLite in a temporary
+//! directory, and a real PostgreSQL server of its own per test.
 
 mod conformance;
 
@@ -12,11 +12,19 @@ async fn sqlite() -> (Metastore, tempfile::TempDir) {
     (Metastore::open(&url).await.unwrap(), dir)
 }
 
+/// A fresh PostgreSQL server (initdb into a temporary directory) and a metastore on it.
+async fn postgres() -> (Metastore, palisade_test_support::Postgres) {
+    let server = tokio::task::spawn_blocking(palisade_test_support::Postgres::start)
+        .await
+        .unwrap();
+    (Metastore::open(&server.url()).await.unwrap(), server)
+}
+
 macro_rules! suite {
     ($factory:ident: $($name:ident),* $(,)?) => {
         mod $factory {
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let (store, _guard) = super::$factory().await;
                     super::conformance::$name(&store).await;
@@ -26,7 +34,14 @@ macro_rules! suite {
     };
 }
 
-suite!(sqlite:
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        suite!(sqlite: $($name),*);
+        suite!(postgres: $($name),*);
+    };
+}
+
+both!(
     claims_follow_submission_order_and_respect_the_limit,
     an_expired_lease_is_claimed_again_and_the_stale_owner_cannot_complete,
     heartbeats_keep_a_lease_alive,
@@ -41,6 +56,8 @@ suite!(sqlite:
     members_take_at_most_their_share_of_running_jobs,
     extraction_charges_stop_at_the_submission_limits,
     nodes_register_report_their_load_and_leave,
+    new_work_wakes_a_watcher,
+    concurrent_claimers_never_take_the_same_job,
 );
 
 #[tokio::test]

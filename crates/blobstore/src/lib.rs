@@ -7,6 +7,7 @@
 mod decode;
 mod ingest;
 mod local;
+mod s3;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 pub use decode::ContentEncoding;
 pub use ingest::{Hashers, IngestError, Ingested, hash_all};
 pub use local::LocalBackend;
+pub use s3::S3Backend;
 
 /// Errors of the blob store, grouped by what the caller does next.
 #[derive(Debug, thiserror::Error)]
@@ -35,18 +37,42 @@ pub trait BlobSink: Send {
     fn abort(self: Box<Self>);
 }
 
-/// A readable local copy of a blob for engines: the stored file itself, or a scratch copy for remote backends.
+/// A readable local copy of a blob for engines: the stored file itself, or a scratch copy for
+/// remote backends (deleted when dropped).
 pub struct SampleFile {
     path: PathBuf,
+    temporary: bool,
 }
 
 impl SampleFile {
+    pub(crate) fn stored(path: PathBuf) -> Self {
+        Self {
+            path,
+            temporary: false,
+        }
+    }
+
+    pub(crate) fn temporary(path: PathBuf) -> Self {
+        Self {
+            path,
+            temporary: true,
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
 }
 
-/// One storage backend (local directory today; S3 joins in cluster mode). All methods are blocking.
+impl Drop for SampleFile {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// One storage backend (a local or shared directory, or an S3 bucket). All methods are blocking.
 pub trait BlobBackend: Send + Sync + 'static {
     fn begin_upload(&self) -> std::io::Result<Box<dyn BlobSink>>;
     fn sample_file(&self, sha256: &str) -> Result<SampleFile, BlobError>;
@@ -64,8 +90,19 @@ impl BlobStore {
         Self(Arc::new(backend))
     }
 
-    /// Opens the store named by `url`: `file:///path` or a plain directory path.
+    /// Opens the store named by `url`: `file:///path` or a plain directory path; or
+    /// `s3://bucket[/prefix]?...` (see [`S3Backend::open`]) with scratch files in the system's
+    /// temporary directory.
     pub fn open(url: &str) -> Result<Self, BlobError> {
+        Self::open_in(url, &std::env::temp_dir().join("palisade-blob-scratch"))
+    }
+
+    /// Like [`BlobStore::open`]; a remote backend keeps its scratch files (staged uploads,
+    /// downloaded samples) under `scratch`.
+    pub fn open_in(url: &str, scratch: &Path) -> Result<Self, BlobError> {
+        if url.starts_with("s3://") {
+            return Ok(Self::new(S3Backend::open(url, scratch)?));
+        }
         let path = match url.strip_prefix("file://") {
             Some(path) => path,
             None if !url.contains("://") => url,

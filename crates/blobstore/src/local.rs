@@ -89,7 +89,7 @@ impl BlobBackend for LocalBackend {
         if !path.exists() {
             return Err(BlobError::NotFound(sha256.to_string()));
         }
-        Ok(SampleFile { path })
+        Ok(SampleFile::stored(path))
     }
 
     fn exists(&self, sha256: &str) -> std::io::Result<bool> {

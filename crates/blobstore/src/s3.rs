@@ -60,7 +60,9 @@ impl S3Backend {
                 "region" => builder.with_region(value),
                 "access_key_id" => builder.with_access_key_id(value),
                 "secret_access_key" => builder.with_secret_access_key(value),
-                "virtual_hosted_style" => builder.with_virtual_hosted_style_request(value == "true"),
+                "virtual_hosted_style" => {
+                    builder.with_virtual_hosted_style_request(value == "true")
+                }
                 other => return Err(bad(&format!("unknown setting {other:?}"))),
             };
         }

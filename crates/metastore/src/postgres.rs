@@ -38,7 +38,12 @@ pub struct PostgresBackend {
 
 impl Drop for PostgresBackend {
     fn drop(&mut self) {
-        for listener in self.listeners.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for listener in self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             listener.abort();
         }
     }
@@ -742,7 +747,8 @@ impl MetaBackend for PostgresBackend {
              VALUES ($1, $2, $3, $4, $5, $6, $7, \
                (SELECT COUNT(*) FROM jobs WHERE state = 'running' AND starts_with(lease_owner, $8)), $9) \
              ON CONFLICT (node_id) DO UPDATE SET role = EXCLUDED.role, hostname = EXCLUDED.hostname, \
-             version = EXCLUDED.version, last_seen = EXCLUDED.last_seen, workers = EXCLUDED.workers, \
+             version = EXCLUDED.version, started_ts = EXCLUDED.started_ts, last_seen = EXCLUDED.last_seen, \
+             workers = EXCLUDED.workers, \
              running = EXCLUDED.running, engines = EXCLUDED.engines",
         )
         .bind(&node.node_id)

@@ -85,7 +85,6 @@ pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-
 pub(crate) fn batch_from_row<'r, R>(row: &'r R) -> StoreResult<BatchRecord>
 where
     R: Row,

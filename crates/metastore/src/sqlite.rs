@@ -28,7 +28,6 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_nodes.sql")),
 ];
 
-
 /// A metastore in one SQLite file.
 pub struct SqliteBackend {
     writer: SqlitePool,
@@ -662,7 +661,8 @@ impl MetaBackend for SqliteBackend {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
                (SELECT COUNT(*) FROM jobs WHERE state = 'running' AND substr(lease_owner, 1, length(?8)) = ?8), ?9) \
              ON CONFLICT (node_id) DO UPDATE SET role = excluded.role, hostname = excluded.hostname, \
-             version = excluded.version, last_seen = excluded.last_seen, workers = excluded.workers, \
+             version = excluded.version, started_ts = excluded.started_ts, last_seen = excluded.last_seen, \
+             workers = excluded.workers, \
              running = excluded.running, engines = excluded.engines",
         )
         .bind(&node.node_id)

@@ -41,12 +41,16 @@ pub struct ClusterSection {
     /// How often each process records itself in the node registry; three missed beats and it
     /// shows offline in `/stat/nodes`.
     pub heartbeat_seconds: f64,
+    /// This process's name in the registry; default: generated once and kept in the data
+    /// directory (`node-id-<role>`), so a restarted node rejoins under its old name.
+    pub node_id: Option<String>,
 }
 
 impl Default for ClusterSection {
     fn default() -> Self {
         Self {
             heartbeat_seconds: 5.0,
+            node_id: None,
         }
     }
 }

@@ -266,7 +266,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     let metastore = Metastore::open(&layout.metastore_url)
         .await
         .with_context(|| format!("opening metastore {}", layout.metastore_url))?;
-    let blobs = BlobStore::open(&layout.blobstore_url)
+    let blobs = BlobStore::open_in(&layout.blobstore_url, &layout.data_dir.join("scratch"))
         .with_context(|| format!("opening blob store {}", layout.blobstore_url))?;
     let (roster, yara) = build_engines(config, &layout.data_dir)?;
     let signer = match (&config.signing.key_file, &config.signing.cert_file) {
@@ -275,6 +275,13 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         _ => bail!("signing.key_file and signing.cert_file go together"),
     };
     let wake = Arc::new(tokio::sync::Notify::new());
+    if workers {
+        // Work queued by any process of the cluster wakes this one's idle workers.
+        metastore
+            .watch_for_work(wake.clone())
+            .await
+            .context("listening for new work")?;
+    }
     let service = Service::new(
         metastore,
         blobs,
@@ -338,7 +345,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
             }
         });
     }
-    let node_id = palisade_model::random_hex(6);
+    let node_id = node_id(config, &layout.data_dir, role)?;
     {
         // The node registry: this process, its role, load and engines, every heartbeat.
         let interval = config::seconds(
@@ -347,6 +354,8 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         )?;
         let service = service.clone();
         let mut stop = stop.clone();
+        let cluster_workers = worker_settings.cluster_workers.clone();
+        let stale_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 4) * 3;
         let record = palisade_metastore::NodeRecord {
             node_id: node_id.clone(),
             role: role.name().into(),
@@ -372,6 +381,15 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
                 if let Err(error) = service.metastore().node_heartbeat(&beat).await {
                     tracing::warn!(%error, "node heartbeat failed");
                 }
+                // The archive member cap scales with the worker loops of every online node.
+                if let Ok(nodes) = service.metastore().nodes().await {
+                    let online: u32 = nodes
+                        .iter()
+                        .filter(|n| beat.last_seen - n.last_seen <= stale_ms)
+                        .map(|n| n.workers)
+                        .sum();
+                    cluster_workers.store(online, std::sync::atomic::Ordering::Relaxed);
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
                     _ = stop.changed() => break,
@@ -380,9 +398,11 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         });
     }
     if workers {
+        // Leases name this start of the node too, so a restarted node never mistakes its dead
+        // predecessor's leases for its own.
         tasks.spawn(palisade_worker::run_workers(
             service.clone(),
-            node_id.clone(),
+            format!("{node_id}/{}", palisade_model::random_hex(3)),
             worker_settings,
             wake,
             stop.clone(),
@@ -427,6 +447,26 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     }
     tracing::info!(node = %node_id, "stopped");
     Ok(())
+}
+
+/// The configured node id, or the one kept in the data directory (created on first start).
+fn node_id(config: &config::ConfigFile, data_dir: &Path, role: Role) -> anyhow::Result<String> {
+    if let Some(id) = &config.cluster.node_id {
+        if id.is_empty() || id.contains('/') {
+            bail!("cluster.node_id must be non-empty and without '/'");
+        }
+        return Ok(id.clone());
+    }
+    let path = data_dir.join(format!("node-id-{}", role.name()));
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        _ => {
+            let id = palisade_model::random_hex(6);
+            std::fs::write(&path, format!("{id}\n"))
+                .with_context(|| format!("writing {}", path.display()))?;
+            Ok(id)
+        }
+    }
 }
 
 fn hostname() -> String {

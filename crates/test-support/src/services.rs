@@ -38,10 +38,15 @@ impl Postgres {
         let data = dir.path().join("data");
         run_as_postgres(
             as_root,
-            Command::new(bin.join("initdb"))
-                .arg("-D")
-                .arg(&data)
-                .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]),
+            Command::new(bin.join("initdb")).arg("-D").arg(&data).args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]),
         );
         // Small shared memory, no durability waits: this server holds only test data.
         let mut port = free_port();
@@ -73,6 +78,22 @@ impl Postgres {
     /// `postgres://postgres@127.0.0.1:PORT/postgres`.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Runs one SQL statement with psql and returns its output, unaligned (`a|b` lines).
+    pub fn query(&self, sql: &str) -> String {
+        let output = Command::new(self.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .args(["-d", "postgres", "-At", "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(
+            output.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 
     /// Creates another database on this server and returns its URL.
@@ -131,10 +152,7 @@ fn postgres_bin_dir() -> PathBuf {
 }
 
 fn run_as_postgres(as_root: bool, command: &mut Command) {
-    assert!(
-        try_run_as_postgres(as_root, command),
-        "{command:?} failed"
-    );
+    assert!(try_run_as_postgres(as_root, command), "{command:?} failed");
 }
 
 fn try_run_as_postgres(as_root: bool, command: &mut Command) -> bool {

@@ -5,6 +5,7 @@
 mod archive;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use palisade_metastore::JobRecord;
@@ -31,15 +32,22 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// Engine runs in flight at once across all workers.
     pub engine_concurrency: usize,
-    /// Share (0 to 1] of the jobs this node runs at once that archive members may take, so
+    /// Share (0 to 1] of the jobs the cluster runs at once that archive members may take, so
     /// that archives never starve other files.
     pub archive_member_share: f64,
+    /// Worker loops across the cluster's online nodes, as last read from the node registry
+    /// (0 until known): the member cap counts every node's members, so it scales with them all.
+    pub cluster_workers: Arc<AtomicU32>,
 }
 
 impl WorkerSettings {
-    /// Archive members running at once, at most.
+    /// Archive members running at once across the cluster, at most.
     pub fn member_cap(&self) -> u32 {
-        let slots = self.workers.max(1) as f64 * f64::from(self.claim_batch.max(1));
+        let workers = self
+            .workers
+            .max(self.cluster_workers.load(Ordering::Relaxed) as usize)
+            .max(1);
+        let slots = workers as f64 * f64::from(self.claim_batch.max(1));
         (slots * self.archive_member_share.clamp(0.0, 1.0))
             .ceil()
             .max(1.0) as u32
@@ -59,6 +67,7 @@ impl Default for WorkerSettings {
             poll_interval: Duration::from_millis(500),
             engine_concurrency: cores * 4,
             archive_member_share: 0.5,
+            cluster_workers: Arc::default(),
         }
     }
 }
@@ -234,6 +243,9 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
         .unwrap_or_default();
     // Set when the engines ran on the file, so an archive can be opened next.
     let mut scanned: Option<std::path::PathBuf> = None;
+    // The local copy stays until the archive is opened (a remote blob store's copy is deleted
+    // when dropped).
+    let mut _sample_kept = None;
 
     let report = if let Some(partial) = &record.partial {
         // An archive whose members are all final: finish it from their results.
@@ -254,6 +266,7 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
                 let skip = rule.as_ref().is_some_and(|r| r.skip_antivirus_when_trusted);
                 let path = sample.path().to_path_buf();
                 scanned = Some(path.clone());
+                _sample_kept = Some(sample);
                 let runs = async {
                     let runs = run_engines(shared, &record, path, engines, skip).await;
                     // total_avs counts the engines that ran when trusted files skip some.

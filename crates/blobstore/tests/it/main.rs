@@ -142,11 +142,7 @@ async fn refused_and_broken_uploads_leave_nothing_behind(fixture: Fixture) {
         )
         .await;
     assert!(matches!(broken, Err(IngestError::Client(_))));
-    assert_eq!(
-        fixture.stored(),
-        0,
-        "no blob and no staged file remains"
-    );
+    assert_eq!(fixture.stored(), 0, "no blob and no staged file remains");
 }
 
 fn owned_chunks(

@@ -641,7 +641,7 @@ pub async fn nodes_register_report_their_load_and_leave(store: &Metastore) {
     };
     store.submit(&job("busy1", "b1")).await.unwrap();
     store.submit(&job("busy2", "b2")).await.unwrap();
-    store.claim("n1/w0", 0, 10_000, 2, 10).await.unwrap();
+    store.claim("n1/3f2/w0", 0, 10_000, 2, 10).await.unwrap();
     store.node_heartbeat(&node("n1", 1_000)).await.unwrap();
     store
         .node_heartbeat(&NodeRecord {
@@ -652,10 +652,18 @@ pub async fn nodes_register_report_their_load_and_leave(store: &Metastore) {
         })
         .await
         .unwrap();
-    store.node_heartbeat(&node("n1", 2_000)).await.unwrap();
+    // Restarted under the same id: one entry, with the new start time.
+    store
+        .node_heartbeat(&NodeRecord {
+            started_ts: 150,
+            ..node("n1", 2_000)
+        })
+        .await
+        .unwrap();
     let nodes = store.nodes().await.unwrap();
     assert_eq!(nodes.len(), 2);
     assert_eq!(nodes[0].node_id, "n1");
+    assert_eq!(nodes[0].started_ts, 150);
     assert_eq!(nodes[0].last_seen, 2_000);
     assert_eq!(nodes[0].running, 2, "leases held by n1's workers");
     assert_eq!(nodes[1].role, "gateway");

@@ -89,3 +89,270 @@ async fn a_gateway_and_a_node_share_the_work_and_the_node_drains_on_sigterm() {
         "finished without waiting for a 30 s lease to expire"
     );
 }
+
+/// What a file of the big cluster run is and what its final result must be.
+struct Submitted {
+    data_id: String,
+    gateway: usize,
+    expected: i64,
+    md5: String,
+}
+
+/// A zip of `count` text members (one of them EICAR when `infected`), built with the zip tool.
+fn zip_of(dir: &std::path::Path, name: &str, count: usize, infected: bool) -> Vec<u8> {
+    let work = dir.join(name);
+    std::fs::create_dir_all(&work).unwrap();
+    let mut members = Vec::new();
+    for i in 0..count {
+        let member = format!("m{i}.txt");
+        let bytes = if infected && i == count / 2 {
+            crate::support::eicar()
+        } else {
+            format!("{name} member {i}").into_bytes()
+        };
+        std::fs::write(work.join(&member), bytes).unwrap();
+        members.push(member);
+    }
+    let status = std::process::Command::new("zip")
+        .arg("-q")
+        .arg("archive.zip")
+        .args(&members)
+        .current_dir(&work)
+        .status()
+        .expect("zip is installed (scripts/test.sh installs it)");
+    assert!(status.success());
+    std::fs::read(work.join("archive.zip")).unwrap()
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(bytes))
+}
+
+async fn submit_to(
+    gateways: &[Server],
+    index: usize,
+    scratch: &std::path::Path,
+    batch: Option<&str>,
+) -> Submitted {
+    let gateway = index % gateways.len();
+    let (name, bytes, expected) = if index % 100 == 50 {
+        let infected = index % 200 == 50;
+        let name = format!("archive{index}.zip");
+        (
+            name.clone(),
+            zip_of(scratch, &name, 10, infected),
+            i64::from(infected),
+        )
+    } else if index % 10 == 3 {
+        (format!("eicar{index}.com"), crate::support::eicar(), 1)
+    } else {
+        let text = format!("cluster file {index}: {}", "x".repeat(index % 97));
+        (format!("file{index}.txt"), text.into_bytes(), 0)
+    };
+    let md5 = md5_hex(&bytes);
+    let server = &gateways[gateway];
+    let mut request = server.post("/file").header("filename", name);
+    if let Some(batch) = batch {
+        request = request.header("batch", batch);
+    }
+    let data_id = server.submit_with(request, bytes).await;
+    Submitted {
+        data_id,
+        gateway,
+        expected,
+        md5,
+    }
+}
+
+async fn node_entry(gateway: &Server, node_id: &str) -> Option<Value> {
+    let nodes: Value = gateway.get_json("/stat/nodes").await;
+    nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node_id"] == node_id)
+        .cloned()
+}
+
+/// The cluster of issue 5: a real PostgreSQL and S3 server, two gateways and two scanning nodes
+/// as separate processes with data directories of their own. One node is killed with SIGKILL
+/// while it holds jobs; every file still gets exactly one final, correct report, the same from
+/// either gateway, and the killed node restarts and rejoins under its old name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heavy_two_gateways_and_two_nodes_over_postgres_and_s3_lose_nothing_when_a_node_dies() {
+    use futures_util::StreamExt;
+    let (postgres, s3) = tokio::task::spawn_blocking(|| {
+        (
+            palisade_test_support::Postgres::start(),
+            palisade_test_support::S3Server::start(),
+        )
+    })
+    .await
+    .unwrap();
+    let config = format!(
+        "[storage]\nmetastore_url = \"{}\"\nblobstore_url = \"{}\"\n\
+         [cluster]\nheartbeat_seconds = 0.2\n\
+         [queue]\nworkers = 2\nclaim_batch = 8\nlease_seconds = 3\nheartbeat_seconds = 1\n",
+        postgres.url(),
+        s3.url()
+    );
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let scratch = tempfile::tempdir().unwrap();
+    let gateways = [
+        Server::launch("gateway", dirs[0].path(), &config),
+        Server::launch("gateway", dirs[1].path(), &config),
+    ];
+    let mut doomed = Server::launch("node", dirs[2].path(), &config);
+    let mut survivor = Server::launch("node", dirs[3].path(), &config);
+    let doomed_id = std::fs::read_to_string(dirs[2].path().join("node-id-node"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let first_start = loop {
+        if let Some(entry) = node_entry(&gateways[0], &doomed_id).await {
+            break entry["started"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // A batch opened on one gateway takes files through both.
+    let batch: Value = gateways[0]
+        .post("/file/batch")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let batch = batch["batch_id"].as_str().unwrap().to_string();
+
+    // 500 files round-robin over both gateways, 8 uploads at a time. Once 100 are in, the node
+    // is frozen (SIGSTOP) until it is seen holding leases in the database, then killed (SIGKILL):
+    // it dies with jobs in hand, whatever the timing.
+    let submitted = std::sync::atomic::AtomicUsize::new(0);
+    let submit = |range: std::ops::Range<usize>| {
+        let gateways = &gateways;
+        let scratch = scratch.path();
+        let batch = batch.as_str();
+        let submitted = &submitted;
+        futures_util::stream::iter(range)
+            .map(move |i| async move {
+                let file = submit_to(gateways, i, scratch, (i < 20).then_some(batch)).await;
+                submitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                file
+            })
+            .buffered(8)
+            .collect::<Vec<_>>()
+    };
+    let signal = |name: &str, pid: u32| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {name}");
+    };
+    let held_by_doomed = format!(
+        "SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE '{doomed_id}/%'"
+    );
+    let kill = async {
+        while submitted.load(std::sync::atomic::Ordering::Relaxed) < 100 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let pid = doomed.pid();
+        loop {
+            signal("-STOP", pid);
+            let held: u64 = tokio::task::block_in_place(|| postgres.query(&held_by_doomed))
+                .parse()
+                .unwrap();
+            if held > 0 {
+                doomed.kill9();
+                return held;
+            }
+            signal("-CONT", pid);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the node never held a job"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (files, held) = tokio::join!(submit(0..500), kill);
+    assert!(held > 0);
+
+    for file in &files {
+        let other = &gateways[(file.gateway + 1) % 2];
+        let report = other.wait_final(&file.data_id).await;
+        assert_eq!(
+            report["scan_results"]["scan_all_result_i"], file.expected,
+            "{}: {report}",
+            file.data_id
+        );
+        let accepted_by = gateways[file.gateway].report(&file.data_id).await;
+        assert_eq!(accepted_by["scan_results"], report["scan_results"]);
+        assert_eq!(accepted_by["process_info"], report["process_info"]);
+    }
+    // Exactly one final result per file: every job (archive members included) is done once;
+    // the killed node's jobs were claimed again after its leases expired.
+    assert_eq!(
+        postgres.query("SELECT COUNT(*) FROM jobs WHERE parent_id IS NULL"),
+        "500"
+    );
+    assert_eq!(
+        postgres.query("SELECT COUNT(*) FROM jobs WHERE state <> 'done'"),
+        "0"
+    );
+    assert_eq!(
+        postgres.query("SELECT COUNT(*) FROM jobs WHERE parent_id IS NOT NULL"),
+        "50",
+        "five archives of ten members"
+    );
+    let retried: u64 = postgres
+        .query("SELECT COUNT(*) FROM jobs WHERE attempts > 1")
+        .parse()
+        .unwrap();
+    assert!(retried > 0, "the killed node held jobs that ran again");
+
+    // Hash lookup and the batch read the same from both gateways.
+    let unique = files.iter().find(|f| f.expected == 0).unwrap();
+    for gateway in &gateways {
+        let found = gateway.get_json(&format!("/hash/{}", unique.md5)).await;
+        assert_eq!(found["data_id"], unique.data_id.as_str());
+        let status = gateway.get_json(&format!("/file/batch/{batch}")).await;
+        assert_eq!(status["batch_files"]["batch_count"], 20, "{status}");
+        assert_eq!(status["scan_results"]["scan_all_result_i"], 1);
+    }
+
+    // The killed node restarts under its old name and, once the other node has drained, scans
+    // new files alone.
+    let _doomed = Server::launch("node", dirs[2].path(), &config);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let entry = node_entry(&gateways[1], &doomed_id).await;
+        if entry.is_some_and(|n| n["online"] == true && n["started"] != first_start) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node never rejoined"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(survivor.terminate(Duration::from_secs(30)).success());
+    let later = submit(500..520).await;
+    for file in &later {
+        let report = gateways[file.gateway].wait_final(&file.data_id).await;
+        assert_eq!(report["scan_results"]["scan_all_result_i"], file.expected);
+    }
+    let nodes: Value = gateways[0].get_json("/stat/nodes").await;
+    let scanners: Vec<&Value> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["role"] == "node")
+        .collect();
+    assert_eq!(scanners.len(), 1, "one node entry, rejoined: {nodes}");
+    assert_eq!(scanners[0]["node_id"], doomed_id.as_str());
+}

@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 mod archive_bench;
 mod clamav_bench;
+mod cluster_bench;
 
 const API_KEY: &str = "bench-key-0123456789";
 
@@ -24,9 +25,10 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench(&args[1..]),
         Some("bench-clamav") => clamav_bench::bench(&args[1..]),
         Some("bench-archive") => archive_bench::bench(&args[1..]),
+        Some("bench-cluster") => cluster_bench::bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--files N] [--seconds S] [--clients N] [--skip-upload] [--url URL]\n       cargo xtask bench-clamav [--files N] [--clients N] [--signatures N]\n       cargo xtask bench-archive [--members N]"
+                "usage: cargo xtask bench [--files N] [--seconds S] [--clients N] [--skip-upload] [--url URL]\n       cargo xtask bench-clamav [--files N] [--clients N] [--signatures N]\n       cargo xtask bench-archive [--members N]\n       cargo xtask bench-cluster [--files N] [--clients N]"
             );
             bail!("unknown task")
         }
@@ -99,12 +101,17 @@ fn release_binary() -> anyhow::Result<PathBuf> {
 }
 
 fn start_server(binary: &PathBuf, config: &str) -> anyhow::Result<Server> {
+    start_role(binary, "serve", config)
+}
+
+/// Starts `palisade <role>` on a fresh data directory with `config`.
+fn start_role(binary: &PathBuf, role: &str, config: &str) -> anyhow::Result<Server> {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("bench.toml");
     std::fs::write(&config_path, config)?;
     let mut child = Command::new(binary)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([role, "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .arg("--config")
         .arg(&config_path)
@@ -123,8 +130,9 @@ fn start_server(binary: &PathBuf, config: &str) -> anyhow::Result<Server> {
         .to_string();
     // The batch signing key is generated in the background on first start (seconds of CPU):
     // let it finish so it does not count against the measurements.
+    // Scanning nodes sign nothing.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !dir.path().join("batch-signing-cert.pem").exists() {
+    while role != "node" && !dir.path().join("batch-signing-cert.pem").exists() {
         if Instant::now() > deadline {
             bail!("the server did not finish generating its signing key");
         }

@@ -299,12 +299,15 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
 
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
     let mut tasks = JoinSet::new();
-    tasks.spawn(async move {
-        // Generate or load the signing key in the background: RSA-4096 generation takes seconds.
-        if let Err(error) = signer.keys().await {
-            tracing::error!(%error, "batch signing key unavailable");
-        }
-    });
+    if role != Role::Node {
+        tasks.spawn(async move {
+            // Generate or load the signing key in the background: RSA-4096 generation takes
+            // seconds. Scanning nodes sign nothing.
+            if let Err(error) = signer.keys().await {
+                tracing::error!(%error, "batch signing key unavailable");
+            }
+        });
+    }
     if let Some(yara) = yara {
         let interval = Duration::from_secs_f64(config.yara.reload_seconds.max(0.5));
         let mut stop = stop.clone();

@@ -306,6 +306,14 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
                     }
                 }
             }
+            Err(palisade_blobstore::BlobError::Io(error)) => {
+                // The blob store is unreachable or failing (an S3 outage, a lost mount): not the
+                // file's fault. The job is left to its lease and runs again; only after
+                // `max_attempts` claims does it finish, as Failed, never clean.
+                tracing::warn!(data_id = %data_id, %error,
+                    "blob store unavailable; the job runs again when its lease expires");
+                return None;
+            }
             Err(error) => {
                 tracing::error!(data_id = %data_id, %error, "stored file is unreadable");
                 let reason = format!("stored file is unreadable: {error}");

@@ -46,7 +46,16 @@ impl S3Backend {
         if bucket.is_empty() {
             return Err(bad("no bucket"));
         }
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        // A few quick retries ride out a blip; an outage answers within seconds, so an upload is
+        // refused promptly and a scan is left to its lease instead of hanging for minutes.
+        let retry = object_store::RetryConfig {
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(15),
+            ..Default::default()
+        };
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(retry);
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let value = percent_encoding::percent_decode_str(value)

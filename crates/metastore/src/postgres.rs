@@ -54,9 +54,11 @@ impl PostgresBackend {
     /// migrations. `max_connections` bounds this process's pool.
     pub async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
         let options: PgConnectOptions = url.parse()?;
+        // A request waits at most 5 s for a connection: when PostgreSQL is down, uploads and
+        // reads answer an error promptly instead of hanging.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
         migrate(&pool).await?;

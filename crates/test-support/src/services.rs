@@ -48,31 +48,56 @@ impl Postgres {
                 "--no-sync",
             ]),
         );
-        // Small shared memory, no durability waits: this server holds only test data.
-        let mut port = free_port();
+        let mut server = Postgres {
+            dir,
+            bin,
+            port: free_port(),
+        };
         for attempt in 0.. {
-            let options = format!(
-                "-k {} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-                 -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB",
-                dir.path().display()
-            );
-            let ok = try_run_as_postgres(
-                as_root,
-                Command::new(bin.join("pg_ctl"))
-                    .arg("-D")
-                    .arg(&data)
-                    .args(["-o", &options, "-l"])
-                    .arg(dir.path().join("log"))
-                    .args(["-w", "-t", "30", "start"]),
-            );
-            if ok {
+            if server.try_start() {
                 break;
             }
-            let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+            let log = std::fs::read_to_string(server.dir.path().join("log")).unwrap_or_default();
             assert!(attempt < 3, "PostgreSQL did not start: {log}");
-            port = free_port();
+            server.port = free_port();
         }
-        Postgres { dir, bin, port }
+        server
+    }
+
+    /// Starts the server on its data directory and port (no durability waits: test data only).
+    fn try_start(&self) -> bool {
+        let options = format!(
+            "-k {} -p {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB",
+            self.dir.path().display(),
+            self.port
+        );
+        try_run_as_postgres(
+            rustix::process::geteuid().is_root(),
+            Command::new(self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.path().join("data"))
+                .args(["-o", &options, "-l"])
+                .arg(self.dir.path().join("log"))
+                .args(["-w", "-t", "30", "start"]),
+        )
+    }
+
+    /// Stops the server at once (`pg_ctl stop -m immediate`): clients lose their connections.
+    pub fn stop(&self) {
+        let stopped = try_run_as_postgres(
+            rustix::process::geteuid().is_root(),
+            Command::new(self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.path().join("data"))
+                .args(["-m", "immediate", "-w", "stop"]),
+        );
+        assert!(stopped, "pg_ctl stop");
+    }
+
+    /// Starts it again after [`Postgres::stop`], on the same port with the same data.
+    pub fn restart(&self) {
+        assert!(self.try_start(), "PostgreSQL did not start again");
     }
 
     /// `postgres://postgres@127.0.0.1:PORT/postgres`.
@@ -191,32 +216,34 @@ impl S3Server {
     pub fn start() -> S3Server {
         let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::create_dir_all(dir.path().join("root").join(S3_BUCKET)).unwrap();
-        let program = s3s_fs_program();
         for attempt in 0.. {
             let port = free_port();
-            let mut child = Command::new(&program)
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
-                .arg(dir.path().join("root"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("s3s-fs is installed (scripts/test.sh runs cargo install s3s-fs)");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return S3Server { child, dir, port };
-                }
-                if child.try_wait().ok().flatten().is_some() || Instant::now() > deadline {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            if let Some(child) = spawn_s3s_fs(dir.path(), port) {
+                return S3Server { child, dir, port };
             }
-            let _ = child.kill();
-            let _ = child.wait();
             assert!(attempt < 3, "s3s-fs did not start");
         }
         unreachable!()
+    }
+
+    /// Stops the server (SIGKILL): requests fail until [`S3Server::restart`].
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port over the same objects.
+    pub fn restart(&mut self) {
+        self.stop();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(child) = spawn_s3s_fs(self.dir.path(), self.port) {
+                self.child = child;
+                return;
+            }
+            assert!(Instant::now() < deadline, "s3s-fs did not start again");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The server's process id.
@@ -247,6 +274,30 @@ impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Starts s3s-fs over `dir/root` on `port`; `None` if it does not listen within 10 s.
+fn spawn_s3s_fs(dir: &Path, port: u16) -> Option<Child> {
+    let mut child = Command::new(s3s_fs_program())
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+        .arg(dir.join("root"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("s3s-fs is installed (scripts/test.sh runs cargo install s3s-fs)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(child);
+        }
+        if child.try_wait().ok().flatten().is_some() || Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

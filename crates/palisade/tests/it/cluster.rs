@@ -356,3 +356,115 @@ async fn heavy_two_gateways_and_two_nodes_over_postgres_and_s3_lose_nothing_when
     assert_eq!(scanners.len(), 1, "one node entry, rejoined: {nodes}");
     assert_eq!(scanners[0]["node_id"], doomed_id.as_str());
 }
+
+/// When the blob store or the metastore is down, uploads are refused with an error (nothing is
+/// accepted that is not stored) and queued files wait: they are neither failed nor lost, and
+/// finish with their right results once the store is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
+    let (postgres, mut s3) = tokio::task::spawn_blocking(|| {
+        (
+            palisade_test_support::Postgres::start(),
+            palisade_test_support::S3Server::start(),
+        )
+    })
+    .await
+    .unwrap();
+    let config = format!(
+        "[storage]\nmetastore_url = \"{}\"\nblobstore_url = \"{}\"\n\
+         [cluster]\nheartbeat_seconds = 0.2\n\
+         [queue]\nworkers = 1\nlease_seconds = 1\nheartbeat_seconds = 0.3\nmax_attempts = 50\npoll_interval_ms = 100\n",
+        postgres.url(),
+        s3.url()
+    );
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let gateway = Server::launch("gateway", dirs[0].path(), &config);
+    let mut queued = Vec::new();
+    for i in 0..20 {
+        let (bytes, expected) = if i % 5 == 0 {
+            (crate::support::eicar(), 1)
+        } else {
+            (format!("outage file {i}").into_bytes(), 0)
+        };
+        queued.push((gateway.submit(&format!("f{i}"), bytes).await, expected));
+    }
+
+    // The blob store goes down before any node has scanned them.
+    tokio::task::block_in_place(|| s3.stop());
+    let refused = gateway
+        .post("/file")
+        .body(b"not stored anywhere".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.status().is_server_error(), "{}", refused.status());
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["err"].is_string(), "{body}");
+    let _node = Server::launch("node", dirs[1].path(), &config);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for (data_id, _) in &queued {
+        let report = gateway.report(data_id).await;
+        assert_ne!(
+            report["scan_results"]["progress_percentage"], 100,
+            "a file was finished while its bytes were unreachable: {report}"
+        );
+    }
+    tokio::task::block_in_place(|| s3.restart());
+    for (data_id, expected) in &queued {
+        let report = gateway.wait_final(data_id).await;
+        assert_eq!(
+            report["scan_results"]["scan_all_result_i"], *expected,
+            "{report}"
+        );
+    }
+    let retried: u64 = postgres
+        .query("SELECT COUNT(*) FROM jobs WHERE attempts > 1")
+        .parse()
+        .unwrap();
+    assert!(
+        retried > 0,
+        "jobs were claimed during the outage and ran again"
+    );
+
+    // The metastore goes down: uploads and reads answer errors, then work again once it is back.
+    tokio::task::block_in_place(|| postgres.stop());
+    let refused = gateway
+        .post("/file")
+        .body(b"no metastore".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.status().is_server_error(), "{}", refused.status());
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["err"].is_string(), "{body}");
+    let read = gateway
+        .get(&format!("/file/{}", queued[0].0))
+        .send()
+        .await
+        .unwrap();
+    assert!(read.status().is_server_error(), "{}", read.status());
+    tokio::task::block_in_place(|| postgres.restart());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        let response = gateway
+            .post("/file")
+            .header("filename", "after.com")
+            .body(crate::support::eicar())
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            let body: Value = response.json().await.unwrap();
+            break body["data_id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let report = gateway.wait_final(&after).await;
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 1);
+    let earlier = gateway.report(&queued[1].0).await;
+    assert_eq!(earlier["scan_results"]["scan_all_result_i"], 0);
+}

@@ -86,6 +86,7 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
             .map(|s| crate::cpu_seconds(s.child.id()))
             .collect();
         let s3_cpu = crate::cpu_seconds(s3.pid());
+        let own_cpu = crate::cpu_seconds(std::process::id());
         let (busy, total) = machine_ticks();
         let started = Instant::now();
         let rate = runtime.block_on(async {
@@ -104,15 +105,17 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
             .map(|(s, before)| crate::cpu_seconds(s.child.id()) - before)
             .sum();
         let s3_cpu = crate::cpu_seconds(s3.pid()) - s3_cpu;
+        let own_cpu = crate::cpu_seconds(std::process::id()) - own_cpu;
         let all = utilisation * cores as f64 * elapsed;
         let per_file = |seconds: f64| seconds * 1e6 / options.files as f64;
         println!(
-            "{nodes} node(s): {rate:.0} files/s; machine {:.0}% busy; CPU per file: gateway {:.0} µs, nodes {:.0} µs, s3s-fs {:.0} µs, the rest (PostgreSQL, load generator) {:.0} µs",
+            "{nodes} node(s): {rate:.0} files/s; machine {:.0}% busy; CPU per file: gateway {:.0} µs, nodes {:.0} µs, s3s-fs {:.0} µs, load generator {:.0} µs, the rest (PostgreSQL) {:.0} µs",
             utilisation * 100.0,
             per_file(gateway_cpu),
             per_file(node_cpu),
             per_file(s3_cpu),
-            per_file((all - gateway_cpu - node_cpu - s3_cpu).max(0.0)),
+            per_file(own_cpu),
+            per_file((all - gateway_cpu - node_cpu - s3_cpu - own_cpu).max(0.0)),
         );
         rates.push(rate);
     }

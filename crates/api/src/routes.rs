@@ -158,7 +158,7 @@ async fn engines(
     headers: HeaderMap,
 ) -> ApiResult {
     caller(&service, &headers, &params).await?;
-    Ok(json_response(service.engine_stats()))
+    Ok(json_response(service.engine_stats().await?))
 }
 
 async fn rules(

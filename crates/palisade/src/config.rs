@@ -541,6 +541,7 @@ pub fn service_settings(
             config.cluster.heartbeat_seconds * 3.0,
             "cluster.heartbeat_seconds",
         )?,
+        engines_from_registry: false,
     };
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
         settings.api_keys.push(palisade_service::ApiKey {

@@ -260,14 +260,16 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     let workers = role != Role::Gateway;
     let layout = layout(&common)?;
     let config = &layout.config;
-    let service_settings =
+    let mut service_settings =
         config::service_settings(config, std::env::var("PALISADE_API_KEY").ok())?;
+    // A gateway scans nothing: its /stat/engines shows the scanning nodes' engines.
+    service_settings.engines_from_registry = role == Role::Gateway;
     let worker_settings = config::worker_settings(config)?;
     let metastore = Metastore::open(&layout.metastore_url)
         .await
-        .with_context(|| format!("opening metastore {}", layout.metastore_url))?;
+        .with_context(|| format!("opening metastore {}", redact(&layout.metastore_url)))?;
     let blobs = BlobStore::open_in(&layout.blobstore_url, &layout.data_dir.join("scratch"))
-        .with_context(|| format!("opening blob store {}", layout.blobstore_url))?;
+        .with_context(|| format!("opening blob store {}", redact(&layout.blobstore_url)))?;
     let (roster, yara) = build_engines(config, &layout.data_dir)?;
     let signer = match (&config.signing.key_file, &config.signing.cert_file) {
         (Some(key), Some(cert)) => BatchSigner::new(key.clone(), cert.clone(), false),
@@ -452,6 +454,23 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     Ok(())
 }
 
+/// A storage URL fit for logs: the password of `user:password@` and a `secret_access_key` hidden.
+fn redact(url: &str) -> String {
+    let mut text = url.to_string();
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((credentials, host)) = rest.split_once('@')
+        && let Some((user, _)) = credentials.split_once(':')
+    {
+        text = format!("{scheme}://{user}:***@{host}");
+    }
+    if let Some(start) = text.find("secret_access_key=") {
+        let value = start + "secret_access_key=".len();
+        let end = text[value..].find('&').map_or(text.len(), |e| value + e);
+        text.replace_range(value..end, "***");
+    }
+    text
+}
+
 /// The configured node id, or the one kept in the data directory (created on first start).
 fn node_id(config: &config::ConfigFile, data_dir: &Path, role: Role) -> anyhow::Result<String> {
     if let Some(id) = &config.cluster.node_id {
@@ -487,5 +506,24 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = terminate.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn storage_urls_lose_their_secrets_in_messages() {
+        assert_eq!(
+            super::redact("postgres://palisade:s3cret@db:5432/palisade?sslmode=require"),
+            "postgres://palisade:***@db:5432/palisade?sslmode=require"
+        );
+        assert_eq!(
+            super::redact("s3://b/p?endpoint=http://h:9000&secret_access_key=xyz&region=r"),
+            "s3://b/p?endpoint=http://h:9000&secret_access_key=***&region=r"
+        );
+        assert_eq!(
+            super::redact("sqlite:///var/lib/palisade.db"),
+            "sqlite:///var/lib/palisade.db"
+        );
     }
 }

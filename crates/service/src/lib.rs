@@ -152,26 +152,63 @@ impl Service {
         Ok(serde_json::Value::Array(list))
     }
 
-    /// The engines of this process and their states, as a node reports them to the registry.
+    /// The engines of this process with their states, as a node reports them to the registry
+    /// (the `/stat/engines` entries, as JSON text).
     pub fn engine_summary(&self) -> String {
-        let list: Vec<serde_json::Value> = self
-            .inner
-            .roster
-            .all()
-            .iter()
-            .map(|engine| {
-                let status = engine.status();
-                serde_json::json!({
-                    "eng_id": engine.descriptor().id,
-                    "state": status.state,
-                })
-            })
-            .collect();
-        serde_json::Value::Array(list).to_string()
+        self.local_engine_stats().to_string()
     }
 
-    /// `/stat/engines`: every engine with its state and definition time.
-    pub fn engine_stats(&self) -> serde_json::Value {
+    /// `/stat/engines`: every engine with its state and definition time. A gateway lists the
+    /// engines of the online scanning nodes: an engine is active when it is in production on at
+    /// least one of them, and `nodes` tells each node's state of it. With no scanning node
+    /// online the list is empty, since nothing can scan.
+    pub async fn engine_stats(&self) -> ServiceResult<serde_json::Value> {
+        if !self.inner.settings.engines_from_registry {
+            return Ok(self.local_engine_stats());
+        }
+        let now = palisade_model::now_millis();
+        let stale =
+            i64::try_from(self.inner.settings.node_stale_after.as_millis()).unwrap_or(i64::MAX);
+        let mut merged: Vec<serde_json::Value> = Vec::new();
+        for node in self.metastore().nodes().await? {
+            if node.workers == 0 || now - node.last_seen > stale {
+                continue;
+            }
+            let engines: Vec<serde_json::Value> =
+                serde_json::from_str(&node.engines).unwrap_or_default();
+            for engine in engines {
+                let on_node = serde_json::json!({
+                    "node_id": node.node_id,
+                    "state": engine["state"],
+                });
+                let known = merged
+                    .iter_mut()
+                    .find(|entry| entry["eng_id"] == engine["eng_id"]);
+                match known {
+                    None => {
+                        let mut entry = engine;
+                        entry["nodes"] = serde_json::json!([on_node]);
+                        merged.push(entry);
+                    }
+                    Some(entry) => {
+                        let mut nodes = entry["nodes"].take();
+                        if let Some(list) = nodes.as_array_mut() {
+                            list.push(on_node);
+                        }
+                        // The entry shown is a node where the engine works, if any.
+                        if entry["active"] != true && engine["active"] == true {
+                            *entry = engine;
+                        }
+                        entry["nodes"] = nodes;
+                    }
+                }
+            }
+        }
+        Ok(serde_json::Value::Array(merged))
+    }
+
+    /// This process's own engines, in the `/stat/engines` shape.
+    fn local_engine_stats(&self) -> serde_json::Value {
         let list: Vec<serde_json::Value> = self
             .inner
             .roster

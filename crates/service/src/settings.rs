@@ -118,6 +118,9 @@ pub struct ServiceSettings {
     pub api_keys: Vec<ApiKey>,
     /// A node whose last heartbeat is older than this shows as offline in `/stat/nodes`.
     pub node_stale_after: Duration,
+    /// `/stat/engines` shows the engines of the online scanning nodes (from the node registry)
+    /// instead of this process's own: set for gateways, which scan nothing themselves.
+    pub engines_from_registry: bool,
 }
 
 impl Default for ServiceSettings {
@@ -129,6 +132,7 @@ impl Default for ServiceSettings {
             allow_anonymous: false,
             api_keys: Vec::new(),
             node_stale_after: Duration::from_secs(15),
+            engines_from_registry: false,
         }
     }
 }

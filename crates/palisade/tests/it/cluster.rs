@@ -217,6 +217,34 @@ async fn heavy_two_gateways_and_two_nodes_over_postgres_and_s3_lose_nothing_when
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
 
+    // A gateway's /stat/engines shows the scanning nodes' engines, node by node.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let engines: Value = gateways[1].get_json("/stat/engines").await;
+        let yara = engines
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["eng_id"] == "yara")
+            .cloned();
+        if let Some(yara) = yara.filter(|y| y["nodes"].as_array().map(Vec::len) == Some(2)) {
+            assert_eq!(yara["active"], true, "{yara}");
+            assert!(
+                yara["nodes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|n| n["state"] == "production")
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "both nodes' engines never showed: {engines}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // A batch opened on one gateway takes files through both.
     let batch: Value = gateways[0]
         .post("/file/batch")

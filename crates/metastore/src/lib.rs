@@ -118,6 +118,8 @@ pub struct JobRecord {
     pub pending_children: u32,
     /// An archive's own analysis, kept while its members run.
     pub partial: Option<String>,
+    /// The lease owner (`<node_id>/<start>/w<n>`) whose result was stored: which node scanned it.
+    pub finished_by: Option<String>,
 }
 
 /// Filters of a hash lookup (`GET /hash/{hash}` headers).

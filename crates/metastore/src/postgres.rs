@@ -22,7 +22,13 @@ use crate::{
 };
 
 /// Versioned schema migrations, applied in order and recorded in `schema_version`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_initial.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_finished_by.sql"),
+    ),
+];
 
 /// The channel that wakes idle workers.
 const WORK_CHANNEL: &str = "palisade_work";
@@ -256,7 +262,7 @@ async fn complete_once(
     let texts: Vec<&str> = reports.iter().map(|r| r.2.as_str()).collect();
     let rows = sqlx::query(
         "UPDATE jobs SET state = 'done', result_i = v.result_i, report = v.report, \
-         finish_ts = $4, lease_owner = NULL, lease_expires = NULL \
+         finish_ts = $4, finished_by = lease_owner, lease_owner = NULL, lease_expires = NULL \
          FROM UNNEST($1::text[], $2::int4[], $3::text[]) AS v(data_id, result_i, report) \
          WHERE jobs.data_id = v.data_id AND jobs.state = 'running' AND jobs.lease_owner = $5 \
          RETURNING jobs.data_id, jobs.parent_id",

@@ -13,7 +13,7 @@ pub(crate) const JOB_COLUMNS: &str = "j.data_id, j.sha256, b.md5, b.sha1, b.sha5
     j.user_agent, j.username, j.metadata, j.batch_id, j.parent_id, j.archive_passwords, j.callback_url, j.global_timeout_ms, \
     j.receive_ts, j.upload_ts, j.hash_time, j.state, j.attempts, j.lease_owner, j.lease_expires, \
     j.start_ts, j.finish_ts, j.result_i, j.report, j.root_id, j.depth, j.archive_index, \
-    j.pending_children, j.partial";
+    j.pending_children, j.partial, j.finished_by";
 
 /// Reads a job from a row of `JOB_COLUMNS`, whichever database it came from.
 pub(crate) fn job_from_row<'r, R>(row: &'r R) -> StoreResult<JobRecord>
@@ -71,6 +71,7 @@ where
         report: row.try_get("report")?,
         pending_children: u32::try_from(row.try_get::<i64, _>("pending_children")?).unwrap_or(0),
         partial: row.try_get("partial")?,
+        finished_by: row.try_get("finished_by")?,
     })
 }
 

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_initial.sql")),
     (2, include_str!("../migrations/sqlite/0002_archives.sql")),
     (3, include_str!("../migrations/sqlite/0003_nodes.sql")),
+    (4, include_str!("../migrations/sqlite/0004_finished_by.sql")),
 ];
 
 /// A metastore in one SQLite file.
@@ -426,7 +427,7 @@ impl MetaBackend for SqliteBackend {
             "UPDATE jobs SET state = 'done', result_i = v.column2, report = v.column3, finish_ts = ",
         );
         query.push_bind(now);
-        query.push(", lease_owner = NULL, lease_expires = NULL FROM (");
+        query.push(", finished_by = lease_owner, lease_owner = NULL, lease_expires = NULL FROM (");
         query.push_values(reports, |mut row, (data_id, result_i, report)| {
             row.push_bind(data_id).push_bind(result_i).push_bind(report);
         });

@@ -112,6 +112,7 @@ pub async fn an_expired_lease_is_claimed_again_and_the_stale_owner_cannot_comple
     assert_eq!(record.result_i, Some(1));
     assert_eq!(record.report.as_deref(), Some("{\"by\":\"fast\"}"));
     assert_eq!(record.finish_ts, Some(1_600));
+    assert_eq!(record.finished_by.as_deref(), Some("fast"));
     assert!(
         store
             .claim("any", 100_000, 1_000, 1, u32::MAX)

@@ -353,6 +353,28 @@ async fn heavy_two_gateways_and_two_nodes_over_postgres_and_s3_lose_nothing_when
         assert_eq!(status["scan_results"]["scan_all_result_i"], 1);
     }
 
+    // A session opened on one gateway works on the other, and ends on both at logout.
+    let session = gateways[0]
+        .login("admin", crate::support::ADMIN_PASSWORD)
+        .await;
+    let with_session = |gateway: &Server| {
+        gateway
+            .client
+            .get(gateway.url("/file/rules"))
+            .header("apikey", session.clone())
+            .send()
+    };
+    assert_eq!(with_session(&gateways[1]).await.unwrap().status(), 200);
+    let logout = gateways[1]
+        .client
+        .post(gateways[1].url("/logout"))
+        .header("apikey", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 200);
+    assert_eq!(with_session(&gateways[0]).await.unwrap().status(), 403);
+
     // The killed node restarts under its old name and, once the other node has drained, scans
     // new files alone.
     let _doomed = Server::launch("node", dirs[2].path(), &config);
@@ -368,6 +390,18 @@ async fn heavy_two_gateways_and_two_nodes_over_postgres_and_s3_lose_nothing_when
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // One archive's members spread over both nodes.
+    let spread = gateways[0]
+        .submit("spread.zip", zip_of(scratch.path(), "spread", 200, false))
+        .await;
+    let report = gateways[1].wait_final(&spread).await;
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 0);
+    assert_eq!(report["extracted_files"]["files_extracted_count"], 200);
+    let scanners = postgres.query(&format!(
+        "SELECT COUNT(DISTINCT split_part(finished_by, '/', 1)) FROM jobs WHERE parent_id = '{spread}'"
+    ));
+    assert_eq!(scanners, "2", "the members ran on both nodes");
+
     assert!(survivor.terminate(Duration::from_secs(30)).success());
     let later = submit(500..520).await;
     for file in &later {

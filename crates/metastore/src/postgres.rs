@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Executor, QueryBuilder, Row};
 use tokio::sync::Notify;
 
+use crate::group::GroupCommit;
 use crate::rows::{
     JOB_COLUMNS, batch_from_row, job_from_row, node_from_row, session_from_row, to_i64,
 };
@@ -39,6 +40,7 @@ const MIGRATION_LOCK: i64 = 0x7061_6c69_7361_6465;
 /// A metastore in a PostgreSQL database.
 pub struct PostgresBackend {
     pool: PgPool,
+    submissions: GroupCommit,
     listeners: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -68,8 +70,16 @@ impl PostgresBackend {
             .connect_with(options)
             .await?;
         migrate(&pool).await?;
+        let submissions = {
+            let pool = pool.clone();
+            GroupCommit::start(move |jobs| {
+                let pool = pool.clone();
+                async move { insert_jobs(&pool, &jobs).await }
+            })
+        };
         Ok(Self {
             pool,
+            submissions,
             listeners: Mutex::new(Vec::new()),
         })
     }
@@ -167,6 +177,39 @@ async fn notify_work(tx: &mut Tx) -> StoreResult<()> {
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Inserts a group of submissions in one transaction, waking idle workers everywhere once it
+/// commits; files of missing or closed batches are refused.
+async fn insert_jobs(pool: &PgPool, jobs: &[NewJob]) -> StoreResult<Vec<SubmitOutcome>> {
+    let mut tx = pool.begin().await?;
+    let batch_ids: Vec<&str> = jobs.iter().filter_map(|j| j.batch_id.as_deref()).collect();
+    let mut batches: std::collections::HashMap<String, Option<i64>> = Default::default();
+    if !batch_ids.is_empty() {
+        // Locked so that a concurrent close cannot slip between the check and the insert.
+        let rows = sqlx::query(
+            "SELECT batch_id, closed_ts FROM batches WHERE batch_id = ANY($1) FOR SHARE",
+        )
+        .bind(&batch_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in rows {
+            batches.insert(row.try_get("batch_id")?, row.try_get("closed_ts")?);
+        }
+    }
+    let outcomes = crate::group::outcomes(jobs, &batches);
+    let accepted: Vec<&NewJob> = jobs
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| **outcome == SubmitOutcome::Accepted)
+        .map(|(job, _)| job)
+        .collect();
+    if !accepted.is_empty() {
+        insert_job_rows(&mut tx, &accepted, "queued").await?;
+        notify_work(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(outcomes)
 }
 
 /// Inserts job rows (and their contents' digests) in `state`.
@@ -360,24 +403,7 @@ async fn listen_for_work(mut listener: PgListener, pool: PgPool, wake: Arc<Notif
 #[async_trait::async_trait]
 impl MetaBackend for PostgresBackend {
     async fn submit(&self, job: &NewJob) -> StoreResult<SubmitOutcome> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(batch_id) = &job.batch_id {
-            // Locked so that a concurrent close cannot slip between the check and the insert.
-            let closed: Option<Option<i64>> =
-                sqlx::query_scalar("SELECT closed_ts FROM batches WHERE batch_id = $1 FOR SHARE")
-                    .bind(batch_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match closed {
-                None => return Ok(SubmitOutcome::BatchNotFound),
-                Some(Some(_)) => return Ok(SubmitOutcome::BatchClosed),
-                Some(None) => {}
-            }
-        }
-        insert_job_rows(&mut tx, &[job], "queued").await?;
-        notify_work(&mut tx).await?;
-        tx.commit().await?;
-        Ok(SubmitOutcome::Accepted)
+        self.submissions.submit(job).await
     }
 
     async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>> {

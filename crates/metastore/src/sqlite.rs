@@ -11,8 +11,9 @@ use sqlx::sqlite::{
 use sqlx::{Executor, QueryBuilder, Row};
 use std::sync::Arc;
 
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::Notify;
 
+use crate::group::GroupCommit;
 use crate::rows::{
     JOB_COLUMNS, batch_from_row, job_from_row, node_from_row, session_from_row, to_i64,
 };
@@ -33,8 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 pub struct SqliteBackend {
     writer: SqlitePool,
     readers: SqlitePool,
-    submissions: mpsc::Sender<PendingSubmit>,
-    committer: tokio::task::JoinHandle<()>,
+    submissions: GroupCommit,
     watchers: Watchers,
 }
 
@@ -50,50 +50,8 @@ impl Watchers {
     }
 }
 
-impl Drop for SqliteBackend {
-    fn drop(&mut self) {
-        self.committer.abort();
-    }
-}
-
-/// A submission waiting for the next group commit.
-struct PendingSubmit {
-    job: NewJob,
-    reply: oneshot::Sender<StoreResult<SubmitOutcome>>,
-}
-
-/// Most submissions committed in one transaction.
-const GROUP_COMMIT_MAX: usize = 128;
-
-/// Commits submissions in groups: whatever queued up while the previous transaction ran goes into
-/// the next one, so a burst of uploads costs a few transactions instead of one each.
-async fn commit_submissions(
-    writer: SqlitePool,
-    mut queue: mpsc::Receiver<PendingSubmit>,
-    watchers: Watchers,
-) {
-    let mut group = Vec::with_capacity(GROUP_COMMIT_MAX);
-    while queue.recv_many(&mut group, GROUP_COMMIT_MAX).await > 0 {
-        let jobs: Vec<&NewJob> = group.iter().map(|p| &p.job).collect();
-        match insert_jobs(&writer, &jobs).await {
-            Ok(outcomes) => {
-                watchers.wake();
-                for (pending, outcome) in group.drain(..).zip(outcomes) {
-                    let _ = pending.reply.send(Ok(outcome));
-                }
-            }
-            Err(error) => {
-                let message = error.to_string();
-                for pending in group.drain(..) {
-                    let _ = pending.reply.send(Err(StoreError::Shared(message.clone())));
-                }
-            }
-        }
-    }
-}
-
 /// Inserts jobs (and their contents' digests) in one transaction; files of missing or closed batches are refused.
-async fn insert_jobs(writer: &SqlitePool, jobs: &[&NewJob]) -> StoreResult<Vec<SubmitOutcome>> {
+async fn insert_jobs(writer: &SqlitePool, jobs: &[NewJob]) -> StoreResult<Vec<SubmitOutcome>> {
     let mut tx = writer.begin().await?;
     let batch_ids: Vec<&String> = jobs.iter().filter_map(|j| j.batch_id.as_ref()).collect();
     let mut batches: std::collections::HashMap<String, Option<i64>> = Default::default();
@@ -109,22 +67,12 @@ async fn insert_jobs(writer: &SqlitePool, jobs: &[&NewJob]) -> StoreResult<Vec<S
             batches.insert(row.try_get("batch_id")?, row.try_get("closed_ts")?);
         }
     }
-    let outcomes: Vec<SubmitOutcome> = jobs
-        .iter()
-        .map(|job| match &job.batch_id {
-            None => SubmitOutcome::Accepted,
-            Some(batch_id) => match batches.get(batch_id) {
-                None => SubmitOutcome::BatchNotFound,
-                Some(Some(_)) => SubmitOutcome::BatchClosed,
-                Some(None) => SubmitOutcome::Accepted,
-            },
-        })
-        .collect();
+    let outcomes = crate::group::outcomes(jobs, &batches);
     let accepted: Vec<&NewJob> = jobs
         .iter()
         .zip(&outcomes)
         .filter(|(_, outcome)| **outcome == SubmitOutcome::Accepted)
-        .map(|(job, _)| *job)
+        .map(|(job, _)| job)
         .collect();
     insert_job_rows(&mut tx, &accepted, "queued").await?;
     tx.commit().await?;
@@ -267,14 +215,22 @@ impl SqliteBackend {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await?;
-        let (submissions, queue) = mpsc::channel(4 * GROUP_COMMIT_MAX);
         let watchers = Watchers::default();
-        let committer = tokio::spawn(commit_submissions(writer.clone(), queue, watchers.clone()));
+        let submissions = {
+            let (writer, watchers) = (writer.clone(), watchers.clone());
+            GroupCommit::start(move |jobs| {
+                let (writer, watchers) = (writer.clone(), watchers.clone());
+                async move {
+                    let outcomes = insert_jobs(&writer, &jobs).await?;
+                    watchers.wake();
+                    Ok(outcomes)
+                }
+            })
+        };
         Ok(Self {
             writer,
             readers,
             submissions,
-            committer,
             watchers,
         })
     }
@@ -305,19 +261,7 @@ async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
 #[async_trait::async_trait]
 impl MetaBackend for SqliteBackend {
     async fn submit(&self, job: &NewJob) -> StoreResult<SubmitOutcome> {
-        let (reply, outcome) = oneshot::channel();
-        let pending = PendingSubmit {
-            job: job.clone(),
-            reply,
-        };
-        if self.submissions.send(pending).await.is_err() {
-            return Err(StoreError::Shared("the metastore is shutting down".into()));
-        }
-        outcome.await.unwrap_or_else(|_| {
-            Err(StoreError::Shared(
-                "the submission committer stopped".into(),
-            ))
-        })
+        self.submissions.submit(job).await
     }
 
     async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>> {

@@ -308,6 +308,9 @@ pub trait MetaBackend: Send + Sync + 'static {
     async fn nodes(&self) -> StoreResult<Vec<NodeRecord>>;
     /// A node that stops cleanly leaves the registry.
     async fn remove_node(&self, node_id: &str) -> StoreResult<()>;
+    /// Forgets nodes last seen before `seen_before` (dead ones that never came back); returns
+    /// how many.
+    async fn forget_nodes(&self, seen_before: Millis) -> StoreResult<u64>;
 
     async fn put_user(&self, user: &UserRecord) -> StoreResult<()>;
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>>;

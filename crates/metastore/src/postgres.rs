@@ -817,6 +817,14 @@ impl MetaBackend for PostgresBackend {
         Ok(())
     }
 
+    async fn forget_nodes(&self, seen_before: Millis) -> StoreResult<u64> {
+        Ok(sqlx::query("DELETE FROM nodes WHERE last_seen < $1")
+            .bind(seen_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     async fn put_user(&self, user: &UserRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3) \

@@ -755,6 +755,14 @@ impl MetaBackend for SqliteBackend {
         Ok(deleted == 1)
     }
 
+    async fn forget_nodes(&self, seen_before: Millis) -> StoreResult<u64> {
+        Ok(sqlx::query("DELETE FROM nodes WHERE last_seen < ?")
+            .bind(seen_before)
+            .execute(&self.writer)
+            .await?
+            .rows_affected())
+    }
+
     async fn put_user(&self, user: &UserRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?) \

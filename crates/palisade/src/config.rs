@@ -44,6 +44,8 @@ pub struct ClusterSection {
     /// This process's name in the registry; default: generated once and kept in the data
     /// directory (`node-id-<role>`), so a restarted node rejoins under its old name.
     pub node_id: Option<String>,
+    /// A node not seen for this long is dropped from the registry (it died and never came back).
+    pub forget_offline_after_hours: f64,
 }
 
 impl Default for ClusterSection {
@@ -51,6 +53,7 @@ impl Default for ClusterSection {
         Self {
             heartbeat_seconds: 5.0,
             node_id: None,
+            forget_offline_after_hours: 24.0,
         }
     }
 }

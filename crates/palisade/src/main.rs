@@ -361,6 +361,14 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         let mut stop = stop.clone();
         let cluster_workers = worker_settings.cluster_workers.clone();
         let stale_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 4) * 3;
+        let forget_ms = i64::try_from(
+            config::seconds(
+                config.cluster.forget_offline_after_hours * 3600.0,
+                "cluster.forget_offline_after_hours",
+            )?
+            .as_millis(),
+        )
+        .unwrap_or(i64::MAX / 2);
         let record = palisade_metastore::NodeRecord {
             node_id: node_id.clone(),
             role: role.name().into(),
@@ -386,6 +394,10 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
                 if let Err(error) = service.metastore().node_heartbeat(&beat).await {
                     tracing::warn!(%error, "node heartbeat failed");
                 }
+                let _ = service
+                    .metastore()
+                    .forget_nodes(beat.last_seen - forget_ms)
+                    .await;
                 // The archive member cap scales with the worker loops of every online node.
                 if let Ok(nodes) = service.metastore().nodes().await {
                     let online: u32 = nodes

@@ -673,6 +673,10 @@ pub async fn nodes_register_report_their_load_and_leave(store: &Metastore) {
     let nodes = store.nodes().await.unwrap();
     assert_eq!(nodes.len(), 1);
     assert_eq!(nodes[0].node_id, "g1");
+    // A node that died and never came back is forgotten once it is old enough.
+    assert_eq!(store.forget_nodes(1_000).await.unwrap(), 0);
+    assert_eq!(store.forget_nodes(1_001).await.unwrap(), 1);
+    assert!(store.nodes().await.unwrap().is_empty());
 }
 
 /// A watcher hears of submissions, of queued archive members and of a parent ready to finish.

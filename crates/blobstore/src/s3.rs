@@ -176,8 +176,11 @@ impl BlobSink for S3Sink {
     fn commit(mut self: Box<Self>, sha256: &str) -> std::io::Result<()> {
         let result = self.file.flush().and_then(|()| {
             let key = object_key(&self.prefix, sha256).map_err(std::io::Error::other)?;
-            // Identical content may already be stored (by any node): it is kept once.
-            if head(&self.store, &key).map_err(io_error)?.is_some() {
+            // Identical content may already be stored (by any process): a large file is sent only
+            // when it is not; a small one is simply written again (same key, same bytes), which
+            // costs less than asking first.
+            if self.size > PART_BYTES as u64 && head(&self.store, &key).map_err(io_error)?.is_some()
+            {
                 return Ok(());
             }
             self.upload(&key)

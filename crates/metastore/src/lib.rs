@@ -4,6 +4,7 @@
 //! cluster mode), chosen once at startup from a URL and held behind the concrete [`Metastore`] handle.
 //! Time is always an input (`now`), so lease expiry is deterministic under test.
 
+mod common;
 mod group;
 mod postgres;
 mod rows;

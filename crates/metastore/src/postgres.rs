@@ -13,10 +13,9 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Executor, QueryBuilder, Row};
 use tokio::sync::Notify;
 
+use crate::common::Common;
 use crate::group::GroupCommit;
-use crate::rows::{
-    JOB_COLUMNS, batch_from_row, job_from_row, node_from_row, session_from_row, to_i64,
-};
+use crate::rows::{JOB_COLUMNS, job_from_row, to_i64};
 use crate::{
     BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob, NodeRecord,
     SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
@@ -39,7 +38,8 @@ const MIGRATION_LOCK: i64 = 0x7061_6c69_7361_6465;
 
 /// A metastore in a PostgreSQL database.
 pub struct PostgresBackend {
-    pool: PgPool,
+    /// One pool for reads and writes alike.
+    common: Common<sqlx::Postgres>,
     submissions: GroupCommit,
     listeners: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -78,38 +78,13 @@ impl PostgresBackend {
             })
         };
         Ok(Self {
-            pool,
+            common: Common {
+                read: pool.clone(),
+                write: pool,
+            },
             submissions,
             listeners: Mutex::new(Vec::new()),
         })
-    }
-
-    /// Jobs whose `column` equals `value`, in `order`, a page at a time; and how many there are.
-    async fn page(
-        &self,
-        column: &str,
-        value: &str,
-        order: &str,
-        first: u64,
-        size: u64,
-    ) -> StoreResult<(u64, Vec<JobRecord>)> {
-        let count: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM jobs WHERE {column} = $1"))
-                .bind(value)
-                .fetch_one(&self.pool)
-                .await?;
-        let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
-             WHERE j.{column} = $1 ORDER BY {order} LIMIT $2 OFFSET $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(value)
-            .bind(to_i64(size))
-            .bind(to_i64(first))
-            .fetch_all(&self.pool)
-            .await?;
-        let jobs = rows.iter().map(job_from_row).collect::<StoreResult<_>>()?;
-        Ok((u64::try_from(count).unwrap_or(0), jobs))
     }
 }
 
@@ -407,21 +382,11 @@ impl MetaBackend for PostgresBackend {
     }
 
     async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>> {
-        let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 WHERE j.data_id = $1"
-        );
-        let row = sqlx::query(&sql)
-            .bind(data_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(job_from_row).transpose()
+        self.common.job(data_id).await
     }
 
     async fn queue_depth(&self) -> StoreResult<u64> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'queued'")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        self.common.queue_depth().await
     }
 
     async fn claim(
@@ -462,7 +427,7 @@ impl MetaBackend for PostgresBackend {
             .bind(lease_ms)
             .bind(i64::from(limit))
             .bind(i64::from(member_cap))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.common.write)
             .await?;
         rows.iter().map(job_from_row).collect()
     }
@@ -481,7 +446,7 @@ impl MetaBackend for PostgresBackend {
         .bind(now + lease_ms)
         .bind(data_ids)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&self.common.write)
         .await?
         .rows_affected();
         Ok(held)
@@ -496,11 +461,11 @@ impl MetaBackend for PostgresBackend {
         if reports.is_empty() {
             return Ok(Vec::new());
         }
-        retrying!(self.pool, tx => complete_once(&mut tx, owner, reports, now))
+        retrying!(self.common.write, tx => complete_once(&mut tx, owner, reports, now))
     }
 
     async fn release(&self, owner: &str, data_ids: &[String]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.common.write.begin().await?;
         sqlx::query(
             "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, \
              attempts = GREATEST(attempts - 1, 0) \
@@ -524,7 +489,7 @@ impl MetaBackend for PostgresBackend {
         now: Millis,
     ) -> StoreResult<bool> {
         let _ = now;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.common.write.begin().await?;
         let changed = sqlx::query(
             "UPDATE jobs SET state = CASE WHEN $1 > 0 THEN 'waiting' ELSE 'queued' END, \
              pending_children = $1, partial = $2, lease_owner = NULL, lease_expires = NULL \
@@ -555,14 +520,15 @@ impl MetaBackend for PostgresBackend {
         first: u64,
         size: u64,
     ) -> StoreResult<(u64, Vec<JobRecord>)> {
-        self.page(
-            "parent_id",
-            parent_id,
-            "j.archive_index, j.seq",
-            first,
-            size,
-        )
-        .await
+        self.common
+            .page(
+                "parent_id",
+                parent_id,
+                "j.archive_index, j.seq",
+                first,
+                size,
+            )
+            .await
     }
 
     async fn charge_extraction(
@@ -573,20 +539,9 @@ impl MetaBackend for PostgresBackend {
         max_bytes: u64,
         max_members: u64,
     ) -> StoreResult<bool> {
-        let changed = sqlx::query(
-            "UPDATE jobs SET extracted_bytes = extracted_bytes + $1, \
-             extracted_members = extracted_members + $2 \
-             WHERE data_id = $3 AND extracted_bytes + $1 <= $4 AND extracted_members + $2 <= $5",
-        )
-        .bind(to_i64(bytes))
-        .bind(to_i64(members))
-        .bind(root_id)
-        .bind(to_i64(max_bytes))
-        .bind(to_i64(max_members))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed == 1)
+        self.common
+            .charge_extraction(root_id, bytes, members, max_bytes, max_members)
+            .await
     }
 
     async fn cancel(
@@ -596,7 +551,7 @@ impl MetaBackend for PostgresBackend {
         report: &str,
         now: Millis,
     ) -> StoreResult<CancelOutcome> {
-        retrying!(self.pool, tx => cancel_once(&mut tx, data_id, result_i, report, now))
+        retrying!(self.common.write, tx => cancel_once(&mut tx, data_id, result_i, report, now))
     }
 
     async fn latest_by_hash(
@@ -605,102 +560,19 @@ impl MetaBackend for PostgresBackend {
         hash: &str,
         query: &HashQuery,
     ) -> StoreResult<Option<JobRecord>> {
-        let sha256 = if kind == HashKind::Sha256 {
-            Some(hash.to_string())
-        } else {
-            let sql = format!(
-                "SELECT sha256 FROM blobs WHERE {} = $1 LIMIT 1",
-                kind.column()
-            );
-            sqlx::query_scalar(&sql)
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?
-        };
-        let Some(sha256) = sha256 else {
-            return Ok(None);
-        };
-        let mut filters = String::new();
-        if query.rule.is_some() {
-            filters.push_str(" AND j.rule = $3");
-        }
-        if query.self_only {
-            filters.push_str(" AND j.parent_id IS NULL");
-        }
-        let since = query.since.unwrap_or(i64::MIN);
-        let rule = query.rule.as_deref().unwrap_or("");
-        let finished = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
-             WHERE j.sha256 = $1 AND j.state IN ('done', 'cancelled') AND j.finish_ts >= $2 \
-             AND $3 = $3{filters} ORDER BY j.finish_ts DESC, j.seq DESC LIMIT 1"
-        );
-        let row = sqlx::query(&finished)
-            .bind(&sha256)
-            .bind(since)
-            .bind(rule)
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some(row) = row {
-            return Ok(Some(job_from_row(&row)?));
-        }
-        if !query.include_in_progress {
-            return Ok(None);
-        }
-        let pending = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
-             WHERE j.sha256 = $1 AND j.state IN ('queued', 'running', 'waiting') AND j.upload_ts >= $2 \
-             AND $3 = $3{filters} ORDER BY j.seq DESC LIMIT 1"
-        );
-        let row = sqlx::query(&pending)
-            .bind(&sha256)
-            .bind(since)
-            .bind(rule)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(job_from_row).transpose()
+        self.common.latest_by_hash(kind, hash, query).await
     }
 
     async fn create_batch(&self, batch: &BatchRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO batches (batch_id, rule, user_agent, username, user_data, created_ts, closed_ts, cancelled) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&batch.batch_id)
-        .bind(&batch.rule)
-        .bind(&batch.user_agent)
-        .bind(&batch.username)
-        .bind(&batch.user_data)
-        .bind(batch.created_ts)
-        .bind(batch.closed_ts)
-        .bind(batch.cancelled)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.common.create_batch(batch).await
     }
 
     async fn batch(&self, batch_id: &str) -> StoreResult<Option<BatchRecord>> {
-        let row = sqlx::query(
-            "SELECT batch_id, rule, user_agent, username, user_data, created_ts, closed_ts, cancelled \
-             FROM batches WHERE batch_id = $1",
-        )
-        .bind(batch_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(batch_from_row).transpose()
+        self.common.batch(batch_id).await
     }
 
     async fn close_batch(&self, batch_id: &str, now: Millis, cancelled: bool) -> StoreResult<bool> {
-        let changed = sqlx::query(
-            "UPDATE batches SET closed_ts = COALESCE(closed_ts, $1), cancelled = (cancelled OR $2) \
-             WHERE batch_id = $3",
-        )
-        .bind(now)
-        .bind(cancelled)
-        .bind(batch_id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed == 1)
+        self.common.close_batch(batch_id, now, cancelled).await
     }
 
     async fn batch_members(
@@ -709,30 +581,17 @@ impl MetaBackend for PostgresBackend {
         first: u64,
         size: u64,
     ) -> StoreResult<(u64, Vec<JobRecord>)> {
-        self.page("batch_id", batch_id, "j.seq", first, size).await
+        self.common
+            .page("batch_id", batch_id, "j.seq", first, size)
+            .await
     }
 
     async fn unfinished_batch_members(&self, batch_id: &str) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT data_id FROM jobs WHERE batch_id = $1 AND state IN ('queued', 'running', 'waiting') ORDER BY seq",
-        )
-        .bind(batch_id)
-        .fetch_all(&self.pool)
-        .await?)
+        self.common.unfinished_batch_members(batch_id).await
     }
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (session_id, username, role, csrf_token, last_seen) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&session.session_id)
-        .bind(&session.username)
-        .bind(&session.role)
-        .bind(&session.csrf_token)
-        .bind(session.last_seen)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.common.create_session(session).await
     }
 
     async fn session(
@@ -741,37 +600,11 @@ impl MetaBackend for PostgresBackend {
         now: Millis,
         idle_ms: i64,
     ) -> StoreResult<Option<SessionRecord>> {
-        let row = sqlx::query(
-            "SELECT session_id, username, role, csrf_token, last_seen FROM sessions WHERE session_id = $1",
-        )
-        .bind(session_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(session) = row.as_ref().map(session_from_row).transpose()? else {
-            return Ok(None);
-        };
-        if now - session.last_seen > idle_ms {
-            self.delete_session(session_id).await?;
-            return Ok(None);
-        }
-        // Touch at most once a second so that polling clients do not turn every read into a write.
-        if now - session.last_seen >= 1000 {
-            sqlx::query("UPDATE sessions SET last_seen = $1 WHERE session_id = $2")
-                .bind(now)
-                .bind(session_id)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(Some(session))
+        self.common.session(session_id, now, idle_ms).await
     }
 
     async fn delete_session(&self, session_id: &str) -> StoreResult<bool> {
-        let deleted = sqlx::query("DELETE FROM sessions WHERE session_id = $1")
-            .bind(session_id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(deleted == 1)
+        self.common.delete_session(session_id).await
     }
 
     async fn node_heartbeat(&self, node: &NodeRecord) -> StoreResult<()> {
@@ -794,75 +627,39 @@ impl MetaBackend for PostgresBackend {
         .bind(i64::from(node.workers))
         .bind(&prefix)
         .bind(&node.engines)
-        .execute(&self.pool)
+        .execute(&self.common.write)
         .await?;
         Ok(())
     }
 
     async fn nodes(&self) -> StoreResult<Vec<NodeRecord>> {
-        let rows = sqlx::query(
-            "SELECT node_id, role, hostname, version, started_ts, last_seen, workers, running, engines \
-             FROM nodes ORDER BY started_ts, node_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(node_from_row).collect()
+        self.common.nodes().await
     }
 
     async fn remove_node(&self, node_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM nodes WHERE node_id = $1")
-            .bind(node_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.common.remove_node(node_id).await
     }
 
     async fn forget_nodes(&self, seen_before: Millis) -> StoreResult<u64> {
-        Ok(sqlx::query("DELETE FROM nodes WHERE last_seen < $1")
-            .bind(seen_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        self.common.forget_nodes(seen_before).await
     }
 
     async fn put_user(&self, user: &UserRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3) \
-             ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = EXCLUDED.role",
-        )
-        .bind(&user.username)
-        .bind(&user.password_hash)
-        .bind(&user.role)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.common.put_user(user).await
     }
 
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>> {
-        let row =
-            sqlx::query("SELECT username, password_hash, role FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(UserRecord {
-            username: row.try_get("username")?,
-            password_hash: row.try_get("password_hash")?,
-            role: row.try_get("role")?,
-        }))
+        self.common.user(username).await
     }
 
     async fn user_count(&self) -> StoreResult<u64> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        self.common.user_count().await
     }
 
     async fn watch_for_work(&self, wake: Arc<Notify>) -> StoreResult<()> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
+        let mut listener = PgListener::connect_with(&self.common.write).await?;
         listener.listen(WORK_CHANNEL).await?;
-        let task = tokio::spawn(listen_for_work(listener, self.pool.clone(), wake));
+        let task = tokio::spawn(listen_for_work(listener, self.common.write.clone(), wake));
         self.listeners
             .lock()
             .unwrap_or_else(|e| e.into_inner())

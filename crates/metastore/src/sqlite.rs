@@ -13,10 +13,9 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::common::Common;
 use crate::group::GroupCommit;
-use crate::rows::{
-    JOB_COLUMNS, batch_from_row, job_from_row, node_from_row, session_from_row, to_i64,
-};
+use crate::rows::{JOB_COLUMNS, job_from_row, to_i64};
 use crate::{
     BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob, NodeRecord,
     SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
@@ -32,8 +31,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
 
 /// A metastore in one SQLite file.
 pub struct SqliteBackend {
-    writer: SqlitePool,
-    readers: SqlitePool,
+    /// One writer connection, a pool of readers.
+    common: Common<sqlx::Sqlite>,
     submissions: GroupCommit,
     watchers: Watchers,
 }
@@ -165,34 +164,6 @@ async fn settle_parents(
 }
 
 impl SqliteBackend {
-    /// Jobs whose `column` equals `value`, in `order`, a page at a time; and how many there are.
-    async fn page(
-        &self,
-        column: &str,
-        value: &str,
-        order: &str,
-        first: u64,
-        size: u64,
-    ) -> StoreResult<(u64, Vec<JobRecord>)> {
-        let count: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM jobs WHERE {column} = ?"))
-                .bind(value)
-                .fetch_one(&self.readers)
-                .await?;
-        let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
-             WHERE j.{column} = ? ORDER BY {order} LIMIT ? OFFSET ?"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(value)
-            .bind(to_i64(size))
-            .bind(to_i64(first))
-            .fetch_all(&self.readers)
-            .await?;
-        let jobs = rows.iter().map(job_from_row).collect::<StoreResult<_>>()?;
-        Ok((u64::try_from(count).unwrap_or(0), jobs))
-    }
-
     pub async fn open(path: &Path) -> StoreResult<Self> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -228,8 +199,10 @@ impl SqliteBackend {
             })
         };
         Ok(Self {
-            writer,
-            readers,
+            common: Common {
+                read: readers,
+                write: writer,
+            },
             submissions,
             watchers,
         })
@@ -265,21 +238,11 @@ impl MetaBackend for SqliteBackend {
     }
 
     async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>> {
-        let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 WHERE j.data_id = ?"
-        );
-        let row = sqlx::query(&sql)
-            .bind(data_id)
-            .fetch_optional(&self.readers)
-            .await?;
-        row.as_ref().map(job_from_row).transpose()
+        self.common.job(data_id).await
     }
 
     async fn queue_depth(&self) -> StoreResult<u64> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'queued'")
-            .fetch_one(&self.readers)
-            .await?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        self.common.queue_depth().await
     }
 
     async fn claim(
@@ -290,7 +253,7 @@ impl MetaBackend for SqliteBackend {
         limit: u32,
         member_cap: u32,
     ) -> StoreResult<Vec<JobRecord>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.common.write.begin().await?;
         let claimed: Vec<String> = sqlx::query_scalar(
             "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?2 + ?3, \
              attempts = attempts + 1, start_ts = COALESCE(start_ts, ?2) \
@@ -341,7 +304,7 @@ impl MetaBackend for SqliteBackend {
         now: Millis,
         lease_ms: i64,
     ) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.common.write.begin().await?;
         let mut held = 0;
         for data_id in data_ids {
             held += sqlx::query(
@@ -378,7 +341,7 @@ impl MetaBackend for SqliteBackend {
         query.push(") AS v WHERE jobs.data_id = v.column1 AND jobs.state = 'running' AND jobs.lease_owner = ");
         query.push_bind(owner);
         query.push(" RETURNING jobs.data_id, jobs.parent_id");
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.common.write.begin().await?;
         let rows = query.build().fetch_all(&mut *tx).await?;
         let mut completed = Vec::with_capacity(rows.len());
         let mut parents = Vec::new();
@@ -397,7 +360,7 @@ impl MetaBackend for SqliteBackend {
     }
 
     async fn release(&self, owner: &str, data_ids: &[String]) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.common.write.begin().await?;
         for data_id in data_ids {
             sqlx::query(
                 "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, \
@@ -421,7 +384,7 @@ impl MetaBackend for SqliteBackend {
         report: &str,
         now: Millis,
     ) -> StoreResult<CancelOutcome> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.common.write.begin().await?;
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM jobs WHERE data_id = ?")
             .bind(data_id)
             .fetch_optional(&mut *tx)
@@ -471,58 +434,7 @@ impl MetaBackend for SqliteBackend {
         hash: &str,
         query: &HashQuery,
     ) -> StoreResult<Option<JobRecord>> {
-        let sha256 = if kind == HashKind::Sha256 {
-            Some(hash.to_string())
-        } else {
-            let sql = format!(
-                "SELECT sha256 FROM blobs WHERE {} = ? LIMIT 1",
-                kind.column()
-            );
-            sqlx::query_scalar(&sql)
-                .bind(hash)
-                .fetch_optional(&self.readers)
-                .await?
-        };
-        let Some(sha256) = sha256 else {
-            return Ok(None);
-        };
-        let mut filters = String::new();
-        if query.rule.is_some() {
-            filters.push_str(" AND j.rule = ?3");
-        }
-        if query.self_only {
-            filters.push_str(" AND j.parent_id IS NULL");
-        }
-        let finished = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
-             WHERE j.sha256 = ?1 AND j.state IN ('done', 'cancelled') AND j.finish_ts >= ?2{filters} \
-             ORDER BY j.finish_ts DESC, j.seq DESC LIMIT 1"
-        );
-        let since = query.since.unwrap_or(i64::MIN);
-        let row = sqlx::query(&finished)
-            .bind(&sha256)
-            .bind(since)
-            .bind(query.rule.as_deref().unwrap_or(""))
-            .fetch_optional(&self.readers)
-            .await?;
-        if let Some(row) = row {
-            return Ok(Some(job_from_row(&row)?));
-        }
-        if !query.include_in_progress {
-            return Ok(None);
-        }
-        let pending = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
-             WHERE j.sha256 = ?1 AND j.state IN ('queued', 'running', 'waiting') AND j.upload_ts >= ?2{filters} \
-             ORDER BY j.seq DESC LIMIT 1"
-        );
-        let row = sqlx::query(&pending)
-            .bind(&sha256)
-            .bind(since)
-            .bind(query.rule.as_deref().unwrap_or(""))
-            .fetch_optional(&self.readers)
-            .await?;
-        row.as_ref().map(job_from_row).transpose()
+        self.common.latest_by_hash(kind, hash, query).await
     }
 
     async fn expand(
@@ -533,7 +445,7 @@ impl MetaBackend for SqliteBackend {
         children: &[NewJob],
         now: Millis,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.common.write.begin().await?;
         let changed = sqlx::query(
             "UPDATE jobs SET state = CASE WHEN ?1 > 0 THEN 'waiting' ELSE 'queued' END, \
              pending_children = ?1, partial = ?2, lease_owner = NULL, lease_expires = NULL \
@@ -565,14 +477,15 @@ impl MetaBackend for SqliteBackend {
         first: u64,
         size: u64,
     ) -> StoreResult<(u64, Vec<JobRecord>)> {
-        self.page(
-            "parent_id",
-            parent_id,
-            "j.archive_index, j.seq",
-            first,
-            size,
-        )
-        .await
+        self.common
+            .page(
+                "parent_id",
+                parent_id,
+                "j.archive_index, j.seq",
+                first,
+                size,
+            )
+            .await
     }
 
     async fn charge_extraction(
@@ -583,20 +496,9 @@ impl MetaBackend for SqliteBackend {
         max_bytes: u64,
         max_members: u64,
     ) -> StoreResult<bool> {
-        let changed = sqlx::query(
-            "UPDATE jobs SET extracted_bytes = extracted_bytes + ?1, \
-             extracted_members = extracted_members + ?2 \
-             WHERE data_id = ?3 AND extracted_bytes + ?1 <= ?4 AND extracted_members + ?2 <= ?5",
-        )
-        .bind(to_i64(bytes))
-        .bind(to_i64(members))
-        .bind(root_id)
-        .bind(to_i64(max_bytes))
-        .bind(to_i64(max_members))
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        Ok(changed == 1)
+        self.common
+            .charge_extraction(root_id, bytes, members, max_bytes, max_members)
+            .await
     }
 
     async fn node_heartbeat(&self, node: &NodeRecord) -> StoreResult<()> {
@@ -619,69 +521,29 @@ impl MetaBackend for SqliteBackend {
         .bind(i64::from(node.workers))
         .bind(&prefix)
         .bind(&node.engines)
-        .execute(&self.writer)
+        .execute(&self.common.write)
         .await?;
         Ok(())
     }
 
     async fn nodes(&self) -> StoreResult<Vec<NodeRecord>> {
-        let rows = sqlx::query(
-            "SELECT node_id, role, hostname, version, started_ts, last_seen, workers, running, engines \
-             FROM nodes ORDER BY started_ts, node_id",
-        )
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(node_from_row).collect()
+        self.common.nodes().await
     }
 
     async fn remove_node(&self, node_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM nodes WHERE node_id = ?")
-            .bind(node_id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.common.remove_node(node_id).await
     }
 
     async fn create_batch(&self, batch: &BatchRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO batches (batch_id, rule, user_agent, username, user_data, created_ts, closed_ts, cancelled) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&batch.batch_id)
-        .bind(&batch.rule)
-        .bind(&batch.user_agent)
-        .bind(&batch.username)
-        .bind(&batch.user_data)
-        .bind(batch.created_ts)
-        .bind(batch.closed_ts)
-        .bind(batch.cancelled)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        self.common.create_batch(batch).await
     }
 
     async fn batch(&self, batch_id: &str) -> StoreResult<Option<BatchRecord>> {
-        let row = sqlx::query(
-            "SELECT batch_id, rule, user_agent, username, user_data, created_ts, closed_ts, cancelled \
-             FROM batches WHERE batch_id = ?",
-        )
-        .bind(batch_id)
-        .fetch_optional(&self.readers)
-        .await?;
-        row.as_ref().map(batch_from_row).transpose()
+        self.common.batch(batch_id).await
     }
 
     async fn close_batch(&self, batch_id: &str, now: Millis, cancelled: bool) -> StoreResult<bool> {
-        let changed = sqlx::query(
-            "UPDATE batches SET closed_ts = COALESCE(closed_ts, ?), cancelled = (cancelled OR ?) WHERE batch_id = ?",
-        )
-        .bind(now)
-        .bind(cancelled)
-        .bind(batch_id)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        Ok(changed == 1)
+        self.common.close_batch(batch_id, now, cancelled).await
     }
 
     async fn batch_members(
@@ -690,30 +552,17 @@ impl MetaBackend for SqliteBackend {
         first: u64,
         size: u64,
     ) -> StoreResult<(u64, Vec<JobRecord>)> {
-        self.page("batch_id", batch_id, "j.seq", first, size).await
+        self.common
+            .page("batch_id", batch_id, "j.seq", first, size)
+            .await
     }
 
     async fn unfinished_batch_members(&self, batch_id: &str) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT data_id FROM jobs WHERE batch_id = ? AND state IN ('queued', 'running', 'waiting') ORDER BY seq",
-        )
-        .bind(batch_id)
-        .fetch_all(&self.readers)
-        .await?)
+        self.common.unfinished_batch_members(batch_id).await
     }
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (session_id, username, role, csrf_token, last_seen) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&session.session_id)
-        .bind(&session.username)
-        .bind(&session.role)
-        .bind(&session.csrf_token)
-        .bind(session.last_seen)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        self.common.create_session(session).await
     }
 
     async fn session(
@@ -722,78 +571,27 @@ impl MetaBackend for SqliteBackend {
         now: Millis,
         idle_ms: i64,
     ) -> StoreResult<Option<SessionRecord>> {
-        let row = sqlx::query(
-            "SELECT session_id, username, role, csrf_token, last_seen FROM sessions WHERE session_id = ?",
-        )
-        .bind(session_id)
-        .fetch_optional(&self.readers)
-        .await?;
-        let Some(session) = row.as_ref().map(session_from_row).transpose()? else {
-            return Ok(None);
-        };
-        if now - session.last_seen > idle_ms {
-            self.delete_session(session_id).await?;
-            return Ok(None);
-        }
-        // Touch at most once a second so that polling clients do not turn every read into a write.
-        if now - session.last_seen >= 1000 {
-            sqlx::query("UPDATE sessions SET last_seen = ? WHERE session_id = ?")
-                .bind(now)
-                .bind(session_id)
-                .execute(&self.writer)
-                .await?;
-        }
-        Ok(Some(session))
+        self.common.session(session_id, now, idle_ms).await
     }
 
     async fn delete_session(&self, session_id: &str) -> StoreResult<bool> {
-        let deleted = sqlx::query("DELETE FROM sessions WHERE session_id = ?")
-            .bind(session_id)
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        Ok(deleted == 1)
+        self.common.delete_session(session_id).await
     }
 
     async fn forget_nodes(&self, seen_before: Millis) -> StoreResult<u64> {
-        Ok(sqlx::query("DELETE FROM nodes WHERE last_seen < ?")
-            .bind(seen_before)
-            .execute(&self.writer)
-            .await?
-            .rows_affected())
+        self.common.forget_nodes(seen_before).await
     }
 
     async fn put_user(&self, user: &UserRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?) \
-             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role",
-        )
-        .bind(&user.username)
-        .bind(&user.password_hash)
-        .bind(&user.role)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        self.common.put_user(user).await
     }
 
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>> {
-        let row = sqlx::query("SELECT username, password_hash, role FROM users WHERE username = ?")
-            .bind(username)
-            .fetch_optional(&self.readers)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(UserRecord {
-            username: row.try_get("username")?,
-            password_hash: row.try_get("password_hash")?,
-            role: row.try_get("role")?,
-        }))
+        self.common.user(username).await
     }
 
     async fn user_count(&self) -> StoreResult<u64> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.readers)
-            .await?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        self.common.user_count().await
     }
 
     async fn watch_for_work(&self, wake: Arc<Notify>) -> StoreResult<()> {

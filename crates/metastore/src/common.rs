@@ -1,0 +1,367 @@
+//! The operations whose SQL is the same on every database (reads, batches, sessions, users, the
+//! registry), written once over sqlx's generic `Database`. Parameters are `$n`, which SQLite
+//! reads by number too. Each backend keeps what differs: the queue's locking, submissions,
+//! cancel, node heartbeats.
+
+use palisade_model::{HashKind, Millis};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
+
+use crate::rows::{
+    JOB_COLUMNS, batch_from_row, job_from_row, node_from_row, session_from_row, to_i64,
+};
+use crate::{
+    BatchRecord, HashQuery, JobRecord, NodeRecord, SessionRecord, StoreResult, UserRecord,
+};
+
+/// How many rows a statement changed, whatever the database.
+pub(crate) trait RowsAffected {
+    fn rows(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+/// A pool to read from and one to write to (the same pool where the database does not care).
+pub(crate) struct Common<DB: Database> {
+    pub(crate) read: Pool<DB>,
+    pub(crate) write: Pool<DB>,
+}
+
+impl<DB> Common<DB>
+where
+    DB: Database,
+    DB::QueryResult: RowsAffected,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB>,
+    str: Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB>,
+    String: Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    i64: Type<DB>,
+    for<'q> i32: Decode<'q, DB>,
+    i32: Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Decode<'q, DB>,
+    bool: Type<DB>,
+{
+    pub(crate) async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 WHERE j.data_id = $1"
+        );
+        let row = sqlx::query::<DB>(&sql)
+            .bind(data_id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    pub(crate) async fn queue_depth(&self) -> StoreResult<u64> {
+        let count: i64 =
+            sqlx::query_scalar::<DB, i64>("SELECT COUNT(*) FROM jobs WHERE state = 'queued'")
+                .fetch_one(&self.read)
+                .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Jobs whose `column` equals `value`, in `order`, a page at a time; and how many there are.
+    pub(crate) async fn page(
+        &self,
+        column: &str,
+        value: &str,
+        order: &str,
+        first: u64,
+        size: u64,
+    ) -> StoreResult<(u64, Vec<JobRecord>)> {
+        let count: i64 = sqlx::query_scalar::<DB, i64>(&format!(
+            "SELECT COUNT(*) FROM jobs WHERE {column} = $1"
+        ))
+        .bind(value)
+        .fetch_one(&self.read)
+        .await?;
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
+             WHERE j.{column} = $1 ORDER BY {order} LIMIT $2 OFFSET $3"
+        );
+        let rows = sqlx::query::<DB>(&sql)
+            .bind(value)
+            .bind(to_i64(size))
+            .bind(to_i64(first))
+            .fetch_all(&self.read)
+            .await?;
+        let jobs = rows.iter().map(job_from_row).collect::<StoreResult<_>>()?;
+        Ok((u64::try_from(count).unwrap_or(0), jobs))
+    }
+
+    pub(crate) async fn latest_by_hash(
+        &self,
+        kind: HashKind,
+        hash: &str,
+        query: &HashQuery,
+    ) -> StoreResult<Option<JobRecord>> {
+        let sha256 = if kind == HashKind::Sha256 {
+            Some(hash.to_string())
+        } else {
+            let sql = format!(
+                "SELECT sha256 FROM blobs WHERE {} = $1 LIMIT 1",
+                kind.column()
+            );
+            sqlx::query_scalar::<DB, String>(&sql)
+                .bind(hash)
+                .fetch_optional(&self.read)
+                .await?
+        };
+        let Some(sha256) = sha256 else {
+            return Ok(None);
+        };
+        // `$3 = $3` keeps the rule parameter in the statement when it is not filtered on.
+        let mut filters = String::from(" AND $3 = $3");
+        if query.rule.is_some() {
+            filters.push_str(" AND j.rule = $3");
+        }
+        if query.self_only {
+            filters.push_str(" AND j.parent_id IS NULL");
+        }
+        let since = query.since.unwrap_or(i64::MIN);
+        let rule = query.rule.as_deref().unwrap_or("");
+        let finished = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
+             WHERE j.sha256 = $1 AND j.state IN ('done', 'cancelled') AND j.finish_ts >= $2{filters} \
+             ORDER BY j.finish_ts DESC, j.seq DESC LIMIT 1"
+        );
+        let row = sqlx::query::<DB>(&finished)
+            .bind(sha256.as_str())
+            .bind(since)
+            .bind(rule)
+            .fetch_optional(&self.read)
+            .await?;
+        if let Some(row) = row {
+            return Ok(Some(job_from_row(&row)?));
+        }
+        if !query.include_in_progress {
+            return Ok(None);
+        }
+        let pending = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
+             WHERE j.sha256 = $1 AND j.state IN ('queued', 'running', 'waiting') AND j.upload_ts >= $2{filters} \
+             ORDER BY j.seq DESC LIMIT 1"
+        );
+        let row = sqlx::query::<DB>(&pending)
+            .bind(sha256.as_str())
+            .bind(since)
+            .bind(rule)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    pub(crate) async fn charge_extraction(
+        &self,
+        root_id: &str,
+        bytes: u64,
+        members: u64,
+        max_bytes: u64,
+        max_members: u64,
+    ) -> StoreResult<bool> {
+        let changed = sqlx::query::<DB>(
+            "UPDATE jobs SET extracted_bytes = extracted_bytes + $1, \
+             extracted_members = extracted_members + $2 \
+             WHERE data_id = $3 AND extracted_bytes + $1 <= $4 AND extracted_members + $2 <= $5",
+        )
+        .bind(to_i64(bytes))
+        .bind(to_i64(members))
+        .bind(root_id)
+        .bind(to_i64(max_bytes))
+        .bind(to_i64(max_members))
+        .execute(&self.write)
+        .await?
+        .rows();
+        Ok(changed == 1)
+    }
+
+    pub(crate) async fn create_batch(&self, batch: &BatchRecord) -> StoreResult<()> {
+        sqlx::query::<DB>(
+            "INSERT INTO batches (batch_id, rule, user_agent, username, user_data, created_ts, closed_ts, cancelled) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(batch.batch_id.as_str())
+        .bind(batch.rule.as_str())
+        .bind(batch.user_agent.as_str())
+        .bind(batch.username.as_str())
+        .bind(batch.user_data.as_str())
+        .bind(batch.created_ts)
+        .bind(batch.closed_ts)
+        .bind(batch.cancelled)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn batch(&self, batch_id: &str) -> StoreResult<Option<BatchRecord>> {
+        let row = sqlx::query::<DB>(
+            "SELECT batch_id, rule, user_agent, username, user_data, created_ts, closed_ts, cancelled \
+             FROM batches WHERE batch_id = $1",
+        )
+        .bind(batch_id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(batch_from_row).transpose()
+    }
+
+    pub(crate) async fn close_batch(
+        &self,
+        batch_id: &str,
+        now: Millis,
+        cancelled: bool,
+    ) -> StoreResult<bool> {
+        let changed = sqlx::query::<DB>(
+            "UPDATE batches SET closed_ts = COALESCE(closed_ts, $1), cancelled = (cancelled OR $2) \
+             WHERE batch_id = $3",
+        )
+        .bind(now)
+        .bind(cancelled)
+        .bind(batch_id)
+        .execute(&self.write)
+        .await?
+        .rows();
+        Ok(changed == 1)
+    }
+
+    pub(crate) async fn unfinished_batch_members(
+        &self,
+        batch_id: &str,
+    ) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar::<DB, String>(
+            "SELECT data_id FROM jobs WHERE batch_id = $1 AND state IN ('queued', 'running', 'waiting') ORDER BY seq",
+        )
+        .bind(batch_id)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    pub(crate) async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        sqlx::query::<DB>(
+            "INSERT INTO sessions (session_id, username, role, csrf_token, last_seen) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(session.session_id.as_str())
+        .bind(session.username.as_str())
+        .bind(session.role.as_str())
+        .bind(session.csrf_token.as_str())
+        .bind(session.last_seen)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn session(
+        &self,
+        session_id: &str,
+        now: Millis,
+        idle_ms: i64,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query::<DB>(
+            "SELECT session_id, username, role, csrf_token, last_seen FROM sessions WHERE session_id = $1",
+        )
+        .bind(session_id)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(session) = row.as_ref().map(session_from_row).transpose()? else {
+            return Ok(None);
+        };
+        if now - session.last_seen > idle_ms {
+            self.delete_session(session_id).await?;
+            return Ok(None);
+        }
+        // Touch at most once a second so that polling clients do not turn every read into a write.
+        if now - session.last_seen >= 1000 {
+            sqlx::query::<DB>("UPDATE sessions SET last_seen = $1 WHERE session_id = $2")
+                .bind(now)
+                .bind(session_id)
+                .execute(&self.write)
+                .await?;
+        }
+        Ok(Some(session))
+    }
+
+    pub(crate) async fn delete_session(&self, session_id: &str) -> StoreResult<bool> {
+        let deleted = sqlx::query::<DB>("DELETE FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .execute(&self.write)
+            .await?
+            .rows();
+        Ok(deleted == 1)
+    }
+
+    pub(crate) async fn nodes(&self) -> StoreResult<Vec<NodeRecord>> {
+        let rows = sqlx::query::<DB>(
+            "SELECT node_id, role, hostname, version, started_ts, last_seen, workers, running, engines \
+             FROM nodes ORDER BY started_ts, node_id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(node_from_row).collect()
+    }
+
+    pub(crate) async fn remove_node(&self, node_id: &str) -> StoreResult<()> {
+        sqlx::query::<DB>("DELETE FROM nodes WHERE node_id = $1")
+            .bind(node_id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn forget_nodes(&self, seen_before: Millis) -> StoreResult<u64> {
+        Ok(sqlx::query::<DB>("DELETE FROM nodes WHERE last_seen < $1")
+            .bind(seen_before)
+            .execute(&self.write)
+            .await?
+            .rows())
+    }
+
+    pub(crate) async fn put_user(&self, user: &UserRecord) -> StoreResult<()> {
+        sqlx::query::<DB>(
+            "INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3) \
+             ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = EXCLUDED.role",
+        )
+        .bind(user.username.as_str())
+        .bind(user.password_hash.as_str())
+        .bind(user.role.as_str())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query::<DB>(
+            "SELECT username, password_hash, role FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        use sqlx::Row;
+        Ok(Some(UserRecord {
+            username: row.try_get("username")?,
+            password_hash: row.try_get("password_hash")?,
+            role: row.try_get("role")?,
+        }))
+    }
+
+    pub(crate) async fn user_count(&self) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar::<DB, i64>("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+}

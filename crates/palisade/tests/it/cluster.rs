@@ -530,3 +530,91 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
     let earlier = gateway.report(&queued[1].0).await;
     assert_eq!(earlier["scan_results"]["scan_all_result_i"], 0);
 }
+
+/// A large file through a cluster: the gateway stages it and sends it to S3 in parts, the node
+/// streams it back for its engines; neither holds it in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heavy_a_256_mib_upload_crosses_s3_in_bounded_memory() {
+    use crate::support::memory_kib;
+    let (postgres, s3) = tokio::task::spawn_blocking(|| {
+        (
+            palisade_test_support::Postgres::start(),
+            palisade_test_support::S3Server::start(),
+        )
+    })
+    .await
+    .unwrap();
+    // Only the file type engine, so that YARA's memory map of the file does not count here.
+    let config = format!(
+        "[storage]\nmetastore_url = \"{}\"\nblobstore_url = \"{}\"\n\
+         [[rules]]\nname = \"Default\"\nengines = [\"filetype\"]\n",
+        postgres.url(),
+        s3.url()
+    );
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let gateway = Server::launch("gateway", dirs[0].path(), &config);
+    let node = Server::launch("node", dirs[1].path(), &config);
+    // Warm both up (threads, allocator arenas, both paths) so the baselines are running processes.
+    for index in 0..4u8 {
+        let warm = gateway.submit("warm.bin", vec![index; 4 << 20]).await;
+        gateway.wait_final(&warm).await;
+    }
+    let (gateway_before, _) = memory_kib(gateway.pid());
+    let (node_before, _) = memory_kib(node.pid());
+
+    const CHUNK: usize = 1 << 20;
+    const CHUNKS: usize = 256;
+    let mut pattern = vec![0u8; CHUNK];
+    for (i, byte) in pattern.iter_mut().enumerate() {
+        *byte = (i % 251) as u8;
+    }
+    let chunk = bytes::Bytes::from(pattern);
+    let mut expected = <sha2::Sha256 as sha2::Digest>::new();
+    for _ in 0..CHUNKS {
+        sha2::Digest::update(&mut expected, &chunk);
+    }
+    let expected = hex::encode(sha2::Digest::finalize(expected));
+    let body = futures_util::stream::iter(
+        (0..CHUNKS).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+    );
+    let response = gateway
+        .post("/file")
+        .header("filename", "large.bin")
+        .header(
+            reqwest::header::CONTENT_LENGTH,
+            (CHUNK * CHUNKS).to_string(),
+        )
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let data_id = response.json::<Value>().await.unwrap()["data_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let report = gateway.wait_final(&data_id).await;
+    assert_eq!(report["file_info"]["file_size"], (CHUNK * CHUNKS) as u64);
+    assert_eq!(report["file_info"]["sha256"], expected.as_str());
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 0, "{report}");
+    let (gateway_after, _) = memory_kib(gateway.pid());
+    let (node_after, _) = memory_kib(node.pid());
+    let growth = |before: u64, after: u64| after.saturating_sub(before) / 1024;
+    eprintln!(
+        "256 MiB through S3: gateway peak {} -> {} MiB, node peak {} -> {} MiB",
+        gateway_before / 1024,
+        gateway_after / 1024,
+        node_before / 1024,
+        node_after / 1024
+    );
+    assert!(
+        growth(gateway_before, gateway_after) < 48,
+        "the gateway's peak RSS grew by {} MiB",
+        growth(gateway_before, gateway_after)
+    );
+    assert!(
+        growth(node_before, node_after) < 48,
+        "the node's peak RSS grew by {} MiB",
+        growth(node_before, node_after)
+    );
+}

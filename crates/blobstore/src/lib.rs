@@ -129,6 +129,26 @@ impl BlobStore {
     }
 }
 
+/// Staged files older than this belong to a process that died: another process may share the
+/// directory (a shared mount in a cluster), so only files this old are removed.
+const STALE_STAGED: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes files in `dir` not modified for a day (uploads and copies of dead processes).
+pub(crate) fn remove_stale_files(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > STALE_STAGED);
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
 async fn run_blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
 ) -> Result<T, BlobError> {

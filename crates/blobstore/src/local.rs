@@ -15,10 +15,9 @@ impl LocalBackend {
     pub fn open(root: &Path) -> std::io::Result<Self> {
         fs::create_dir_all(root.join("tmp"))?;
         fs::create_dir_all(root.join("blobs"))?;
-        // Staged uploads of a previous run that never committed are garbage.
-        for entry in fs::read_dir(root.join("tmp"))?.flatten() {
-            let _ = fs::remove_file(entry.path());
-        }
+        // Staged uploads that never committed are garbage once old; recent ones may be another
+        // process's uploads in progress when the directory is shared.
+        crate::remove_stale_files(&root.join("tmp"))?;
         Ok(Self {
             root: root.to_path_buf(),
         })

@@ -77,10 +77,8 @@ impl S3Backend {
         }
         let store = builder.build().map_err(|e| bad(&e.to_string()))?;
         fs::create_dir_all(scratch)?;
-        // Scratch files of a previous run are garbage.
-        for entry in fs::read_dir(scratch)?.flatten() {
-            let _ = fs::remove_file(entry.path());
-        }
+        // Old scratch files are garbage; recent ones may belong to another process here.
+        crate::remove_stale_files(scratch)?;
         Ok(Self {
             store: Arc::new(store),
             bucket: bucket.to_string(),

@@ -35,6 +35,10 @@ fn stored_files(root: &std::path::Path) -> usize {
 /// A blob store and a way to count every file it keeps: stored blobs and staged leftovers.
 struct Fixture {
     store: BlobStore,
+    /// Opens another store on the same storage, as a second process would.
+    reopen: Box<dyn Fn() -> BlobStore + Send + Sync>,
+    /// Where staged uploads wait for their commit.
+    staging: std::path::PathBuf,
     roots: Vec<std::path::PathBuf>,
     _guards: (tempfile::TempDir, Option<palisade_test_support::S3Server>),
 }
@@ -47,8 +51,11 @@ impl Fixture {
 
 fn local() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().to_str().unwrap().to_string();
     Fixture {
-        store: BlobStore::open(dir.path().to_str().unwrap()).unwrap(),
+        store: BlobStore::open(&url).unwrap(),
+        reopen: Box::new(move || BlobStore::open(&url).unwrap()),
+        staging: dir.path().join("tmp"),
         roots: vec![dir.path().to_path_buf()],
         _guards: (dir, None),
     }
@@ -57,8 +64,11 @@ fn local() -> Fixture {
 fn s3() -> Fixture {
     let server = palisade_test_support::S3Server::start();
     let scratch = tempfile::tempdir().unwrap();
+    let (url, path) = (server.url(), scratch.path().to_path_buf());
     Fixture {
-        store: BlobStore::open_in(&server.url(), scratch.path()).unwrap(),
+        store: BlobStore::open_in(&url, &path).unwrap(),
+        reopen: Box::new(move || BlobStore::open_in(&url, &path).unwrap()),
+        staging: scratch.path().to_path_buf(),
         roots: vec![server.bucket_dir(), scratch.path().to_path_buf()],
         _guards: (scratch, Some(server)),
     }
@@ -91,6 +101,7 @@ suite!(
     refused_and_broken_uploads_leave_nothing_behind,
     encoded_uploads_are_stored_decoded_and_limited_by_their_decoded_size,
     large_uploads_stream_in_and_out_in_bounded_pieces,
+    a_second_process_on_the_same_storage_leaves_uploads_in_progress_alone,
 );
 
 async fn ingest_hashes_in_one_pass_and_stores_each_content_once(fixture: Fixture) {
@@ -232,4 +243,27 @@ async fn large_uploads_stream_in_and_out_in_bounded_pieces(fixture: Fixture) {
     assert!(copy == whole, "the blob reads back byte for byte");
     drop(sample);
     assert_eq!(fixture.stored(), 1, "one blob, no scratch copy left");
+}
+
+/// Another process opening the same storage (a shared mount, a shared scratch directory) must not
+/// remove an upload in progress; only staged files a day old are garbage.
+async fn a_second_process_on_the_same_storage_leaves_uploads_in_progress_alone(fixture: Fixture) {
+    let backend = fixture.store.backend();
+    let mut sink = tokio::task::block_in_place(|| backend.begin_upload()).unwrap();
+    sink.write_chunk(b"half of an upload").unwrap();
+    let dead = fixture.staging.join("left-by-a-dead-process");
+    std::fs::write(&dead, b"stale").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&dead)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let _second = tokio::task::block_in_place(|| (fixture.reopen)());
+    assert!(!dead.exists(), "a day-old staged file is removed");
+    let hashes = hash_all(b"half of an upload");
+    tokio::task::block_in_place(|| sink.commit(&hashes.sha256)).unwrap();
+    let sample = fixture.store.sample_file(&hashes.sha256).await.unwrap();
+    assert_eq!(std::fs::read(sample.path()).unwrap(), b"half of an upload");
 }

@@ -335,8 +335,15 @@ impl Metastore {
     /// Opens the store named by `url`, applying migrations: `sqlite:///path/to/palisade.db`, or
     /// `postgres://user:password@host:port/database` (also `postgresql://`) for a cluster.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        Self::open_with(url, 16).await
+    }
+
+    /// Like [`Metastore::open`]; a PostgreSQL store keeps at most `max_connections` connections.
+    pub async fn open_with(url: &str, max_connections: u32) -> StoreResult<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::new(PostgresBackend::open(url, 16).await?));
+            return Ok(Self::new(
+                PostgresBackend::open(url, max_connections.max(2)).await?,
+            ));
         }
         if let Some(path) = url.strip_prefix("sqlite://") {
             return Ok(Self::new(

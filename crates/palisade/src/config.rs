@@ -262,13 +262,25 @@ pub struct ServerSection {
     pub data_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageSection {
-    /// `sqlite:///path/palisade.db`; default: `palisade.db` in the data directory.
+    /// `sqlite:///path/palisade.db` or `postgres://...`; default: `palisade.db` in the data directory.
     pub metastore_url: Option<String>,
-    /// `file:///path`; default: `blobs/` in the data directory.
+    /// `file:///path` or `s3://bucket[/prefix]?...`; default: `blobs/` in the data directory.
     pub blobstore_url: Option<String>,
+    /// PostgreSQL connections this process keeps at most.
+    pub max_connections: u32,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self {
+            metastore_url: None,
+            blobstore_url: None,
+            max_connections: 16,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -265,7 +265,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     // A gateway scans nothing: its /stat/engines shows the scanning nodes' engines.
     service_settings.engines_from_registry = role == Role::Gateway;
     let worker_settings = config::worker_settings(config)?;
-    let metastore = Metastore::open(&layout.metastore_url)
+    let metastore = Metastore::open_with(&layout.metastore_url, config.storage.max_connections)
         .await
         .with_context(|| format!("opening metastore {}", redact(&layout.metastore_url)))?;
     let blobs = BlobStore::open_in(&layout.blobstore_url, &layout.data_dir.join("scratch"))

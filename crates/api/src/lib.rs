@@ -26,9 +26,10 @@ pub async fn serve(
 /// Serves only `/readyz` and `/version` (for scanning nodes, which have no API of their own).
 pub async fn serve_health(
     listener: TcpListener,
+    service: Service,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, health_router())
+    axum::serve(listener, health_router(service))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -131,16 +131,29 @@ async fn version() -> Response {
     }))
 }
 
-async fn readyz() -> Response {
-    json_response(json!({ "status": "ready" }))
+/// Ready when the metastore and the blob store answer; otherwise 503 with the problems, so a
+/// load balancer or orchestrator routes around a process that cannot reach its storage.
+async fn readyz(State(service): State<Service>) -> Response {
+    let problems = service.readiness().await;
+    if problems.is_empty() {
+        return json_response(json!({ "status": "ready" }));
+    }
+    let mut response = json_response(json!({
+        "err": format!("not ready: {}", problems.join("; ")),
+        "status": "not ready",
+        "problems": problems,
+    }));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
 }
 
-/// The routes of a scanning node: liveness and version only.
-pub fn health_router() -> Router {
+/// The routes of a scanning node: readiness and version only.
+pub fn health_router(service: Service) -> Router {
     Router::new()
         .route("/readyz", get(readyz))
         .route("/version", get(version))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Endpoint not found") })
+        .with_state(service)
 }
 
 async fn nodes(

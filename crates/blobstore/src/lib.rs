@@ -79,6 +79,8 @@ pub trait BlobBackend: Send + Sync + 'static {
     fn exists(&self, sha256: &str) -> std::io::Result<bool>;
     fn size(&self, sha256: &str) -> Result<u64, BlobError>;
     fn describe(&self) -> String;
+    /// Succeeds when the storage can be reached (readiness checks).
+    fn check(&self) -> std::io::Result<()>;
 }
 
 /// The blob store handle passed around the program.
@@ -120,6 +122,12 @@ impl BlobStore {
         let backend = self.0.clone();
         let sha256 = sha256.to_string();
         run_blocking(move || backend.sample_file(&sha256)).await
+    }
+
+    /// Succeeds when the storage can be reached.
+    pub async fn check(&self) -> Result<(), BlobError> {
+        let backend = self.0.clone();
+        run_blocking(move || backend.check().map_err(BlobError::Io)).await
     }
 
     pub async fn size(&self, sha256: &str) -> Result<u64, BlobError> {

@@ -106,6 +106,10 @@ impl BlobBackend for LocalBackend {
         }
     }
 
+    fn check(&self) -> std::io::Result<()> {
+        fs::read_dir(self.root.join("blobs")).map(|_| ())
+    }
+
     fn describe(&self) -> String {
         format!("file://{}", self.root.display())
     }

@@ -249,6 +249,20 @@ impl BlobBackend for S3Backend {
         }
     }
 
+    fn check(&self) -> std::io::Result<()> {
+        // Listing the top level of the blobs (at most 256 prefixes) fails when the service or
+        // the bucket is not there, unlike a HEAD, which cannot tell a missing bucket from a
+        // missing object.
+        let top = if self.prefix.is_empty() {
+            ObjectPath::from("blobs")
+        } else {
+            ObjectPath::from(format!("{}/blobs", self.prefix))
+        };
+        block_on(self.store.list_with_delimiter(Some(&top)))
+            .map(|_| ())
+            .map_err(io_error)
+    }
+
     fn describe(&self) -> String {
         if self.prefix.is_empty() {
             format!("s3://{}", self.bucket)

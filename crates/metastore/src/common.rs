@@ -358,6 +358,11 @@ where
         }))
     }
 
+    pub(crate) async fn ping(&self) -> StoreResult<()> {
+        sqlx::query::<DB>("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
     pub(crate) async fn user_count(&self) -> StoreResult<u64> {
         let count: i64 = sqlx::query_scalar::<DB, i64>("SELECT COUNT(*) FROM users")
             .fetch_one(&self.read)

@@ -317,6 +317,9 @@ pub trait MetaBackend: Send + Sync + 'static {
     async fn user(&self, username: &str) -> StoreResult<Option<UserRecord>>;
     async fn user_count(&self) -> StoreResult<u64>;
 
+    /// Answers when the database does (readiness checks).
+    async fn ping(&self) -> StoreResult<()>;
+
     /// Wakes `wake` (one waiter at a time) whenever work may have become claimable anywhere in
     /// the cluster: a submission, queued archive members, an archive ready to finish, a release.
     /// Workers still poll now and then, so a lost wake-up only delays.

@@ -656,6 +656,10 @@ impl MetaBackend for PostgresBackend {
         self.common.user_count().await
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        self.common.ping().await
+    }
+
     async fn watch_for_work(&self, wake: Arc<Notify>) -> StoreResult<()> {
         let mut listener = PgListener::connect_with(&self.common.write).await?;
         listener.listen(WORK_CHANNEL).await?;

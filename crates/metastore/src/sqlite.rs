@@ -594,6 +594,10 @@ impl MetaBackend for SqliteBackend {
         self.common.user_count().await
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        self.common.ping().await
+    }
+
     async fn watch_for_work(&self, wake: Arc<Notify>) -> StoreResult<()> {
         self.watchers
             .0

@@ -443,7 +443,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     let metastore = service.metastore().clone();
     let http: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
         if role == Role::Node {
-            Box::pin(palisade_api::serve_health(listener, shutdown))
+            Box::pin(palisade_api::serve_health(listener, service, shutdown))
         } else {
             Box::pin(palisade_api::serve(listener, service, shutdown))
         };

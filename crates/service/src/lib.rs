@@ -123,6 +123,24 @@ impl Service {
         &self.inner.roster
     }
 
+    /// `/readyz`: whether the metastore and the blob store answer (within 3 s each). The
+    /// problems, when there are any.
+    pub async fn readiness(&self) -> Vec<String> {
+        let limit = std::time::Duration::from_secs(3);
+        let mut problems = Vec::new();
+        match tokio::time::timeout(limit, self.metastore().ping()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => problems.push(format!("metastore unreachable: {error}")),
+            Err(_) => problems.push("metastore unreachable: no answer within 3 s".into()),
+        }
+        match tokio::time::timeout(limit, self.blobs().check()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => problems.push(format!("blob store unreachable: {error}")),
+            Err(_) => problems.push("blob store unreachable: no answer within 3 s".into()),
+        }
+        problems
+    }
+
     /// `/stat/nodes`: every gateway and scanning node, whether it is heartbeating, its load and
     /// its engines. A node is `online` while its last heartbeat is within `stale_after`.
     pub async fn node_stats(&self) -> ServiceResult<serde_json::Value> {

@@ -106,6 +106,7 @@ suite!(
 
 async fn ingest_hashes_in_one_pass_and_stores_each_content_once(fixture: Fixture) {
     let store = &fixture.store;
+    store.check().await.unwrap();
     let first = store
         .ingest(chunks(vec![b"hello ", b"world"]), Identity, 1 << 20)
         .await

@@ -381,6 +381,7 @@ pub async fn sessions_expire_when_idle_and_die_when_deleted(store: &Metastore) {
 }
 
 pub async fn users_are_created_and_updated_in_place(store: &Metastore) {
+    store.ping().await.unwrap();
     assert_eq!(store.user_count().await.unwrap(), 0);
     store
         .put_user(&palisade_metastore::UserRecord {

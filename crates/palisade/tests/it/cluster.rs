@@ -459,10 +459,23 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
         .send()
         .await
         .unwrap();
-    assert!(refused.status().is_server_error(), "{}", refused.status());
+    assert_eq!(refused.status(), 500);
     let body: Value = refused.json().await.unwrap();
     assert!(body["err"].is_string(), "{body}");
-    let _node = Server::launch("node", dirs[1].path(), &config);
+    let node = Server::launch("node", dirs[1].path(), &config);
+    // Both report themselves not ready, and why.
+    for server in [&gateway, &node] {
+        let ready = server.get("/readyz").send().await.unwrap();
+        assert_eq!(ready.status(), 503);
+        let body: Value = ready.json().await.unwrap();
+        assert!(
+            body["err"]
+                .as_str()
+                .unwrap()
+                .contains("blob store unreachable"),
+            "{body}"
+        );
+    }
     tokio::time::sleep(Duration::from_secs(4)).await;
     for (data_id, _) in &queued {
         let report = gateway.report(data_id).await;
@@ -472,6 +485,9 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
         );
     }
     tokio::task::block_in_place(|| s3.restart());
+    for server in [&gateway, &node] {
+        assert_eq!(server.get("/readyz").send().await.unwrap().status(), 200);
+    }
     for (data_id, expected) in &queued {
         let report = gateway.wait_final(data_id).await;
         assert_eq!(
@@ -496,7 +512,7 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
         .send()
         .await
         .unwrap();
-    assert!(refused.status().is_server_error(), "{}", refused.status());
+    assert_eq!(refused.status(), 500);
     let body: Value = refused.json().await.unwrap();
     assert!(body["err"].is_string(), "{body}");
     let read = gateway
@@ -504,7 +520,17 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
         .send()
         .await
         .unwrap();
-    assert!(read.status().is_server_error(), "{}", read.status());
+    assert_eq!(read.status(), 500);
+    let ready = gateway.get("/readyz").send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert!(
+        body["err"]
+            .as_str()
+            .unwrap()
+            .contains("metastore unreachable"),
+        "{body}"
+    );
     tokio::task::block_in_place(|| postgres.restart());
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let after = loop {
@@ -527,6 +553,8 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
     };
     let report = gateway.wait_final(&after).await;
     assert_eq!(report["scan_results"]["scan_all_result_i"], 1);
+    assert_eq!(gateway.get("/readyz").send().await.unwrap().status(), 200);
+    assert_eq!(node.get("/readyz").send().await.unwrap().status(), 200);
     let earlier = gateway.report(&queued[1].0).await;
     assert_eq!(earlier["scan_results"]["scan_all_result_i"], 0);
 }

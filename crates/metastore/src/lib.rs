@@ -204,10 +204,11 @@ pub trait MetaBackend: Send + Sync + 'static {
     /// Jobs waiting to run (an approximate figure is fine for backpressure).
     async fn queue_depth(&self) -> StoreResult<u64>;
 
-    /// Leases up to `limit` jobs to `owner`: queued ones, and running ones whose lease expired.
-    /// Each claim counts one attempt.
-    /// Leases up to `limit` jobs in submission order. Archive members are leased only while
-    /// fewer than `member_cap` of them are running, so archives never take every worker.
+    /// Leases up to `limit` jobs to `owner` in submission order: queued ones, and running ones
+    /// whose lease expired. Each claim counts one attempt. Archive members are leased only while
+    /// fewer than `member_cap` of them run under `owner`'s process (the owners sharing its text
+    /// up to the last `/`, see [`owner_group`]), so archives never take every worker of a node,
+    /// and one archive's members spread over all nodes.
     async fn claim(
         &self,
         owner: &str,
@@ -324,6 +325,12 @@ pub trait MetaBackend: Send + Sync + 'static {
     /// the cluster: a submission, queued archive members, an archive ready to finish, a release.
     /// Workers still poll now and then, so a lost wake-up only delays.
     async fn watch_for_work(&self, wake: Arc<tokio::sync::Notify>) -> StoreResult<()>;
+}
+
+/// The lease owners counted together for the archive member cap: `node/start/w3` belongs to
+/// `node/start/` (one process); an owner without `/` is a group of its own.
+pub fn owner_group(owner: &str) -> Option<&str> {
+    owner.rfind('/').map(|slash| &owner[..=slash])
 }
 
 /// The metastore handle used throughout the program.

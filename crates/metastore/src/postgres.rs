@@ -399,11 +399,13 @@ impl MetaBackend for PostgresBackend {
     ) -> StoreResult<Vec<JobRecord>> {
         // Four candidate sets (queued and lease-expired, submitted files and archive members),
         // each taken in submission order with SKIP LOCKED so that concurrent claimers split the
-        // queue instead of waiting on each other. Members get only the running slots the cap leaves.
+        // queue instead of waiting on each other. Members get only the running slots the cap
+        // leaves this process.
         let sql = format!(
             "WITH member_room AS ( \
                SELECT GREATEST(0, LEAST($4, $5 - COUNT(*))) AS n FROM jobs \
-               WHERE state = 'running' AND parent_id IS NOT NULL AND lease_expires >= $2), \
+               WHERE state = 'running' AND parent_id IS NOT NULL AND lease_expires >= $2 \
+               AND CASE WHEN $6::text IS NULL THEN lease_owner = $1 ELSE starts_with(lease_owner, $6) END), \
              top_queued AS (SELECT seq FROM jobs WHERE state = 'queued' AND parent_id IS NULL \
                ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED), \
              top_expired AS (SELECT seq FROM jobs WHERE state = 'running' AND lease_expires < $2 \
@@ -427,6 +429,7 @@ impl MetaBackend for PostgresBackend {
             .bind(lease_ms)
             .bind(i64::from(limit))
             .bind(i64::from(member_cap))
+            .bind(crate::owner_group(owner))
             .fetch_all(&self.common.write)
             .await?;
         rows.iter().map(job_from_row).collect()

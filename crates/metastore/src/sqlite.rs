@@ -269,7 +269,9 @@ impl MetaBackend for SqliteBackend {
                  UNION ALL \
                  SELECT seq FROM jobs WHERE state = 'running' AND lease_expires < ?2 AND parent_id IS NOT NULL \
                  ORDER BY seq LIMIT MAX(0, MIN(?4, ?5 - (SELECT COUNT(*) FROM jobs \
-                   WHERE state = 'running' AND parent_id IS NOT NULL AND lease_expires >= ?2)))) \
+                   WHERE state = 'running' AND parent_id IS NOT NULL AND lease_expires >= ?2 \
+                   AND CASE WHEN ?6 IS NULL THEN lease_owner = ?1 \
+                     ELSE substr(lease_owner, 1, length(?6)) = ?6 END)))) \
                ORDER BY seq LIMIT ?4) \
              RETURNING data_id",
         )
@@ -278,6 +280,7 @@ impl MetaBackend for SqliteBackend {
         .bind(lease_ms)
         .bind(i64::from(limit))
         .bind(i64::from(member_cap))
+        .bind(crate::owner_group(owner))
         .fetch_all(&mut *tx)
         .await?;
         if claimed.is_empty() {

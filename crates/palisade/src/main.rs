@@ -359,8 +359,6 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         )?;
         let service = service.clone();
         let mut stop = stop.clone();
-        let cluster_workers = worker_settings.cluster_workers.clone();
-        let stale_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 4) * 3;
         let forget_ms = i64::try_from(
             config::seconds(
                 config.cluster.forget_offline_after_hours * 3600.0,
@@ -398,15 +396,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
                     .metastore()
                     .forget_nodes(beat.last_seen - forget_ms)
                     .await;
-                // The archive member cap scales with the worker loops of every online node.
-                if let Ok(nodes) = service.metastore().nodes().await {
-                    let online: u32 = nodes
-                        .iter()
-                        .filter(|n| beat.last_seen - n.last_seen <= stale_ms)
-                        .map(|n| n.workers)
-                        .sum();
-                    cluster_workers.store(online, std::sync::atomic::Ordering::Relaxed);
-                }
+
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
                     _ = stop.changed() => break,

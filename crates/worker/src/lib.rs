@@ -5,7 +5,6 @@
 mod archive;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use palisade_metastore::JobRecord;
@@ -32,22 +31,16 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// Engine runs in flight at once across all workers.
     pub engine_concurrency: usize,
-    /// Share (0 to 1] of the jobs the cluster runs at once that archive members may take, so
+    /// Share (0 to 1] of the jobs this node runs at once that archive members may take, so
     /// that archives never starve other files.
     pub archive_member_share: f64,
-    /// Worker loops across the cluster's online nodes, as last read from the node registry
-    /// (0 until known): the member cap counts every node's members, so it scales with them all.
-    pub cluster_workers: Arc<AtomicU32>,
 }
 
 impl WorkerSettings {
-    /// Archive members running at once across the cluster, at most.
+    /// Archive members running at once on this node, at most (every node has its own share, so
+    /// an archive's members spread over all of them).
     pub fn member_cap(&self) -> u32 {
-        let workers = self
-            .workers
-            .max(self.cluster_workers.load(Ordering::Relaxed) as usize)
-            .max(1);
-        let slots = workers as f64 * f64::from(self.claim_batch.max(1));
+        let slots = self.workers.max(1) as f64 * f64::from(self.claim_batch.max(1));
         (slots * self.archive_member_share.clamp(0.0, 1.0))
             .ceil()
             .max(1.0) as u32
@@ -67,7 +60,6 @@ impl Default for WorkerSettings {
             poll_interval: Duration::from_millis(500),
             engine_concurrency: cores * 4,
             archive_member_share: 0.5,
-            cluster_workers: Arc::default(),
         }
     }
 }

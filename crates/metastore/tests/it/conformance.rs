@@ -755,3 +755,39 @@ pub async fn concurrent_claimers_never_take_the_same_job(store: &Metastore) {
     assert_eq!(distinct.len(), 200, "no job completed twice");
     assert_eq!(store.queue_depth().await.unwrap(), 0);
 }
+
+/// The member cap is per process (owners `node/start/w<n>` share it), so one archive's members
+/// spread over every node instead of the first node taking every member slot.
+pub async fn each_node_runs_at_most_its_share_of_members(store: &Metastore) {
+    store.submit(&job("arc", "big archive")).await.unwrap();
+    store.claim("a/1/w0", 0, 10_000, 1, 2).await.unwrap();
+    let members: Vec<NewJob> = (0..8)
+        .map(|i| member(&format!("k{i}"), &format!("member {i}"), "arc", "arc", i))
+        .collect();
+    assert!(
+        store
+            .expand("a/1/w0", &id("arc"), "{}", &members, 1)
+            .await
+            .unwrap()
+    );
+    let claimed = |owner: &'static str| async move {
+        store
+            .claim(owner, 10, 10_000, 10, 2)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.job.data_id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(claimed("a/1/w0").await, [id("k0"), id("k1")]);
+    assert!(
+        claimed("a/1/w1").await.is_empty(),
+        "a's other worker shares a's cap"
+    );
+    assert_eq!(
+        claimed("b/1/w0").await,
+        [id("k2"), id("k3")],
+        "node b has its own"
+    );
+    assert!(claimed("b/1/w1").await.is_empty());
+}

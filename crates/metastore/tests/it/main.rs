@@ -58,6 +58,7 @@ both!(
     nodes_register_report_their_load_and_leave,
     new_work_wakes_a_watcher,
     concurrent_claimers_never_take_the_same_job,
+    each_node_runs_at_most_its_share_of_members,
 );
 
 #[tokio::test]

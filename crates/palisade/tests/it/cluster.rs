@@ -90,6 +90,34 @@ async fn a_gateway_and_a_node_share_the_work_and_the_node_drains_on_sigterm() {
     );
 }
 
+/// A real PostgreSQL and a real S3 server (s3s-fs) for a cluster's processes to share.
+async fn cluster_services() -> (
+    palisade_test_support::Postgres,
+    palisade_test_support::S3Server,
+) {
+    tokio::task::spawn_blocking(|| {
+        (
+            palisade_test_support::Postgres::start(),
+            palisade_test_support::S3Server::start(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// A configuration pointing at both services, followed by `extra`.
+fn cluster_config(
+    postgres: &palisade_test_support::Postgres,
+    s3: &palisade_test_support::S3Server,
+    extra: &str,
+) -> String {
+    format!(
+        "[storage]\nmetastore_url = \"{}\"\nblobstore_url = \"{}\"\n{extra}",
+        postgres.url(),
+        s3.url()
+    )
+}
+
 /// What a file of the big cluster run is and what its final result must be.
 struct Submitted {
     data_id: String,
@@ -182,20 +210,12 @@ async fn node_entry(gateway: &Server, node_id: &str) -> Option<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heavy_two_gateways_and_two_nodes_over_postgres_and_s3_lose_nothing_when_a_node_dies() {
     use futures_util::StreamExt;
-    let (postgres, s3) = tokio::task::spawn_blocking(|| {
-        (
-            palisade_test_support::Postgres::start(),
-            palisade_test_support::S3Server::start(),
-        )
-    })
-    .await
-    .unwrap();
-    let config = format!(
-        "[storage]\nmetastore_url = \"{}\"\nblobstore_url = \"{}\"\n\
-         [cluster]\nheartbeat_seconds = 0.2\n\
+    let (postgres, s3) = cluster_services().await;
+    let config = cluster_config(
+        &postgres,
+        &s3,
+        "[cluster]\nheartbeat_seconds = 0.2\n\
          [queue]\nworkers = 2\nclaim_batch = 8\nlease_seconds = 3\nheartbeat_seconds = 1\n",
-        postgres.url(),
-        s3.url()
     );
     let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
     let scratch = tempfile::tempdir().unwrap();
@@ -424,20 +444,12 @@ async fn heavy_two_gateways_and_two_nodes_over_postgres_and_s3_lose_nothing_when
 /// finish with their right results once the store is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
-    let (postgres, mut s3) = tokio::task::spawn_blocking(|| {
-        (
-            palisade_test_support::Postgres::start(),
-            palisade_test_support::S3Server::start(),
-        )
-    })
-    .await
-    .unwrap();
-    let config = format!(
-        "[storage]\nmetastore_url = \"{}\"\nblobstore_url = \"{}\"\n\
-         [cluster]\nheartbeat_seconds = 0.2\n\
+    let (postgres, mut s3) = cluster_services().await;
+    let config = cluster_config(
+        &postgres,
+        &s3,
+        "[cluster]\nheartbeat_seconds = 0.2\n\
          [queue]\nworkers = 1\nlease_seconds = 1\nheartbeat_seconds = 0.3\nmax_attempts = 50\npoll_interval_ms = 100\n",
-        postgres.url(),
-        s3.url()
     );
     let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let gateway = Server::launch("gateway", dirs[0].path(), &config);
@@ -564,20 +576,12 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heavy_a_256_mib_upload_crosses_s3_in_bounded_memory() {
     use crate::support::memory_kib;
-    let (postgres, s3) = tokio::task::spawn_blocking(|| {
-        (
-            palisade_test_support::Postgres::start(),
-            palisade_test_support::S3Server::start(),
-        )
-    })
-    .await
-    .unwrap();
+    let (postgres, s3) = cluster_services().await;
     // Only the file type engine, so that YARA's memory map of the file does not count here.
-    let config = format!(
-        "[storage]\nmetastore_url = \"{}\"\nblobstore_url = \"{}\"\n\
-         [[rules]]\nname = \"Default\"\nengines = [\"filetype\"]\n",
-        postgres.url(),
-        s3.url()
+    let config = cluster_config(
+        &postgres,
+        &s3,
+        "[[rules]]\nname = \"Default\"\nengines = [\"filetype\"]\n",
     );
     let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let gateway = Server::launch("gateway", dirs[0].path(), &config);
@@ -602,20 +606,7 @@ async fn heavy_a_256_mib_upload_crosses_s3_in_bounded_memory() {
         sha2::Digest::update(&mut expected, &chunk);
     }
     let expected = hex::encode(sha2::Digest::finalize(expected));
-    let body = futures_util::stream::iter(
-        (0..CHUNKS).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
-    );
-    let response = gateway
-        .post("/file")
-        .header("filename", "large.bin")
-        .header(
-            reqwest::header::CONTENT_LENGTH,
-            (CHUNK * CHUNKS).to_string(),
-        )
-        .body(reqwest::Body::wrap_stream(body))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.upload_repeated("large.bin", chunk, CHUNKS).await;
     assert_eq!(response.status(), 200);
     let data_id = response.json::<Value>().await.unwrap()["data_id"]
         .as_str()

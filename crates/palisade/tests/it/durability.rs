@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::stream;
 
 use crate::support::{Server, memory_kib};
 
@@ -152,19 +151,8 @@ async fn heavy_a_1_gib_upload_streams_without_growing_memory() {
     const CHUNK: usize = 1 << 20;
     const CHUNKS: usize = 1024;
     let chunk = Bytes::from(vec![0x5au8; CHUNK]);
-    let body = stream::iter((0..CHUNKS).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
     let started = Instant::now();
-    let response = server
-        .post("/file")
-        .header("filename", "big.bin")
-        .header(
-            reqwest::header::CONTENT_LENGTH,
-            (CHUNK * CHUNKS).to_string(),
-        )
-        .body(reqwest::Body::wrap_stream(body))
-        .send()
-        .await
-        .unwrap();
+    let response = server.upload_repeated("big.bin", chunk, CHUNKS).await;
     assert_eq!(response.status(), 200);
     let elapsed = started.elapsed();
     let data_id = response.json::<serde_json::Value>().await.unwrap()["data_id"]

@@ -181,6 +181,27 @@ impl Server {
         body["data_id"].as_str().unwrap().to_string()
     }
 
+    /// `POST /file` of `count` copies of `chunk`, streamed with its Content-Length, so the test
+    /// never holds the file in memory either.
+    pub async fn upload_repeated(
+        &self,
+        name: &str,
+        chunk: bytes::Bytes,
+        count: usize,
+    ) -> reqwest::Response {
+        let length = chunk.len() * count;
+        let body = futures_util::stream::iter(
+            (0..count).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+        );
+        self.post("/file")
+            .header("filename", name)
+            .header(reqwest::header::CONTENT_LENGTH, length.to_string())
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn report(&self, data_id: &str) -> Value {
         let response = self.get(&format!("/file/{data_id}")).send().await.unwrap();
         assert_eq!(response.status(), 200);

@@ -56,6 +56,34 @@ where
     for<'q> bool: Encode<'q, DB> + Decode<'q, DB>,
     bool: Type<DB>,
 {
+    /// Counts newly final members against their waiting parents (locked in a fixed order, so
+    /// concurrent completions cannot deadlock on them); a parent with none left is queued again.
+    /// Returns whether one was.
+    pub(crate) async fn settle_parents(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        parents: &[String],
+    ) -> StoreResult<bool> {
+        let mut counts: std::collections::BTreeMap<&str, i64> = Default::default();
+        for parent in parents {
+            *counts.entry(parent.as_str()).or_default() += 1;
+        }
+        let mut requeued = false;
+        for (parent, done) in counts {
+            let state: Option<String> = sqlx::query_scalar::<DB, String>(
+                "UPDATE jobs SET \
+                 pending_children = CASE WHEN pending_children > $1 THEN pending_children - $1 ELSE 0 END, \
+                 state = CASE WHEN pending_children <= $1 THEN 'queued' ELSE state END \
+                 WHERE data_id = $2 AND state = 'waiting' RETURNING state",
+            )
+            .bind(done)
+            .bind(parent)
+            .fetch_optional(&mut **tx)
+            .await?;
+            requeued |= state.as_deref() == Some("queued");
+        }
+        Ok(requeued)
+    }
+
     pub(crate) async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 WHERE j.data_id = $1"

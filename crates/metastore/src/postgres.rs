@@ -242,27 +242,10 @@ async fn insert_job_rows(tx: &mut Tx, jobs: &[&NewJob], state: &str) -> StoreRes
     Ok(())
 }
 
-/// Counts newly final members against their waiting parents (locked in a fixed order, so
-/// concurrent completions cannot deadlock on them); a parent with none left is queued again.
+/// Settles `parents` (see [`Common::settle_parents`]), waking idle workers everywhere when one
+/// is queued again to be finished.
 async fn settle_parents(tx: &mut Tx, parents: &[String]) -> StoreResult<()> {
-    let mut counts: std::collections::BTreeMap<&str, i64> = Default::default();
-    for parent in parents {
-        *counts.entry(parent.as_str()).or_default() += 1;
-    }
-    let mut requeued = false;
-    for (parent, done) in counts {
-        let state: Option<String> = sqlx::query_scalar(
-            "UPDATE jobs SET pending_children = GREATEST(pending_children - $1, 0), \
-             state = CASE WHEN pending_children - $1 <= 0 THEN 'queued' ELSE state END \
-             WHERE data_id = $2 AND state = 'waiting' RETURNING state",
-        )
-        .bind(done)
-        .bind(parent)
-        .fetch_optional(&mut **tx)
-        .await?;
-        requeued |= state.as_deref() == Some("queued");
-    }
-    if requeued {
+    if Common::settle_parents(tx, parents).await? {
         notify_work(tx).await?;
     }
     Ok(())

@@ -137,32 +137,6 @@ async fn insert_job_rows(
     Ok(())
 }
 
-/// Counts newly final members against their waiting parents; a parent with none left is queued
-/// again to be finished.
-async fn settle_parents(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    parents: &[String],
-) -> StoreResult<bool> {
-    let mut counts: std::collections::BTreeMap<&str, i64> = Default::default();
-    for parent in parents {
-        *counts.entry(parent.as_str()).or_default() += 1;
-    }
-    let mut requeued = false;
-    for (parent, done) in counts {
-        let state: Option<String> = sqlx::query_scalar(
-            "UPDATE jobs SET pending_children = MAX(pending_children - ?1, 0), \
-             state = CASE WHEN pending_children - ?1 <= 0 THEN 'queued' ELSE state END \
-             WHERE data_id = ?2 AND state = 'waiting' RETURNING state",
-        )
-        .bind(done)
-        .bind(parent)
-        .fetch_optional(&mut **tx)
-        .await?;
-        requeued |= state.as_deref() == Some("queued");
-    }
-    Ok(requeued)
-}
-
 impl SqliteBackend {
     pub async fn open(path: &Path) -> StoreResult<Self> {
         if let Some(parent) = path.parent() {
@@ -354,7 +328,7 @@ impl MetaBackend for SqliteBackend {
                 parents.push(parent);
             }
         }
-        let requeued = settle_parents(&mut tx, &parents).await?;
+        let requeued = Common::settle_parents(&mut tx, &parents).await?;
         tx.commit().await?;
         if requeued {
             self.watchers.wake();
@@ -423,7 +397,7 @@ impl MetaBackend for SqliteBackend {
                 parents.push(parent);
             }
         }
-        let requeued = settle_parents(&mut tx, &parents).await?;
+        let requeued = Common::settle_parents(&mut tx, &parents).await?;
         tx.commit().await?;
         if requeued {
             self.watchers.wake();

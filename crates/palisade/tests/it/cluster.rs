@@ -439,6 +439,27 @@ async fn heavy_two_gateways_and_two_nodes_over_postgres_and_s3_lose_nothing_when
     assert_eq!(scanners[0]["node_id"], doomed_id.as_str());
 }
 
+/// An upload answered 500 with an `err`: nothing was accepted.
+async fn assert_upload_refused(gateway: &Server, bytes: &[u8]) {
+    let refused = gateway
+        .post("/file")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 500);
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["err"].is_string(), "{body}");
+}
+
+/// `/readyz` answers 503 and names `problem`.
+async fn assert_not_ready(server: &Server, problem: &str) {
+    let ready = server.get("/readyz").send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert!(body["err"].as_str().unwrap().contains(problem), "{body}");
+}
+
 /// When the blob store or the metastore is down, uploads are refused with an error (nothing is
 /// accepted that is not stored) and queued files wait: they are neither failed nor lost, and
 /// finish with their right results once the store is back.
@@ -465,28 +486,11 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
 
     // The blob store goes down before any node has scanned them.
     tokio::task::block_in_place(|| s3.stop());
-    let refused = gateway
-        .post("/file")
-        .body(b"not stored anywhere".to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 500);
-    let body: Value = refused.json().await.unwrap();
-    assert!(body["err"].is_string(), "{body}");
+    assert_upload_refused(&gateway, b"not stored anywhere").await;
     let node = Server::launch("node", dirs[1].path(), &config);
     // Both report themselves not ready, and why.
     for server in [&gateway, &node] {
-        let ready = server.get("/readyz").send().await.unwrap();
-        assert_eq!(ready.status(), 503);
-        let body: Value = ready.json().await.unwrap();
-        assert!(
-            body["err"]
-                .as_str()
-                .unwrap()
-                .contains("blob store unreachable"),
-            "{body}"
-        );
+        assert_not_ready(server, "blob store unreachable").await;
     }
     tokio::time::sleep(Duration::from_secs(4)).await;
     for (data_id, _) in &queued {
@@ -518,31 +522,14 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
 
     // The metastore goes down: uploads and reads answer errors, then work again once it is back.
     tokio::task::block_in_place(|| postgres.stop());
-    let refused = gateway
-        .post("/file")
-        .body(b"no metastore".to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 500);
-    let body: Value = refused.json().await.unwrap();
-    assert!(body["err"].is_string(), "{body}");
+    assert_upload_refused(&gateway, b"no metastore").await;
     let read = gateway
         .get(&format!("/file/{}", queued[0].0))
         .send()
         .await
         .unwrap();
     assert_eq!(read.status(), 500);
-    let ready = gateway.get("/readyz").send().await.unwrap();
-    assert_eq!(ready.status(), 503);
-    let body: Value = ready.json().await.unwrap();
-    assert!(
-        body["err"]
-            .as_str()
-            .unwrap()
-            .contains("metastore unreachable"),
-        "{body}"
-    );
+    assert_not_ready(&gateway, "metastore unreachable").await;
     tokio::task::block_in_place(|| postgres.restart());
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let after = loop {

@@ -446,6 +446,7 @@ mod architecture {
                     "blobstore",
                     "pipeline",
                     "engine-filetype",
+                    "extract",
                 ],
             ),
             (

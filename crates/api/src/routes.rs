@@ -19,13 +19,15 @@ use crate::ApiError;
 type Params = Query<HashMap<String, String>>;
 type ApiResult = Result<Response, ApiError>;
 
-/// All routes of the API document plus `/version`, `/stat/engines` and `/readyz`.
+/// All routes of the API document plus `/version`, `/stat/engines`, `/stat/nodes`, `/readyz` and
+/// `/admin/config/healthcheck` (the same answer as `/readyz`; middleware uses that path).
 pub fn router(service: Service) -> Router {
     Router::new()
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/version", get(version))
         .route("/readyz", get(readyz))
+        .route("/admin/config/healthcheck", get(readyz))
         .route("/stat/engines", get(engines))
         .route("/stat/nodes", get(nodes))
         .route(
@@ -105,8 +107,10 @@ async fn login(State(service): State<Service>, body: Bytes) -> ApiResult {
         user: String,
         password: String,
     }
+    // The document allows only 200, 403 and 500 here, so a body that is not credentials is
+    // refused like wrong credentials.
     let credentials: Credentials = serde_json::from_slice(&body)
-        .map_err(|_| ApiError::bad_request("Body must be {\"user\":...,\"password\":...}"))?;
+        .map_err(|_| palisade_service::ServiceError::BadCredentials)?;
     let (session_id, csrf) = service
         .login(&credentials.user, &credentials.password)
         .await?;
@@ -240,10 +244,25 @@ fn submit_request(headers: &HeaderMap) -> Result<SubmitRequest, ApiError> {
         batch_id: header_text(headers, "batch"),
         archive_passwords: passwords.into_iter().map(|(_, p)| p).collect(),
         metadata: header_text(headers, "metadata").unwrap_or_default(),
-        callback_url: header_text(headers, "callbackurl").unwrap_or_default(),
+        callback_url: callback_url(headers),
+        local_path: header_text(headers, "filepath").filter(|p| !p.trim().is_empty()),
         encoding,
         global_timeout,
     })
+}
+
+/// The `callbackurl` header: taken as sent when it already is a URL (decoding would corrupt its
+/// own percent-escapes), URL-decoded when the client encoded the whole value.
+fn callback_url(headers: &HeaderMap) -> String {
+    let Some(raw) = headers.get("callbackurl") else {
+        return String::new();
+    };
+    let text = String::from_utf8_lossy(raw.as_bytes()).trim().to_string();
+    let lower = text.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return text;
+    }
+    header_text(headers, "callbackurl").unwrap_or_default()
 }
 
 async fn submit(

@@ -43,6 +43,15 @@ impl ClamdAddress {
     }
 }
 
+impl std::fmt::Display for ClamdAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unix(path) => write!(f, "unix:{}", path.display()),
+            Self::Tcp(address) => write!(f, "tcp:{address}"),
+        }
+    }
+}
+
 /// One configured clamd.
 #[derive(Clone, Debug)]
 pub struct ClamavSettings {
@@ -218,7 +227,7 @@ impl ClamavEngine {
                 name: settings.name.clone(),
                 stage: Stage::Antivirus,
                 in_scan_details: true,
-                engine_type: "av".into(),
+                kind: palisade_model::EngineKind::ClamAv,
             },
             settings,
             status: StatusCell::default(),
@@ -237,15 +246,13 @@ impl ClamavEngine {
         match reply {
             Ok(reply) if reply.starts_with("ClamAV") => {
                 let (version, def_time) = parse_version(&reply);
-                EngineStatus {
-                    state: "production".into(),
-                    version,
-                    def_time,
-                    problems: Vec::new(),
-                }
+                EngineStatus::production(version, def_time)
             }
             Ok(reply) => EngineStatus::failed(format!("unexpected VERSION answer {reply:?}")),
-            Err(error) => EngineStatus::failed(format!("clamd unreachable: {error}")),
+            Err(error) => EngineStatus::failed(format!(
+                "clamd at {} unreachable: {error}",
+                self.settings.address
+            )),
         }
     }
 
@@ -359,7 +366,7 @@ impl Engine for ClamavEngine {
 
     fn refresh(&self) -> EngineStatus {
         let status = self.probe();
-        if status.state != "production" {
+        if !status.state.is_production() {
             // Sessions to a daemon that went away are useless now.
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
@@ -370,7 +377,7 @@ impl Engine for ClamavEngine {
         let verdict = self.scan_stream(sample);
         // A failed scan may mean the daemon went down, a good one that it came back: when the
         // known health says otherwise, check again now rather than at the next periodic check.
-        let healthy = self.status.get().map(|s| s.state == "production");
+        let healthy = self.status.get().map(|s| s.state.is_production());
         if healthy != Some(verdict.is_ok()) {
             self.refresh();
         }

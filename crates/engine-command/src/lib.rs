@@ -184,7 +184,7 @@ impl CommandEngine {
                 name: settings.name.clone(),
                 stage: Stage::Antivirus,
                 in_scan_details: true,
-                engine_type: "av".into(),
+                kind: palisade_model::EngineKind::Command,
             },
             settings,
             status: StatusCell::default(),
@@ -218,10 +218,7 @@ impl CommandEngine {
             None => {
                 let program = self.settings.command.first().cloned().unwrap_or_default();
                 if !program_exists(&program) {
-                    return EngineStatus {
-                        state: "not available".into(),
-                        ..EngineStatus::failed(format!("program {program:?} not found"))
-                    };
+                    return EngineStatus::unavailable(format!("program {program:?} not found"));
                 }
                 String::new()
             }
@@ -234,12 +231,7 @@ impl CommandEngine {
             .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map(|d| palisade_model::format_timestamp(i64::try_from(d.as_millis()).unwrap_or(0)))
             .unwrap_or_default();
-        EngineStatus {
-            state: "production".into(),
-            version,
-            def_time,
-            problems: Vec::new(),
-        }
+        EngineStatus::production(version, def_time)
     }
 
     fn threat(&self, ran: &Ran) -> String {

@@ -21,7 +21,7 @@ impl Default for FileTypeEngine {
                 name: "File type analysis".into(),
                 stage: Stage::FileType,
                 in_scan_details: false,
-                engine_type: "filetype".into(),
+                kind: palisade_model::EngineKind::FileType,
             },
         }
     }
@@ -131,12 +131,7 @@ impl Engine for FileTypeEngine {
     }
 
     fn status(&self) -> EngineStatus {
-        EngineStatus {
-            state: "production".into(),
-            version: "file-format 0.28".into(),
-            def_time: String::new(),
-            problems: Vec::new(),
-        }
+        EngineStatus::production("file-format 0.28", "")
     }
 
     fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {

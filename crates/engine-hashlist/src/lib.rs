@@ -146,9 +146,9 @@ impl Loaded {
 
 impl HashListEngine {
     pub fn new(settings: HashListSettings) -> Self {
-        let (stage, engine_type) = match settings.kind {
-            ListKind::Operator => (Stage::Lists, "lists"),
-            ListKind::Reputation => (Stage::Reputation, "reputation"),
+        let (stage, kind) = match settings.kind {
+            ListKind::Operator => (Stage::Lists, palisade_model::EngineKind::Lists),
+            ListKind::Reputation => (Stage::Reputation, palisade_model::EngineKind::Reputation),
         };
         let lists = Lists {
             bad: settings.bad.iter().map(|p| Loaded::new(p)).collect(),
@@ -161,7 +161,7 @@ impl HashListEngine {
                 stage,
                 // Not an antivirus: its result shows in the main result and verdicts.
                 in_scan_details: false,
-                engine_type: engine_type.into(),
+                kind,
             },
             settings,
             lists: RwLock::new(lists),
@@ -201,7 +201,11 @@ impl Engine for HashListEngine {
             lists.good.iter().map(|f| f.entries.len()).sum::<usize>(),
         );
         EngineStatus {
-            state: if unreadable { "failed" } else { "production" }.into(),
+            state: if unreadable {
+                palisade_model::EngineState::TemporaryFailed
+            } else {
+                palisade_model::EngineState::Production
+            },
             version: format!("{bad} bad, {good} good"),
             def_time: newest,
             problems,

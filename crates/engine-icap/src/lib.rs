@@ -244,7 +244,7 @@ impl IcapEngine {
                 name: settings.name.clone(),
                 stage: Stage::Antivirus,
                 in_scan_details: true,
-                engine_type: "av".into(),
+                kind: palisade_model::EngineKind::Icap,
             },
             settings,
             health: Mutex::new(None),
@@ -495,12 +495,10 @@ impl Engine for IcapEngine {
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
                 Health {
-                    status: EngineStatus {
-                        state: "production".into(),
-                        version: options.service.clone(),
-                        def_time: palisade_model::format_timestamp(millis),
-                        problems: Vec::new(),
-                    },
+                    status: EngineStatus::production(
+                        options.service.clone(),
+                        palisade_model::format_timestamp(millis),
+                    ),
                     options: Some(options),
                     istag_seen: Some(seen),
                 }

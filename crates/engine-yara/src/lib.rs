@@ -160,7 +160,7 @@ impl YaraEngine {
                 name: "YARA".into(),
                 stage: Stage::Yara,
                 in_scan_details: true,
-                engine_type: "yara".into(),
+                kind: palisade_model::EngineKind::Yara,
             },
             settings,
             loaded: RwLock::new(Arc::new(loaded)),
@@ -272,7 +272,7 @@ impl Engine for YaraEngine {
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();
         EngineStatus {
-            state: "production".into(),
+            state: palisade_model::EngineState::Production,
             version: format!("yara-x 1.22 ({} rules)", loaded.rule_count),
             def_time: format_timestamp(i64::try_from(compiled.as_millis()).unwrap_or(0)),
             problems: loaded.problems.clone(),

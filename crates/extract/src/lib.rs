@@ -31,6 +31,11 @@ pub enum Format {
     Rar,
 }
 
+/// Formats that cannot be opened on this machine, and why (their helper program is missing).
+pub fn unavailable_formats() -> Vec<String> {
+    rar::missing_tools().into_iter().collect()
+}
+
 /// Bytes needed to recognise every format (tar's magic sits at offset 257).
 pub const DETECT_BYTES: usize = 265;
 

@@ -41,6 +41,24 @@ impl Drop for Helper {
     }
 }
 
+/// Why RAR archives cannot be opened here, when `lsar` or `unar` is not installed.
+pub(crate) fn missing_tools() -> Option<String> {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+    };
+    let missing: Vec<&str> = ["lsar", "unar"]
+        .into_iter()
+        .filter(|name| !on_path(name))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "RAR archives cannot be opened: {} not found (Debian package unar)",
+            missing.join(" and ")
+        )
+    })
+}
+
 fn tool(name: &str) -> Command {
     let mut command = Command::new(name);
     command.stdin(Stdio::null()).stderr(Stdio::piped());

@@ -1,15 +1,17 @@
 //! Shared vocabulary of Palisade: identifiers, hashes, result codes and the report shapes of the API document.
 
+mod engines;
 mod ids;
 mod report;
 mod result;
 
+pub use engines::{EngineKind, EngineOnNode, EngineStat, EngineState, EngineType};
 pub use ids::{BatchId, DataId, FileHashes, HashKind, InvalidId, random_hex};
 pub use report::{
     ArchiveMember, BatchFileEntry, BatchFiles, BatchMemberProcessInfo, BatchProcessInfo,
     BatchReport, BatchScanResults, EngineDetail, ExtractedFiles, ExtractionInfo, FileInfo,
-    FileReport, FileTypeDetails, FileTypeInfo, ProcessInfo, ProcessingTimeDetails, ScanResults,
-    YaraHit, YaraSection, format_timestamp,
+    FileReport, FileTypeDetails, FileTypeInfo, PostProcessing, ProcessInfo, ProcessingTimeDetails,
+    ScanResults, YaraHit, YaraSection, format_timestamp,
 };
 pub use result::ScanResult;
 

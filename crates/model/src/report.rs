@@ -112,6 +112,21 @@ pub struct ProcessInfo {
     pub user_agent: String,
     pub username: String,
     pub verdicts: Vec<String>,
+    /// Present in every report (clients index it unconditionally); reports stored before it
+    /// existed read back with it empty.
+    #[serde(default)]
+    pub post_processing: PostProcessing,
+}
+
+/// `process_info.post_processing`: what ran after the analysis (sanitization, post actions).
+/// Each field is a `|`-separated list, or `""` when nothing ran.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PostProcessing {
+    pub actions_failed: String,
+    pub actions_ran: String,
+    pub converted_destination: String,
+    pub converted_to: String,
+    pub copy_move_destination: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -239,6 +254,8 @@ pub struct BatchProcessInfo {
     pub blocked_reason: String,
     pub file_type_skipped_scan: bool,
     pub profile: String,
+    /// Share of the batch's members that are final (100 only when all are).
+    pub progress_percentage: u32,
     pub result: String,
     pub user_agent: String,
     pub username: String,
@@ -309,6 +326,21 @@ mod tests {
         assert_eq!(
             format_timestamp(1_795_651_199_999),
             "2026-11-25T23:59:59.999Z"
+        );
+    }
+
+    #[test]
+    fn reports_stored_without_post_processing_read_back_with_it_empty() {
+        let mut old = serde_json::to_value(FileReport::default()).unwrap();
+        old["process_info"]
+            .as_object_mut()
+            .unwrap()
+            .remove("post_processing");
+        let report: FileReport = serde_json::from_value(old).unwrap();
+        let text = serde_json::to_string(&report).unwrap();
+        assert!(
+            text.contains("\"post_processing\":{\"actions_failed\":\"\""),
+            "{text}"
         );
     }
 

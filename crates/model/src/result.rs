@@ -129,6 +129,35 @@ impl ScanResult {
         )
     }
 
+    /// Whether this result says the content is malicious or unwanted: what a client must see in
+    /// `scan_all_result_i` even when something else also went wrong (an extraction problem).
+    /// It is also what `detected_by` counts and what `av_detections_to_block` counts.
+    pub fn is_detection(self) -> bool {
+        matches!(
+            self,
+            ScanResult::Infected
+                | ScanResult::Suspicious
+                | ScanResult::Blacklisted
+                | ScanResult::YaraRuleMatched
+                | ScanResult::PotentiallyUnwanted
+                | ScanResult::KnownBad
+        )
+    }
+
+    /// Whether this result says an archive could not be (fully) extracted: a limit (9, 13, 14,
+    /// 16), an encrypted archive no password opened (12), or a damaged one (24).
+    pub fn is_extraction_problem(self) -> bool {
+        matches!(
+            self,
+            ScanResult::ExceededArchiveDepth
+                | ScanResult::EncryptedArchive
+                | ScanResult::ExceededArchiveSize
+                | ScanResult::ExceededArchiveFileNumber
+                | ScanResult::ExceededArchiveTimeout
+                | ScanResult::ExtractionFailed
+        )
+    }
+
     /// Rank used to pick the worst result within the antivirus stage and across batch members:
     /// Infected > Suspicious > Failed / Not Scanned > any other finding > clean.
     pub fn severity(self) -> u8 {
@@ -169,6 +198,27 @@ mod tests {
         assert_eq!(
             ScanResult::NotScanned.severity(),
             ScanResult::Failed.severity()
+        );
+    }
+
+    #[test]
+    fn detections_and_extraction_problems_are_disjoint() {
+        let detections: Vec<i32> = TABLE
+            .iter()
+            .filter(|(r, _, _)| r.is_detection())
+            .map(|(_, c, _)| *c)
+            .collect();
+        assert_eq!(detections, vec![1, 2, 8, 21, 22, 38]);
+        let problems: Vec<i32> = TABLE
+            .iter()
+            .filter(|(r, _, _)| r.is_extraction_problem())
+            .map(|(_, c, _)| *c)
+            .collect();
+        assert_eq!(problems, vec![9, 12, 13, 14, 16, 24]);
+        assert!(
+            TABLE
+                .iter()
+                .all(|(r, _, _)| !(r.is_detection() && r.is_clean()))
         );
     }
 }

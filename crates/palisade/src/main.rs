@@ -336,7 +336,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
                 let _ = tokio::task::spawn_blocking(move || {
                     for engine in engines.all() {
                         let status = engine.refresh();
-                        if status.state != "production" {
+                        if !status.state.is_production() {
                             tracing::warn!(engine = %engine.descriptor().id, state = %status.state,
                                 problems = ?status.problems, "engine unhealthy");
                         }

@@ -155,11 +155,9 @@ pub fn assemble_report(
     let mut ordered: Vec<&EngineRun> = runs.iter().collect();
     ordered.sort_by_key(|run| run.descriptor.stage);
 
-    let is_detection =
-        |result: ScanResult| matches!(result, ScanResult::Infected | ScanResult::Suspicious);
     let av_detections = ordered
         .iter()
-        .filter(|run| run.descriptor.stage == Stage::Antivirus && is_detection(run.result()))
+        .filter(|run| run.descriptor.stage == Stage::Antivirus && run.result().is_detection())
         .count();
     // Too few antivirus engines agree: their detections are reported but decide nothing.
     let below_threshold = av_detections < policy.av_detections_to_block.max(1);
@@ -198,7 +196,7 @@ pub fn assemble_report(
             // Hash lists name what they matched; nowhere else in the report can show it.
             notes.push(format!("{}: {}", result.text(), finding.threat_found));
         }
-        if run.descriptor.stage == Stage::Antivirus && below_threshold && is_detection(result) {
+        if run.descriptor.stage == Stage::Antivirus && below_threshold && result.is_detection() {
             if !verdicts.contains(&result) {
                 verdicts.push(result);
             }
@@ -291,11 +289,36 @@ pub struct ArchiveOutcome {
     pub worst: Option<(String, ScanResult)>,
 }
 
-/// Finishes an archive's report from its own analysis (`own`) and its members'.
+/// The main result of an archive, from its own result, its extraction problem and its worst
+/// member's result.
 ///
-/// Extraction comes first in the flow, so an extraction problem is the main result. Otherwise
-/// the worse of the archive's own result and its worst member's is, so a detection in any member
-/// blocks the archive.
+/// A detection, on the archive itself or in any member, comes first: most clients read only
+/// `scan_all_result_i` and must not see an extraction problem where there is malware. Then an
+/// extraction problem (extraction is the earliest step of the flow). Otherwise the worse of the
+/// archive's own result and its worst member's.
+pub fn archive_result(
+    own: ScanResult,
+    problem: Option<ScanResult>,
+    worst_member: Option<ScanResult>,
+) -> ScanResult {
+    let member = worst_member.filter(|member| !member.is_clean());
+    let detection = match (own.is_detection(), member.filter(|m| m.is_detection())) {
+        (true, Some(member)) if member.severity() > own.severity() => Some(member),
+        (true, _) => Some(own),
+        (false, member) => member,
+    };
+    match (detection, problem, member) {
+        (Some(detection), _, _) => detection,
+        (None, Some(problem), _) => problem,
+        (None, None, Some(member)) if member.severity() > own.severity() => member,
+        _ => own,
+    }
+}
+
+/// Finishes an archive's report from its own analysis (`own`) and its members'. The main
+/// result is [`archive_result`]'s; every finding is listed in `verdicts` and blocks as the
+/// policy says, so a detection in any member blocks the archive and an extraction problem
+/// still blocks when a detection outranks it.
 pub fn archive_report(
     mut own: FileReport,
     outcome: &ArchiveOutcome,
@@ -309,11 +332,11 @@ pub fn archive_report(
         .worst
         .as_ref()
         .filter(|(_, result)| !result.is_clean());
-    let main = match (outcome.problem, worst_member) {
-        (Some(problem), _) => problem,
-        (None, Some((_, member))) if member.severity() > own_result.severity() => *member,
-        _ => own_result,
-    };
+    let main = archive_result(
+        own_result,
+        outcome.problem,
+        worst_member.map(|(_, result)| *result),
+    );
     for extra in outcome.problem.iter().chain(worst_member.map(|(_, r)| r)) {
         let text = extra.text().to_string();
         if !own.process_info.verdicts.contains(&text) {
@@ -362,7 +385,7 @@ mod tests {
                 name: name.into(),
                 stage,
                 in_scan_details: stage == Stage::Antivirus || stage == Stage::Yara,
-                engine_type: "av".into(),
+                kind: palisade_model::EngineKind::ClamAv,
             },
             def_time: "2026-01-01T00:00:00.000Z".into(),
             scan_time_ms: 3,
@@ -607,6 +630,112 @@ mod tests {
         let report = archive_report(own, &encrypted, &policy, 1_500, 9_000);
         assert_eq!(report.scan_results.scan_all_result_i, 12);
         assert_eq!(report.process_info.result, "Blocked");
+    }
+
+    #[test]
+    fn a_detection_outranks_an_extraction_problem_which_still_blocks() {
+        let policy = VerdictPolicy::default();
+        // clamd finds the archive itself infected, but its member cannot be extracted.
+        let infected = [run(
+            "AV",
+            Stage::Antivirus,
+            found(ScanResult::Infected, "Clamav.Test.File"),
+        )];
+        let own = assemble_report(&context(), &infected, &policy, 2_000);
+        let damaged = ArchiveOutcome {
+            problem: Some(ScanResult::ExtractionFailed),
+            ..ArchiveOutcome::default()
+        };
+        let report = archive_report(own, &damaged, &policy, 1_500, 9_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 1);
+        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.process_info.blocked_reason, "Infected");
+        assert_eq!(
+            report.process_info.verdicts,
+            vec!["Infected", "Extraction Failed"]
+        );
+        assert_eq!(
+            report.process_info.blocked_reasons,
+            vec!["Infected", "Extraction Failed"]
+        );
+
+        // A member found infected before a limit stopped extraction.
+        for problem in [9, 12, 13, 14, 16, 24].map(|c| ScanResult::from_code(c).unwrap()) {
+            assert_eq!(
+                archive_result(
+                    ScanResult::NoThreatDetected,
+                    Some(problem),
+                    Some(ScanResult::Suspicious)
+                ),
+                ScanResult::Suspicious
+            );
+            // Without a detection the problem decides, even over a failed member.
+            assert_eq!(
+                archive_result(
+                    ScanResult::NoThreatDetected,
+                    Some(problem),
+                    Some(ScanResult::Failed)
+                ),
+                problem
+            );
+        }
+        // The worse detection wins; the archive's own wins a tie.
+        assert_eq!(
+            archive_result(
+                ScanResult::Suspicious,
+                Some(ScanResult::ExtractionFailed),
+                Some(ScanResult::Infected)
+            ),
+            ScanResult::Infected
+        );
+        assert_eq!(
+            archive_result(ScanResult::Blacklisted, None, Some(ScanResult::Infected)),
+            ScanResult::Blacklisted
+        );
+
+        // An allowed extraction problem does not block, but the detection does.
+        let lenient = VerdictPolicy {
+            allowed: vec![ScanResult::NoThreatDetected, ScanResult::ExtractionFailed],
+            ..VerdictPolicy::default()
+        };
+        let clean = [run(
+            "AV",
+            Stage::Antivirus,
+            found(ScanResult::NoThreatDetected, ""),
+        )];
+        let own = assemble_report(&context(), &clean, &lenient, 2_000);
+        let report = archive_report(own.clone(), &damaged, &lenient, 1_500, 9_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 24);
+        assert_eq!(report.process_info.result, "Allowed");
+        let with_member = ArchiveOutcome {
+            problem: Some(ScanResult::ExtractionFailed),
+            members: 1,
+            worst: Some(("child".into(), ScanResult::Infected)),
+            ..ArchiveOutcome::default()
+        };
+        let report = archive_report(own, &with_member, &lenient, 1_500, 9_000);
+        assert_eq!(report.scan_results.scan_all_result_i, 1);
+        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.process_info.blocked_reasons, vec!["Infected"]);
+        assert_eq!(report.extracted_files.unwrap().worst_data_id, "child");
+    }
+
+    #[test]
+    fn final_reports_always_carry_post_processing() {
+        let report = terminal_report(
+            &context(),
+            ScanResult::Cancelled,
+            "",
+            &VerdictPolicy::default(),
+            2_000,
+        );
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(
+            json.contains(
+                "\"post_processing\":{\"actions_failed\":\"\",\"actions_ran\":\"\",\"converted_destination\":\"\",\"converted_to\":\"\",\"copy_move_destination\":\"\"}"
+            ),
+            "{json}"
+        );
     }
 
     #[test]

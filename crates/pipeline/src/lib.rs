@@ -9,10 +9,10 @@ mod assemble;
 use std::path::Path;
 use std::time::Duration;
 
-use palisade_model::{FileHashes, FileTypeInfo, ScanResult, YaraSection};
+use palisade_model::{EngineKind, EngineState, FileHashes, FileTypeInfo, ScanResult, YaraSection};
 
 pub use assemble::{
-    ArchiveOutcome, ReportContext, VerdictPolicy, archive_report, assemble_report,
+    ArchiveOutcome, ReportContext, VerdictPolicy, archive_report, archive_result, assemble_report,
     in_progress_report, terminal_report,
 };
 
@@ -40,15 +40,15 @@ pub struct EngineDescriptor {
     pub stage: Stage,
     /// Whether the engine is listed in `scan_details` and counted in `total_avs`.
     pub in_scan_details: bool,
-    /// `engine_type` of `/stat/engines` (`av`, `filetype`, `yara`, ...).
-    pub engine_type: String,
+    /// What kind of engine it is: `eng_type` of `/stat/engines`, and through
+    /// [`EngineKind::engine_type`] its `engine_type`.
+    pub kind: EngineKind,
 }
 
 /// An engine's health, as `/stat/engines` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineStatus {
-    /// `production`, `failed` or `not available`.
-    pub state: String,
+    pub state: EngineState,
     pub version: String,
     /// Definition time, ISO-8601, or `""` when the engine has no definitions.
     pub def_time: String,
@@ -57,13 +57,31 @@ pub struct EngineStatus {
 }
 
 impl EngineStatus {
-    /// A failed engine, with why.
+    /// A working engine.
+    pub fn production(version: impl Into<String>, def_time: impl Into<String>) -> Self {
+        Self {
+            state: EngineState::Production,
+            version: version.into(),
+            def_time: def_time.into(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// A configured engine that is down for now (temporary failed), with why.
     pub fn failed(problem: impl Into<String>) -> Self {
         Self {
-            state: "failed".into(),
+            state: EngineState::TemporaryFailed,
             version: String::new(),
             def_time: String::new(),
             problems: vec![problem.into()],
+        }
+    }
+
+    /// An engine that cannot work on this machine (permanently failed), with why.
+    pub fn unavailable(problem: impl Into<String>) -> Self {
+        Self {
+            state: EngineState::PermanentlyFailed,
+            ..Self::failed(problem)
         }
     }
 }

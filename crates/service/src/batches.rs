@@ -18,7 +18,7 @@ fn member_entry(report: &FileReport) -> BatchFileEntry {
         .scan_results
         .scan_details
         .values()
-        .filter(|d| matches!(d.scan_result_i, 1 | 2))
+        .filter(|d| ScanResult::from_code(d.scan_result_i).is_some_and(ScanResult::is_detection))
         .count();
     BatchFileEntry {
         data_id: report.data_id.clone(),
@@ -91,6 +91,11 @@ impl Service {
         let batch = self.batch_record(batch_id).await?;
         let first = first.unwrap_or(0);
         let size = size.unwrap_or(DEFAULT_PAGE).clamp(1, 1000);
+        // The verdict is read before the page, and members only ever become final, so the page
+        // is never behind the verdict. A member added in between (the batch is open) that is not
+        // final yet keeps the batch In Progress too: the batch never reads final beside a member
+        // that does not.
+        let mut verdict = self.batch_verdict(&batch).await?;
         let (count, page) = self
             .metastore()
             .batch_members(&batch.batch_id, first, size)
@@ -99,25 +104,26 @@ impl Service {
             .iter()
             .map(|record| self.report_of(record).map(|r| member_entry(&r)))
             .collect::<ServiceResult<Vec<_>>>()?;
-        let verdict = self.batch_verdict(&batch, count).await?;
+        verdict.page_unfinished = page.iter().any(|record| !record.state.is_final());
         Ok(self.batch_report(&batch, count, first, entries, verdict))
     }
 
-    /// The batch's overall result: its worst member (In Progress while any member runs).
-    async fn batch_verdict(&self, batch: &BatchRecord, count: u64) -> ServiceResult<BatchVerdict> {
+    /// The batch's overall result from its final members: its worst member, or In Progress while
+    /// any member is not final.
+    async fn batch_verdict(&self, batch: &BatchRecord) -> ServiceResult<BatchVerdict> {
         let mut verdict = BatchVerdict::default();
         let mut first = 0;
-        while first < count {
+        loop {
             let (_, page) = self
                 .metastore()
                 .batch_members(&batch.batch_id, first, 500)
                 .await?;
-            if page.is_empty() {
-                break;
-            }
             first += page.len() as u64;
             for record in &page {
                 verdict.absorb(record, &self.report_of(record)?);
+            }
+            if page.len() < 500 {
+                break;
             }
         }
         Ok(verdict)
@@ -131,14 +137,17 @@ impl Service {
         entries: Vec<BatchFileEntry>,
         verdict: BatchVerdict,
     ) -> BatchReport {
-        let (result_text, result) = if verdict.running > 0 {
-            ("Processing", ScanResult::InProgress)
-        } else if verdict.blocked.is_some() {
-            ("Blocked", verdict.result())
+        let (result_text, result, blocked_reason) = if verdict.in_progress() {
+            ("Processing", ScanResult::InProgress, String::new())
+        } else if let Some(reason) = &verdict.blocked {
+            ("Blocked", verdict.result(), reason.clone())
         } else {
-            ("Allowed", verdict.result())
+            ("Allowed", verdict.result(), String::new())
         };
-        let end = verdict.last_finish.unwrap_or_else(now_millis);
+        let end = match verdict.last_finish {
+            Some(last) if !verdict.in_progress() => last,
+            _ => now_millis(),
+        };
         BatchReport {
             batch_id: batch.batch_id.clone(),
             is_closed: batch.closed_ts.is_some(),
@@ -150,9 +159,10 @@ impl Service {
                 files_in_batch: entries,
             },
             process_info: BatchProcessInfo {
-                blocked_reason: verdict.blocked.unwrap_or_default(),
+                blocked_reason,
                 file_type_skipped_scan: false,
                 profile: batch.rule.clone(),
+                progress_percentage: verdict.progress(),
                 result: result_text.into(),
                 user_agent: batch.user_agent.clone(),
                 username: batch.username.clone(),
@@ -201,19 +211,28 @@ impl Service {
     /// served, from the start of the body through its closing `...` line and that line's newline.
     pub async fn batch_certificate(&self, batch_id: &str) -> ServiceResult<String> {
         let batch = self.batch_record(batch_id).await?;
-        let keys = self.inner.signer.keys().await.map_err(|error| {
-            tracing::error!(%error, "batch signing key unavailable");
-            ServiceError::Internal("Batch signing key is unavailable".into())
-        })?;
         let (count, members) = self
             .metastore()
             .batch_members(&batch.batch_id, 0, u64::MAX >> 1)
             .await?;
-        let mut files = Vec::with_capacity(members.len());
         let mut verdict = BatchVerdict::default();
         for record in &members {
+            verdict.absorb(record, &self.report_of(record)?);
+        }
+        if verdict.in_progress() && !batch.cancelled {
+            return Err(ServiceError::BadRequest(format!(
+                "Batch is still in progress ({} of {} files final): its certificate is issued once \
+                 every file is final",
+                verdict.finished, verdict.seen
+            )));
+        }
+        let keys = self.inner.signer.keys().await.map_err(|error| {
+            tracing::error!(%error, "batch signing key unavailable");
+            ServiceError::Internal("Batch signing key is unavailable".into())
+        })?;
+        let mut files = Vec::with_capacity(members.len());
+        for record in &members {
             let report = self.report_of(record)?;
-            verdict.absorb(record, &report);
             files.push(serde_json::json!({
                 "data_id": report.data_id,
                 "display_name": report.file_info.display_name,
@@ -257,21 +276,38 @@ impl Service {
     }
 }
 
-/// Running summary of a batch's members: the worst final member decides.
+/// Running summary of a batch's members: only final members count, and the worst decides.
 #[derive(Default)]
 struct BatchVerdict {
     worst: Option<ScanResult>,
     blocked: Option<String>,
-    running: u64,
+    seen: u64,
+    finished: u64,
+    /// A member of the page served with the verdict was not final when the page was read.
+    page_unfinished: bool,
     last_finish: Option<i64>,
 }
 
 impl BatchVerdict {
+    fn in_progress(&self) -> bool {
+        self.finished < self.seen || self.page_unfinished
+    }
+
+    /// Share of final members, 100 only when the batch is no longer in progress.
+    fn progress(&self) -> u32 {
+        if !self.in_progress() {
+            return 100;
+        }
+        let share = self.finished * 100 / self.seen.max(1);
+        u32::try_from(share).unwrap_or(99).min(99)
+    }
+
     fn absorb(&mut self, record: &JobRecord, report: &FileReport) {
+        self.seen += 1;
         if !record.state.is_final() {
-            self.running += 1;
             return;
         }
+        self.finished += 1;
         self.last_finish = self.last_finish.max(record.finish_ts);
         let result = report.result();
         let worse = self

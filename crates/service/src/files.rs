@@ -40,7 +40,9 @@ fn archive_member(record: &JobRecord) -> palisade_model::ArchiveMember {
         let details = &report.scan_results.scan_details;
         let detected = details
             .values()
-            .filter(|d| matches!(d.scan_result_i, 1 | 2))
+            .filter(|d| {
+                ScanResult::from_code(d.scan_result_i).is_some_and(ScanResult::is_detection)
+            })
             .count();
         (
             u32::try_from(detected).unwrap_or(u32::MAX),
@@ -64,6 +66,16 @@ fn archive_member(record: &JobRecord) -> palisade_model::ArchiveMember {
         scan_all_result_a: result.text().into(),
         scanned_with,
     }
+}
+
+/// Whether `text` can be a `callbackurl`: an absolute http or https URL with a host.
+fn is_callback_url(text: &str) -> bool {
+    let Ok(url) = url::Url::parse(text) else {
+        return false;
+    };
+    matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|host| !host.is_empty())
+        && text.contains("://")
 }
 
 /// A report ready to send.
@@ -93,7 +105,11 @@ pub struct SubmitRequest {
     pub batch_id: Option<String>,
     pub archive_passwords: Vec<String>,
     pub metadata: String,
+    /// `callbackurl`: where the final report is to be posted (empty: nowhere).
     pub callback_url: String,
+    /// `filepath`: a file on the server's disk to scan instead of the body (refused: local-file
+    /// scanning is not enabled).
+    pub local_path: Option<String>,
     /// `content-encoding` of the body (`gzip`, `base64`): the decoded bytes are what is analysed.
     pub encoding: ContentEncoding,
     /// `global-timeout`: overrides the rule's limit on the whole analysis.
@@ -215,6 +231,16 @@ impl Service {
         E: std::fmt::Display,
     {
         let receive_ts = now_millis();
+        if request.local_path.is_some() {
+            return Err(ServiceError::BadRequest(
+                "Local file scanning is not enabled: send the file's content as the request body \
+                 instead of a filepath header"
+                    .into(),
+            ));
+        }
+        if !request.callback_url.is_empty() && !is_callback_url(&request.callback_url) {
+            return Err(ServiceError::BadRequest("Callback url is invalid.".into()));
+        }
         let length = match request.length {
             UploadLength::Known(0) => return Err(ServiceError::EmptyFile),
             UploadLength::Known(length) => length,
@@ -393,6 +419,16 @@ impl Service {
     /// one built from a running job.
     fn body_of(&self, record: JobRecord) -> ServiceResult<ReportBody> {
         if record.state.is_final()
+            && let Some(text) = &record.report
+            && !text.contains("\"post_processing\"")
+        {
+            // Stored before every report had `post_processing`: the typed shape fills it in.
+            let report = self.report_of(&record)?;
+            let text = serde_json::to_string(&report)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            return Ok(ReportBody::Stored(text));
+        }
+        if record.state.is_final()
             && let Some(text) = record.report
         {
             return Ok(ReportBody::Stored(text));
@@ -522,5 +558,33 @@ impl Service {
                 now,
             )
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_callback_url;
+
+    #[test]
+    fn callback_urls_must_be_absolute_http_or_https() {
+        for good in [
+            "http://127.0.0.1:9000/hook",
+            "https://soar.example.com/api/v1/palisade?token=a%20b",
+            "HTTPS://Example.COM",
+        ] {
+            assert!(is_callback_url(good), "{good}");
+        }
+        for bad in [
+            "not a url",
+            "/relative/path",
+            "ftp://example.com/x",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "http://",
+            "http:example.com",
+            "https://exa mple.com/",
+        ] {
+            assert!(!is_callback_url(bad), "{bad}");
+        }
     }
 }

@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use palisade_blobstore::BlobStore;
 use palisade_metastore::{Metastore, StoreError};
-use palisade_pipeline::Roster;
+use palisade_model::{EngineKind, EngineOnNode, EngineStat};
+use palisade_pipeline::{EngineStatus, Roster};
 
 pub use auth::{Caller, hash_password};
 pub use files::{ReportBody, SubmitRequest, UploadLength, report_context};
@@ -173,83 +174,97 @@ impl Service {
     /// The engines of this process with their states, as a node reports them to the registry
     /// (the `/stat/engines` entries, as JSON text).
     pub fn engine_summary(&self) -> String {
-        self.local_engine_stats().to_string()
+        serde_json::to_string(&self.local_engine_stats()).unwrap_or_else(|_| "[]".into())
     }
 
     /// `/stat/engines`: every engine with its state and definition time. A gateway lists the
     /// engines of the online scanning nodes: an engine is active when it is in production on at
     /// least one of them, and `nodes` tells each node's state of it. With no scanning node
     /// online the list is empty, since nothing can scan.
-    pub async fn engine_stats(&self) -> ServiceResult<serde_json::Value> {
+    pub async fn engine_stats(&self) -> ServiceResult<Vec<EngineStat>> {
         if !self.inner.settings.engines_from_registry {
             return Ok(self.local_engine_stats());
         }
         let now = palisade_model::now_millis();
         let stale =
             i64::try_from(self.inner.settings.node_stale_after.as_millis()).unwrap_or(i64::MAX);
-        let mut merged: Vec<serde_json::Value> = Vec::new();
+        let mut merged: Vec<EngineStat> = Vec::new();
         for node in self.metastore().nodes().await? {
             if node.workers == 0 || now - node.last_seen > stale {
                 continue;
             }
-            let engines: Vec<serde_json::Value> =
-                serde_json::from_str(&node.engines).unwrap_or_default();
-            for engine in engines {
-                let on_node = serde_json::json!({
-                    "node_id": node.node_id,
-                    "state": engine["state"],
-                });
-                let known = merged
-                    .iter_mut()
-                    .find(|entry| entry["eng_id"] == engine["eng_id"]);
-                match known {
+            // Read through the typed shape, so entries of older nodes come out in today's.
+            let engines: Vec<EngineStat> = serde_json::from_str(&node.engines).unwrap_or_default();
+            for mut engine in engines {
+                let on_node = EngineOnNode {
+                    node_id: node.node_id.clone(),
+                    state: engine.state,
+                };
+                match merged.iter_mut().find(|e| e.eng_id == engine.eng_id) {
                     None => {
-                        let mut entry = engine;
-                        entry["nodes"] = serde_json::json!([on_node]);
-                        merged.push(entry);
+                        engine.nodes = Some(vec![on_node]);
+                        merged.push(engine);
                     }
                     Some(entry) => {
-                        let mut nodes = entry["nodes"].take();
-                        if let Some(list) = nodes.as_array_mut() {
-                            list.push(on_node);
-                        }
+                        let mut nodes = entry.nodes.take().unwrap_or_default();
+                        nodes.push(on_node);
                         // The entry shown is a node where the engine works, if any.
-                        if entry["active"] != true && engine["active"] == true {
+                        if !entry.active && engine.active {
                             *entry = engine;
                         }
-                        entry["nodes"] = nodes;
+                        entry.nodes = Some(nodes);
                     }
                 }
             }
         }
-        Ok(serde_json::Value::Array(merged))
+        Ok(merged)
     }
 
-    /// This process's own engines, in the `/stat/engines` shape.
-    fn local_engine_stats(&self) -> serde_json::Value {
-        let list: Vec<serde_json::Value> = self
+    /// This process's own engines, and its archive extraction, in the `/stat/engines` shape.
+    fn local_engine_stats(&self) -> Vec<EngineStat> {
+        let mut list: Vec<EngineStat> = self
             .inner
             .roster
             .all()
             .iter()
             .map(|engine| {
                 let descriptor = engine.descriptor();
-                let status = engine.status();
-                serde_json::json!({
-                    "active": status.state == "production",
-                    "def_time": status.def_time,
-                    "download_progress": 100,
-                    "download_time": status.def_time,
-                    "eng_id": descriptor.id,
-                    "eng_name": descriptor.name,
-                    "eng_type": descriptor.engine_type,
-                    "eng_ver": status.version,
-                    "engine_type": descriptor.engine_type,
-                    "state": status.state,
-                    "problems": status.problems,
-                })
+                engine_stat(
+                    &descriptor.id,
+                    &descriptor.name,
+                    descriptor.kind,
+                    engine.status(),
+                )
             })
             .collect();
-        serde_json::Value::Array(list)
+        // Extraction always works; formats whose helper program is missing are its problems.
+        let mut extraction =
+            EngineStatus::production(concat!("palisade ", env!("CARGO_PKG_VERSION")), "");
+        extraction.problems = palisade_extract::unavailable_formats();
+        list.push(engine_stat(
+            "archive",
+            "Archive",
+            EngineKind::Archive,
+            extraction,
+        ));
+        list
+    }
+}
+
+fn engine_stat(id: &str, name: &str, kind: EngineKind, status: EngineStatus) -> EngineStat {
+    EngineStat {
+        active: status.state.is_production(),
+        def_time: status.def_time.clone(),
+        download_progress: 100,
+        download_time: status.def_time,
+        eng_id: id.to_string(),
+        eng_name: name.to_string(),
+        eng_type: kind.as_str().to_string(),
+        eng_ver: status.version,
+        engine_type: kind.engine_type(),
+        state: status.state,
+        entry_type: "engine".into(),
+        problems: status.problems,
+        nodes: None,
     }
 }

@@ -30,7 +30,7 @@ fn detects_eicar_with_its_signature_name_and_passes_clean_files() {
     let clean = scan(&engine, b"nothing to see here").unwrap();
     assert_eq!(clean.result, ScanResult::NoThreatDetected);
     let status = engine.status();
-    assert_eq!(status.state, "production");
+    assert_eq!(status.state, palisade_model::EngineState::Production);
     assert!(status.version.starts_with(char::is_numeric), "{status:?}");
 }
 
@@ -55,13 +55,19 @@ fn a_dead_clamd_fails_the_scan_and_recovery_is_automatic() {
         matches!(error, EngineError::Failed(ref r) if r.contains("unreachable")),
         "{error:?}"
     );
-    assert_eq!(engine.status().state, "failed");
+    assert_eq!(
+        engine.status().state,
+        palisade_model::EngineState::TemporaryFailed
+    );
     clamd.restart();
     assert_eq!(
         scan(&engine, &eicar()).unwrap().result,
         ScanResult::Infected
     );
-    assert_eq!(engine.status().state, "production");
+    assert_eq!(
+        engine.status().state,
+        palisade_model::EngineState::Production
+    );
 }
 
 #[test]
@@ -172,7 +178,10 @@ fn clamd_over_tcp_scans_the_same() {
         assert!(std::time::Instant::now() < deadline, "clamd TCP port");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(engine.refresh().state, "production");
+    assert_eq!(
+        engine.refresh().state,
+        palisade_model::EngineState::Production
+    );
     let finding = scan(&engine, &eicar()).unwrap();
     assert_eq!(finding.threat_found, "Test.EICAR.HDB.UNOFFICIAL");
     assert_eq!(

@@ -61,7 +61,11 @@ fn clamscan_detections_are_named_and_clean_files_pass() {
     let clamd = Clamd::start("");
     let engine = CommandEngine::new(clamscan(&clamd.database_dir()));
     let status = engine.status();
-    assert_eq!(status.state, "production", "{status:?}");
+    assert_eq!(
+        status.state,
+        palisade_model::EngineState::Production,
+        "{status:?}"
+    );
     assert!(status.version.starts_with("ClamAV"), "{status:?}");
     assert!(!status.def_time.is_empty());
 
@@ -83,7 +87,10 @@ fn unlisted_exit_codes_and_missing_programs_fail() {
     );
 
     let missing = CommandEngine::new(settings(&["/nonexistent/scanner", "{path}"]));
-    assert_eq!(missing.status().state, "not available");
+    assert_eq!(
+        missing.status().state,
+        palisade_model::EngineState::PermanentlyFailed
+    );
     assert!(matches!(
         scan(&missing, "a", b"x"),
         Err(EngineError::Failed(_))

@@ -65,14 +65,17 @@ fn reputation_says_known_bad_known_good_or_unknown_and_follows_file_changes() {
         format!("{BAD_MD5}:68:Eicar.Test\n{}:12:Another\n", "2".repeat(32)),
     )
     .unwrap();
-    assert_eq!(engine.refresh().state, "production");
+    assert_eq!(
+        engine.refresh().state,
+        palisade_model::EngineState::Production
+    );
     assert_eq!(
         check(&engine, &hashes(&"2".repeat(32), "")).unwrap().result,
         ScanResult::KnownBad
     );
     std::fs::remove_file(&good).unwrap();
     let status = engine.refresh();
-    assert_eq!(status.state, "failed");
+    assert_eq!(status.state, palisade_model::EngineState::TemporaryFailed);
     assert!(status.problems[0].contains("good.txt"), "{status:?}");
     assert_eq!(
         check(&engine, &hashes("1".repeat(32).as_str(), GOOD_SHA256))
@@ -94,7 +97,10 @@ fn operator_lists_block_and_allow_and_a_missing_list_fails_unknown_files() {
         bad: vec![block],
         good: vec![dir.path().join("missing-allow.txt")],
     });
-    assert_eq!(engine.status().state, "failed");
+    assert_eq!(
+        engine.status().state,
+        palisade_model::EngineState::TemporaryFailed
+    );
     assert_eq!(
         check(&engine, &hashes(BAD_MD5, "")).unwrap().result,
         ScanResult::Blacklisted

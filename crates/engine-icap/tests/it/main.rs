@@ -27,7 +27,11 @@ fn infections_are_named_and_clean_files_pass_small_or_beyond_the_preview() {
     let engine = icap_engine(&icap.url());
 
     let status = engine.status();
-    assert_eq!(status.state, "production", "{status:?}");
+    assert_eq!(
+        status.state,
+        palisade_model::EngineState::Production,
+        "{status:?}"
+    );
     assert!(status.version.contains("C-ICAP"), "{status:?}");
     assert!(!status.def_time.is_empty());
 
@@ -64,16 +68,25 @@ fn an_unreachable_or_failing_service_is_failed_never_clean() {
     let clamd = Clamd::start("");
     let mut icap = IcapServer::start(&clamd);
     let engine = icap_engine(&icap.url());
-    assert_eq!(engine.status().state, "production");
+    assert_eq!(
+        engine.status().state,
+        palisade_model::EngineState::Production
+    );
     icap.stop();
     let error = scan(&engine, b"innocent").unwrap_err();
     assert!(matches!(error, EngineError::Failed(_)), "{error:?}");
-    assert_eq!(engine.status().state, "failed");
+    assert_eq!(
+        engine.status().state,
+        palisade_model::EngineState::TemporaryFailed
+    );
 
     // A service name the server does not have.
     let clamd_only = IcapServer::start(&clamd);
     let missing = icap_engine(&clamd_only.url().replace("/avscan", "/nosuchservice"));
-    assert_eq!(missing.refresh().state, "failed");
+    assert_eq!(
+        missing.refresh().state,
+        palisade_model::EngineState::TemporaryFailed
+    );
     assert!(matches!(
         scan(&missing, b"innocent"),
         Err(EngineError::Failed(_))

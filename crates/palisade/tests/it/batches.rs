@@ -49,6 +49,7 @@ async fn a_batch_reports_its_worst_member_in_pages_and_refuses_files_once_closed
         .unwrap();
     assert_eq!(closed.status(), 200);
     let closed: Value = closed.json().await.unwrap();
+    crate::schema::assert_fits(&closed, &crate::schema::batch(), "a closed batch");
     assert_eq!(closed["is_closed"], true);
     assert_eq!(closed["user_data"], "nightly run ✓");
     assert_eq!(closed["batch_files"]["batch_count"], 6);
@@ -61,6 +62,7 @@ async fn a_batch_reports_its_worst_member_in_pages_and_refuses_files_once_closed
     let page: Value = server
         .get_json(&format!("/file/batch/{batch}?first=2&size=3"))
         .await;
+    crate::schema::assert_fits(&page, &crate::schema::batch(), "a batch page");
     assert_eq!(page["batch_files"]["first_index"], 2);
     assert_eq!(page["batch_files"]["page_size"], 3);
     let listed: Vec<&str> = page["batch_files"]["files_in_batch"]

@@ -63,6 +63,17 @@ async fn a_gateway_and_a_node_share_the_work_and_the_node_drains_on_sigterm() {
             .any(|e| e["eng_id"] == "yara" && e["state"] == "production"),
         "{scanner}"
     );
+    // The gateway lists the node's engines in the published shape, archive extraction included.
+    let engines = gateway.get_json("/stat/engines").await;
+    crate::schema::assert_fits(&engines, &crate::schema::engines(), "a gateway's engines");
+    let archive = engines
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["eng_id"] == "archive")
+        .unwrap_or_else(|| panic!("archive extraction listed: {engines}"));
+    assert_eq!(archive["engine_type"], "archive");
+    assert_eq!(archive["nodes"][0]["node_id"], scanner["node_id"]);
 
     // SIGTERM: the node finishes what it holds, leaves the registry and exits cleanly.
     let pending = submit_many(&gateway, "b", 40).await;

@@ -208,11 +208,13 @@ impl Server {
         response.json().await.unwrap()
     }
 
-    /// Polls until the report is final (both progress fields 100).
+    /// Polls until the report is final (both progress fields 100). Every report it sees must fit
+    /// the published shape, as typed clients parse it.
     pub async fn wait_final(&self, data_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let report = self.report(data_id).await;
+            crate::schema::assert_fits(&report, &crate::schema::file_report(), data_id);
             if report["scan_results"]["progress_percentage"] == 100 {
                 assert_eq!(report["process_info"]["progress_percentage"], 100);
                 return report;

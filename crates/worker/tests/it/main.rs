@@ -38,7 +38,7 @@ impl ScriptedEngine {
                 name: name.into(),
                 stage: Stage::Antivirus,
                 in_scan_details: true,
-                engine_type: "av".into(),
+                kind: palisade_model::EngineKind::Command,
             },
             script,
         })
@@ -51,12 +51,7 @@ impl Engine for ScriptedEngine {
     }
 
     fn status(&self) -> EngineStatus {
-        EngineStatus {
-            state: "production".into(),
-            version: "1".into(),
-            def_time: "2026-01-01T00:00:00.000Z".into(),
-            problems: Vec::new(),
-        }
+        EngineStatus::production("1", "2026-01-01T00:00:00.000Z")
     }
 
     fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
@@ -134,6 +129,7 @@ async fn submit_with_timeout(
         archive_passwords: Vec::new(),
         metadata: String::new(),
         callback_url: String::new(),
+        local_path: None,
         encoding: palisade_service::ContentEncoding::Identity,
         global_timeout,
     };

@@ -1,7 +1,9 @@
-//! The HTTP surface: the MetaDefender Cluster API routes, header decoding, and the one place where
-//! errors become status codes and `{"err":...}` bodies. The only crate that knows HTTP.
+//! The HTTP surface: the MetaDefender Cluster API routes, header decoding, the listener's
+//! connection limits, and the one place where errors become status codes and `{"err":...}`
+//! bodies. The only crate that knows HTTP.
 
 mod error;
+mod listener;
 mod routes;
 
 use std::future::Future;
@@ -10,26 +12,26 @@ use palisade_service::Service;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use listener::HttpLimits;
 pub use routes::{health_router, router};
 
-/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Serves the API on `listener` under `limits` until `shutdown` resolves, then finishes
+/// in-flight requests.
 pub async fn serve(
     listener: TcpListener,
     service: Service,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(service))
-        .with_graceful_shutdown(shutdown)
-        .await
+    listener::serve_router(listener, router(service), limits, shutdown).await
 }
 
 /// Serves only `/readyz` and `/version` (for scanning nodes, which have no API of their own).
 pub async fn serve_health(
     listener: TcpListener,
     service: Service,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, health_router(service))
-        .with_graceful_shutdown(shutdown)
-        .await
+    listener::serve_router(listener, health_router(service), limits, shutdown).await
 }

@@ -49,7 +49,32 @@ pub fn router(service: Service) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         })
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(service)
+}
+
+/// Turns error answers that are not JSON (axum's own rejections: a body over its limit is 413
+/// `text/plain`, for example) into `{"err":...}` with the same status and their text.
+async fn json_errors(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 8 * 1024)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_string()
+    } else {
+        text
+    };
+    ApiError::new(status, message).into_response()
 }
 
 /// A header's value, URL-decoded as UTF-8 (clients percent-encode names, rules and metadata).
@@ -157,6 +182,7 @@ pub fn health_router(service: Service) -> Router {
         .route("/readyz", get(readyz))
         .route("/version", get(version))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Endpoint not found") })
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(service)
 }
 

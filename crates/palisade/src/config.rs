@@ -33,6 +33,80 @@ pub struct ConfigFile {
     pub lists: ListsSection,
     pub reputation: ReputationSection,
     pub cluster: ClusterSection,
+    pub http: HttpSection,
+}
+
+/// `[http]`: limits of the HTTP listener against clients that hold connections open.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    /// Connections open at once (also held under the open-file limit, keeping a reserve).
+    pub max_connections: usize,
+    /// Time a new connection has to send its first complete request head.
+    pub header_timeout_seconds: f64,
+    /// Time a keep-alive connection may wait after a response for its next request head.
+    pub idle_timeout_seconds: f64,
+    /// Slowest request body accepted after `body_grace_seconds`, in bytes per second (0: none).
+    pub body_min_bytes_per_second: u64,
+    pub body_grace_seconds: f64,
+    /// Longest pause between two pieces of a request body.
+    pub body_idle_seconds: f64,
+    /// Most header lines in one request, and most bytes of request line and headers.
+    pub max_headers: usize,
+    pub max_header_bytes: usize,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        let limits = palisade_api::HttpLimits::default();
+        Self {
+            max_connections: limits.max_connections,
+            header_timeout_seconds: limits.header_timeout.as_secs_f64(),
+            idle_timeout_seconds: limits.idle_timeout.as_secs_f64(),
+            body_min_bytes_per_second: limits.body_min_rate,
+            body_grace_seconds: limits.body_grace.as_secs_f64(),
+            body_idle_seconds: limits.body_idle.as_secs_f64(),
+            max_headers: limits.max_headers,
+            max_header_bytes: limits.max_header_bytes,
+        }
+    }
+}
+
+/// Open files kept for everything but connections (databases, blobs, engines, scratch files).
+const RESERVED_FILES: u64 = 64;
+
+/// The listener's limits. `open_files` is the process's open-file limit: connections stay a
+/// reserve below it, so a flood of connections can never starve the rest of the server of
+/// file descriptors.
+pub fn http_limits(
+    section: &HttpSection,
+    open_files: Option<u64>,
+) -> anyhow::Result<palisade_api::HttpLimits> {
+    if section.max_connections == 0 {
+        bail!("http.max_connections must be at least 1");
+    }
+    if section.max_headers < 16 || section.max_header_bytes < 4096 {
+        bail!("http.max_headers must be at least 16 and http.max_header_bytes at least 4096");
+    }
+    let mut max_connections = section.max_connections;
+    if let Some(limit) = open_files {
+        let reserve = RESERVED_FILES.max(limit / 4);
+        let room = usize::try_from(limit.saturating_sub(reserve).max(16)).unwrap_or(usize::MAX);
+        max_connections = max_connections.min(room);
+    }
+    Ok(palisade_api::HttpLimits {
+        max_connections,
+        header_timeout: seconds(
+            section.header_timeout_seconds,
+            "http.header_timeout_seconds",
+        )?,
+        idle_timeout: seconds(section.idle_timeout_seconds, "http.idle_timeout_seconds")?,
+        body_min_rate: section.body_min_bytes_per_second,
+        body_grace: seconds(section.body_grace_seconds, "http.body_grace_seconds")?,
+        body_idle: seconds(section.body_idle_seconds, "http.body_idle_seconds")?,
+        max_headers: section.max_headers,
+        max_header_bytes: section.max_header_bytes,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -615,6 +689,16 @@ mod tests {
         assert!(service.rules.len() >= 2);
         assert_eq!(service.rules[0].name, "Default");
         worker_settings(&config).unwrap();
+        let limits = http_limits(&config.http, Some(256)).unwrap();
+        assert_eq!(
+            limits.max_connections, 192,
+            "a reserve below the open-file limit"
+        );
+        assert_eq!(limits.max_header_bytes, 131_072);
+        assert_eq!(
+            http_limits(&config.http, None).unwrap().max_connections,
+            1024
+        );
         assert!(!users(&config).is_empty());
         let engines = antivirus_engines(&config).unwrap();
         let names: Vec<_> = engines

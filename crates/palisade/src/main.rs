@@ -256,6 +256,21 @@ impl Role {
     }
 }
 
+/// Raises the soft open-file limit to the hard one and returns it (`None` when unlimited).
+fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(error) = setrlimit(Resource::Nofile, limit) {
+            tracing::warn!(%error, "could not raise the open-file limit");
+        }
+    }
+    let limit = getrlimit(Resource::Nofile).current;
+    tracing::debug!(open_files = ?limit, "open-file limit");
+    limit
+}
+
 async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow::Result<()> {
     let workers = role != Role::Gateway;
     let layout = layout(&common)?;
@@ -265,6 +280,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     // A gateway scans nothing: its /stat/engines shows the scanning nodes' engines.
     service_settings.engines_from_registry = role == Role::Gateway;
     let worker_settings = config::worker_settings(config)?;
+    let http_limits = config::http_limits(&config.http, raise_open_file_limit())?;
     let metastore = Metastore::open_with(&layout.metastore_url, config.storage.max_connections)
         .await
         .with_context(|| format!("opening metastore {}", redact(&layout.metastore_url)))?;
@@ -433,9 +449,19 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     let metastore = service.metastore().clone();
     let http: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
         if role == Role::Node {
-            Box::pin(palisade_api::serve_health(listener, service, shutdown))
+            Box::pin(palisade_api::serve_health(
+                listener,
+                service,
+                http_limits,
+                shutdown,
+            ))
         } else {
-            Box::pin(palisade_api::serve(listener, service, shutdown))
+            Box::pin(palisade_api::serve(
+                listener,
+                service,
+                http_limits,
+                shutdown,
+            ))
         };
     tokio::pin!(http);
     tokio::select! {

@@ -8,6 +8,7 @@ mod clients;
 mod cluster;
 mod durability;
 mod files;
+mod hostile;
 mod reputation;
 mod schema;
 mod support;

@@ -40,8 +40,24 @@ impl Server {
         server
     }
 
+    /// `palisade serve` on a fresh data directory, with at most `open_files` file descriptors.
+    pub fn start_with_open_files(config: &str, open_files: u32) -> Server {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().to_path_buf();
+        let limit = format!("--nofile={open_files}:{open_files}");
+        let mut server = Self::launch_with("serve", &data_dir, config, &["prlimit", &limit, "--"]);
+        server._temp = Some(temp);
+        server
+    }
+
     /// Starts `role` on an existing data directory (kept by the caller).
     pub fn launch(role: &str, data_dir: &Path, config: &str) -> Server {
+        Self::launch_with(role, data_dir, config, &[])
+    }
+
+    /// Like [`Server::launch`], with the binary run through `wrapper` (a program and its
+    /// arguments, the binary's command line after them).
+    fn launch_with(role: &str, data_dir: &Path, config: &str, wrapper: &[&str]) -> Server {
         let config_path = data_dir.join("test-config.toml");
         // A clamd that the machine happens to run must not join the engines tests expect.
         let config = if config.contains("[autodetect]") {
@@ -50,7 +66,16 @@ impl Server {
             format!("{config}\n[autodetect]\nclamd = false\n")
         };
         std::fs::write(&config_path, config).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        let binary = env!("CARGO_BIN_EXE_palisade");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .arg(role)
             .arg("--listen")
             .arg("127.0.0.1:0")

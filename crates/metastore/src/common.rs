@@ -96,10 +96,9 @@ where
     }
 
     pub(crate) async fn queue_depth(&self) -> StoreResult<u64> {
-        let count: i64 =
-            sqlx::query_scalar::<DB, i64>("SELECT COUNT(*) FROM jobs WHERE state = 'queued'")
-                .fetch_one(&self.read)
-                .await?;
+        let count: i64 = sqlx::query_scalar::<DB, i64>(crate::group::QUEUED_SUBMISSIONS)
+            .fetch_one(&self.read)
+            .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 

@@ -193,6 +193,8 @@ pub enum SubmitOutcome {
     Accepted,
     BatchNotFound,
     BatchClosed,
+    /// The queue already held its limit of submitted files when the job would have been stored.
+    QueueFull,
 }
 
 /// One database implementation of the metastore. Every method is one transaction.
@@ -200,8 +202,12 @@ pub enum SubmitOutcome {
 pub trait MetaBackend: Send + Sync + 'static {
     /// Records an accepted file as a queued job (and its content's digests); fails when its batch is closed.
     async fn submit(&self, job: &NewJob) -> StoreResult<SubmitOutcome>;
+    /// Like [`MetaBackend::submit`], admitted only while fewer than `max_queued` submitted files
+    /// are queued: counted in the transaction that stores the job, under a lock every process
+    /// of the cluster takes, so bursts from any number of gateways never overrun it.
+    async fn submit_within(&self, job: &NewJob, max_queued: u64) -> StoreResult<SubmitOutcome>;
     async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>>;
-    /// Jobs waiting to run (an approximate figure is fine for backpressure).
+    /// Submitted files (not archive members) waiting to run.
     async fn queue_depth(&self) -> StoreResult<u64>;
 
     /// Leases up to `limit` jobs to `owner` in submission order: queued ones, and running ones

@@ -14,7 +14,7 @@ use sqlx::{Executor, QueryBuilder, Row};
 use tokio::sync::Notify;
 
 use crate::common::Common;
-use crate::group::GroupCommit;
+use crate::group::{GroupCommit, Submission};
 use crate::rows::{JOB_COLUMNS, job_from_row, to_i64};
 use crate::{
     BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob, NodeRecord,
@@ -35,6 +35,8 @@ const WORK_CHANNEL: &str = "palisade_work";
 
 /// Serialises migrations when several processes start at once (an arbitrary constant key).
 const MIGRATION_LOCK: i64 = 0x7061_6c69_7361_6465;
+/// Advisory lock that serialises admission of submissions across processes.
+const ADMISSION_LOCK: i64 = 0x7061_6c69_7361_6401;
 
 /// A metastore in a PostgreSQL database.
 pub struct PostgresBackend {
@@ -156,8 +158,9 @@ async fn notify_work(tx: &mut Tx) -> StoreResult<()> {
 
 /// Inserts a group of submissions in one transaction, waking idle workers everywhere once it
 /// commits; files of missing or closed batches are refused.
-async fn insert_jobs(pool: &PgPool, jobs: &[NewJob]) -> StoreResult<Vec<SubmitOutcome>> {
+async fn insert_jobs(pool: &PgPool, submissions: &[Submission]) -> StoreResult<Vec<SubmitOutcome>> {
     let mut tx = pool.begin().await?;
+    let jobs: Vec<&NewJob> = submissions.iter().map(|s| &s.job).collect();
     let batch_ids: Vec<&str> = jobs.iter().filter_map(|j| j.batch_id.as_deref()).collect();
     let mut batches: std::collections::HashMap<String, Option<i64>> = Default::default();
     if !batch_ids.is_empty() {
@@ -172,12 +175,26 @@ async fn insert_jobs(pool: &PgPool, jobs: &[NewJob]) -> StoreResult<Vec<SubmitOu
             batches.insert(row.try_get("batch_id")?, row.try_get("closed_ts")?);
         }
     }
-    let outcomes = crate::group::outcomes(jobs, &batches);
+    let queued: i64 = if crate::group::any_limited(submissions) {
+        // Every gateway's group commits take this lock, so counting and inserting cannot
+        // interleave between processes: the queue limit holds across the cluster.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ADMISSION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query_scalar(crate::group::QUEUED_SUBMISSIONS)
+            .fetch_one(&mut *tx)
+            .await?
+    } else {
+        0
+    };
+    let outcomes =
+        crate::group::outcomes(submissions, &batches, u64::try_from(queued).unwrap_or(0));
     let accepted: Vec<&NewJob> = jobs
         .iter()
         .zip(&outcomes)
         .filter(|(_, outcome)| **outcome == SubmitOutcome::Accepted)
-        .map(|(job, _)| job)
+        .map(|(job, _)| *job)
         .collect();
     if !accepted.is_empty() {
         insert_job_rows(&mut tx, &accepted, "queued").await?;
@@ -361,7 +378,11 @@ async fn listen_for_work(mut listener: PgListener, pool: PgPool, wake: Arc<Notif
 #[async_trait::async_trait]
 impl MetaBackend for PostgresBackend {
     async fn submit(&self, job: &NewJob) -> StoreResult<SubmitOutcome> {
-        self.submissions.submit(job).await
+        self.submissions.submit(job, None).await
+    }
+
+    async fn submit_within(&self, job: &NewJob, max_queued: u64) -> StoreResult<SubmitOutcome> {
+        self.submissions.submit(job, Some(max_queued)).await
     }
 
     async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>> {

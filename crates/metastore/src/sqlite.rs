@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::common::Common;
-use crate::group::GroupCommit;
+use crate::group::{GroupCommit, Submission};
 use crate::rows::{JOB_COLUMNS, job_from_row, to_i64};
 use crate::{
     BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob, NodeRecord,
@@ -50,8 +50,15 @@ impl Watchers {
 }
 
 /// Inserts jobs (and their contents' digests) in one transaction; files of missing or closed batches are refused.
-async fn insert_jobs(writer: &SqlitePool, jobs: &[NewJob]) -> StoreResult<Vec<SubmitOutcome>> {
-    let mut tx = writer.begin().await?;
+async fn insert_jobs(
+    writer: &SqlitePool,
+    submissions: &[Submission],
+) -> StoreResult<Vec<SubmitOutcome>> {
+    // Write transactions begin IMMEDIATE: they take SQLite's write lock first, so another
+    // process on the same file (a gateway and a node sharing a data directory) cannot commit
+    // between the count below and the insert, and no read-then-write upgrade fails as busy.
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let jobs: Vec<&NewJob> = submissions.iter().map(|s| &s.job).collect();
     let batch_ids: Vec<&String> = jobs.iter().filter_map(|j| j.batch_id.as_ref()).collect();
     let mut batches: std::collections::HashMap<String, Option<i64>> = Default::default();
     if !batch_ids.is_empty() {
@@ -66,12 +73,20 @@ async fn insert_jobs(writer: &SqlitePool, jobs: &[NewJob]) -> StoreResult<Vec<Su
             batches.insert(row.try_get("batch_id")?, row.try_get("closed_ts")?);
         }
     }
-    let outcomes = crate::group::outcomes(jobs, &batches);
+    let queued: i64 = if crate::group::any_limited(submissions) {
+        sqlx::query_scalar(crate::group::QUEUED_SUBMISSIONS)
+            .fetch_one(&mut *tx)
+            .await?
+    } else {
+        0
+    };
+    let outcomes =
+        crate::group::outcomes(submissions, &batches, u64::try_from(queued).unwrap_or(0));
     let accepted: Vec<&NewJob> = jobs
         .iter()
         .zip(&outcomes)
         .filter(|(_, outcome)| **outcome == SubmitOutcome::Accepted)
-        .map(|(job, _)| job)
+        .map(|(job, _)| *job)
         .collect();
     insert_job_rows(&mut tx, &accepted, "queued").await?;
     tx.commit().await?;
@@ -208,7 +223,11 @@ async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
 #[async_trait::async_trait]
 impl MetaBackend for SqliteBackend {
     async fn submit(&self, job: &NewJob) -> StoreResult<SubmitOutcome> {
-        self.submissions.submit(job).await
+        self.submissions.submit(job, None).await
+    }
+
+    async fn submit_within(&self, job: &NewJob, max_queued: u64) -> StoreResult<SubmitOutcome> {
+        self.submissions.submit(job, Some(max_queued)).await
     }
 
     async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>> {
@@ -227,7 +246,7 @@ impl MetaBackend for SqliteBackend {
         limit: u32,
         member_cap: u32,
     ) -> StoreResult<Vec<JobRecord>> {
-        let mut tx = self.common.write.begin().await?;
+        let mut tx = self.common.write.begin_with("BEGIN IMMEDIATE").await?;
         let claimed: Vec<String> = sqlx::query_scalar(
             "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?2 + ?3, \
              attempts = attempts + 1, start_ts = COALESCE(start_ts, ?2) \
@@ -281,7 +300,7 @@ impl MetaBackend for SqliteBackend {
         now: Millis,
         lease_ms: i64,
     ) -> StoreResult<u64> {
-        let mut tx = self.common.write.begin().await?;
+        let mut tx = self.common.write.begin_with("BEGIN IMMEDIATE").await?;
         let mut held = 0;
         for data_id in data_ids {
             held += sqlx::query(
@@ -318,7 +337,7 @@ impl MetaBackend for SqliteBackend {
         query.push(") AS v WHERE jobs.data_id = v.column1 AND jobs.state = 'running' AND jobs.lease_owner = ");
         query.push_bind(owner);
         query.push(" RETURNING jobs.data_id, jobs.parent_id");
-        let mut tx = self.common.write.begin().await?;
+        let mut tx = self.common.write.begin_with("BEGIN IMMEDIATE").await?;
         let rows = query.build().fetch_all(&mut *tx).await?;
         let mut completed = Vec::with_capacity(rows.len());
         let mut parents = Vec::new();
@@ -337,7 +356,7 @@ impl MetaBackend for SqliteBackend {
     }
 
     async fn release(&self, owner: &str, data_ids: &[String]) -> StoreResult<()> {
-        let mut tx = self.common.write.begin().await?;
+        let mut tx = self.common.write.begin_with("BEGIN IMMEDIATE").await?;
         for data_id in data_ids {
             sqlx::query(
                 "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, \
@@ -361,7 +380,7 @@ impl MetaBackend for SqliteBackend {
         report: &str,
         now: Millis,
     ) -> StoreResult<CancelOutcome> {
-        let mut tx = self.common.write.begin().await?;
+        let mut tx = self.common.write.begin_with("BEGIN IMMEDIATE").await?;
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM jobs WHERE data_id = ?")
             .bind(data_id)
             .fetch_optional(&mut *tx)
@@ -422,7 +441,7 @@ impl MetaBackend for SqliteBackend {
         children: &[NewJob],
         now: Millis,
     ) -> StoreResult<bool> {
-        let mut tx = self.common.write.begin().await?;
+        let mut tx = self.common.write.begin_with("BEGIN IMMEDIATE").await?;
         let changed = sqlx::query(
             "UPDATE jobs SET state = CASE WHEN ?1 > 0 THEN 'waiting' ELSE 'queued' END, \
              pending_children = ?1, partial = ?2, lease_owner = NULL, lease_expires = NULL \

@@ -187,7 +187,8 @@ impl Service {
             .collect()
     }
 
-    /// Backpressure: refuses new work when the queue is over its limit (checked at most every 100 ms).
+    /// Backpressure before the upload is read: refuses new work when the queue was at its limit
+    /// (read at most every 100 ms; the exact check happens when the job is stored).
     async fn check_capacity(&self) -> ServiceResult<()> {
         let cached = {
             let guard = self
@@ -317,8 +318,15 @@ impl Service {
             upload_ts: now_millis(),
             hash_time: ingested.hash_time_ms,
         };
-        match self.metastore().submit(&job).await? {
+        // The check before the upload is a cheap estimate; this one is exact: the queue limit is
+        // counted in the transaction that stores the job.
+        match self
+            .metastore()
+            .submit_within(&job, self.settings().max_queued)
+            .await?
+        {
             SubmitOutcome::Accepted => {}
+            SubmitOutcome::QueueFull => return Err(ServiceError::Busy),
             SubmitOutcome::BatchNotFound => {
                 return Err(ServiceError::BadRequest("Batch not found".into()));
             }

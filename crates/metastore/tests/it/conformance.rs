@@ -791,3 +791,51 @@ pub async fn each_node_runs_at_most_its_share_of_members(store: &Metastore) {
     );
     assert!(claimed("b/1/w1").await.is_empty());
 }
+
+/// Submits `count` jobs at once under `limit` and returns how many were accepted.
+pub async fn burst(store: &Metastore, prefix: &str, count: usize, limit: u64) -> usize {
+    let mut submissions = tokio::task::JoinSet::new();
+    for n in 0..count {
+        let store = store.clone();
+        let job = job(&format!("{prefix}{n}"), &format!("{prefix} content {n}"));
+        submissions.spawn(async move { store.submit_within(&job, limit).await.unwrap() });
+    }
+    let outcomes = submissions.join_all().await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, SubmitOutcome::Accepted | SubmitOutcome::QueueFull))
+    );
+    outcomes
+        .iter()
+        .filter(|o| **o == SubmitOutcome::Accepted)
+        .count()
+}
+
+pub async fn admission_holds_the_queue_limit_exactly(store: &Metastore) {
+    assert_eq!(burst(store, "a", 40, 10).await, 10);
+    assert_eq!(store.queue_depth().await.unwrap(), 10);
+    // Jobs that workers took make room for exactly as many.
+    let claimed = store.claim("w", 0, 60_000, 4, 10).await.unwrap();
+    assert_eq!(claimed.len(), 4);
+    assert_eq!(burst(store, "b", 10, 10).await, 4);
+    // Archive members are not submissions: they neither count nor are refused.
+    let parent = &claimed[0].job.data_id;
+    let members: Vec<NewJob> = (0..5)
+        .map(|n| NewJob {
+            parent_id: Some(parent.clone()),
+            root_id: Some(parent.clone()),
+            depth: 1,
+            archive_index: Some(n),
+            ..job(&format!("m{n}"), &format!("member {n}"))
+        })
+        .collect();
+    assert!(store.expand("w", parent, "{}", &members, 10).await.unwrap());
+    assert_eq!(store.queue_depth().await.unwrap(), 10);
+    assert_eq!(burst(store, "c", 3, 10).await, 0);
+    // Submissions without a limit are never refused.
+    assert_eq!(
+        store.submit(&job("free", "free")).await.unwrap(),
+        SubmitOutcome::Accepted
+    );
+}

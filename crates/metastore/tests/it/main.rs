@@ -59,16 +59,35 @@ both!(
     new_work_wakes_a_watcher,
     concurrent_claimers_never_take_the_same_job,
     each_node_runs_at_most_its_share_of_members,
+    admission_holds_the_queue_limit_exactly,
 );
 
-#[tokio::test]
-async fn sqlite_reopen_keeps_data_and_reapplies_no_migration() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("meta.db").display());
-    {
-        let store = Metastore::open(&url).await.unwrap();
-        store.submit(&conformance::job("a", "x")).await.unwrap();
+/// Four processes' metastores on one PostgreSQL database (four gateways) admit exactly the
+/// queue limit between them, however their transactions interleave: each submits one file at a
+/// time, so every commit races the others' counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateways_share_one_exact_queue_limit() {
+    let (first, server) = postgres().await;
+    let mut gateways = vec![first.clone()];
+    for _ in 0..3 {
+        gateways.push(Metastore::open(&server.url()).await.unwrap());
     }
-    let store = Metastore::open(&url).await.unwrap();
-    assert!(store.job(&conformance::id("a")).await.unwrap().is_some());
+    let mut tasks = tokio::task::JoinSet::new();
+    for (g, store) in gateways.into_iter().enumerate() {
+        tasks.spawn(async move {
+            let mut accepted = 0;
+            for n in 0..20 {
+                let job = conformance::job(&format!("g{g}n{n}"), &format!("{g} {n}"));
+                if store.submit_within(&job, 25).await.unwrap()
+                    == palisade_metastore::SubmitOutcome::Accepted
+                {
+                    accepted += 1;
+                }
+            }
+            accepted
+        });
+    }
+    let accepted: usize = tasks.join_all().await.into_iter().sum();
+    assert_eq!(accepted, 25);
+    assert_eq!(first.queue_depth().await.unwrap(), 25);
 }

@@ -217,3 +217,41 @@ async fn a_flood_of_half_open_connections_leaves_other_clients_served() {
     assert_eq!(report["scan_results"]["scan_all_result_i"], 0);
     drop(flood);
 }
+
+#[tokio::test]
+async fn a_burst_of_uploads_never_overruns_the_queue_limit() {
+    let data = tempfile::tempdir().unwrap();
+    let config = "[queue]\nmax_queued = 50\n";
+    // A gateway has no workers, so nothing leaves the queue during the burst.
+    let gateway = Server::launch("gateway", data.path(), config);
+    let mut uploads = tokio::task::JoinSet::new();
+    for n in 0..1000 {
+        let request = gateway
+            .post("/file")
+            .header("filename", format!("burst-{n}.txt"))
+            .body(format!("burst file {n}"));
+        uploads.spawn(async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        });
+    }
+    let mut accepted = Vec::new();
+    for (status, body) in uploads.join_all().await {
+        match status {
+            200 => accepted.push(body["data_id"].as_str().unwrap().to_string()),
+            503 => assert_eq!(body["err"], "Server is too busy. Try again later."),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(accepted.len(), 50, "exactly the queue limit is admitted");
+
+    // Every accepted file reaches a final report once a node works the queue.
+    let node = Server::launch("node", data.path(), config);
+    for id in &accepted {
+        let report = gateway.wait_final(id).await;
+        assert_eq!(report["scan_results"]["scan_all_result_i"], 0);
+    }
+    drop(node);
+}

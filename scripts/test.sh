@@ -18,6 +18,10 @@ command -v zip >/dev/null || need_apt+=(zip)
 command -v 7zz >/dev/null || need_apt+=(7zip)
 command -v unar >/dev/null || need_apt+=(unar)
 command -v qpdf >/dev/null || need_apt+=(qpdf)
+# sqlite3 reads a copy of the metastore the way a local attacker would (hashed sessions test).
+command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
+# prlimit starts the server under a small open-file limit (connection flood test).
+command -v prlimit >/dev/null || need_apt+=(util-linux)
 # PostgreSQL for the cluster metastore tests (each test runs its own server; Debian keeps the
 # server programs under /usr/lib/postgresql/N/bin) and runuser to start it as `postgres`.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)

@@ -28,7 +28,10 @@ impl ApiError {
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         let status = match &error {
-            ServiceError::AccessDenied | ServiceError::BadCredentials => StatusCode::FORBIDDEN,
+            // The document allows only 200, 403 and 500 for /login, so throttling is a 403 too.
+            ServiceError::AccessDenied
+            | ServiceError::BadCredentials
+            | ServiceError::LoginThrottled(_) => StatusCode::FORBIDDEN,
             ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::LengthRequired => StatusCode::LENGTH_REQUIRED,

@@ -126,7 +126,12 @@ fn json_response(value: impl serde::Serialize) -> Response {
     Json(value).into_response()
 }
 
-async fn login(State(service): State<Service>, body: Bytes) -> ApiResult {
+async fn login(
+    State(service): State<Service>,
+    // Set for every connection by the listener.
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    body: Bytes,
+) -> ApiResult {
     #[derive(serde::Deserialize)]
     struct Credentials {
         user: String,
@@ -137,7 +142,7 @@ async fn login(State(service): State<Service>, body: Bytes) -> ApiResult {
     let credentials: Credentials = serde_json::from_slice(&body)
         .map_err(|_| palisade_service::ServiceError::BadCredentials)?;
     let (session_id, csrf) = service
-        .login(&credentials.user, &credentials.password)
+        .login(&credentials.user, &credentials.password, Some(client.ip()))
         .await?;
     Ok(json_response(
         json!({ "oms-csrf-token": csrf, "session_id": session_id }),

@@ -28,6 +28,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/postgres/0002_finished_by.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_hashed_sessions.sql"),
+    ),
 ];
 
 /// The channel that wakes idle workers.

@@ -27,6 +27,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_archives.sql")),
     (3, include_str!("../migrations/sqlite/0003_nodes.sql")),
     (4, include_str!("../migrations/sqlite/0004_finished_by.sql")),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_hashed_sessions.sql"),
+    ),
 ];
 
 /// A metastore in one SQLite file.

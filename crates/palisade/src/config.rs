@@ -260,7 +260,9 @@ impl Default for AutodetectSection {
 
 /// The antivirus engines of `[[engines]]`, plus Debian's clamd when none of kind clamav is
 /// configured and autodetection is on.
-pub fn antivirus_engines(config: &ConfigFile) -> anyhow::Result<Vec<Arc<dyn Engine>>> {
+/// The configured antivirus engines; command-line scanners without a `scratch_dir` of their own
+/// make their private copies under `work`.
+pub fn antivirus_engines(config: &ConfigFile, work: &Path) -> anyhow::Result<Vec<Arc<dyn Engine>>> {
     let mut engines: Vec<Arc<dyn Engine>> = Vec::new();
     let mut ids: Vec<&str> = Vec::new();
     for entry in &config.engines {
@@ -301,7 +303,12 @@ pub fn antivirus_engines(config: &ConfigFile) -> anyhow::Result<Vec<Arc<dyn Engi
                     suspicious_codes: command.suspicious_codes.clone(),
                     threat_pattern,
                     timeout: seconds(command.timeout_seconds, "engines.timeout_seconds")?,
-                    scratch_dir: command.scratch_dir.clone(),
+                    scratch_dir: Some(
+                        command
+                            .scratch_dir
+                            .clone()
+                            .unwrap_or_else(|| work.to_path_buf()),
+                    ),
                     version_command: command.version_command.clone(),
                     definitions: command.definitions.clone(),
                     max_output: command.max_output_bytes,
@@ -394,13 +401,25 @@ impl Default for QueueSection {
 pub struct AuthSection {
     pub allow_anonymous: bool,
     pub session_idle_minutes: f64,
+    /// Failed logins from one client address within `login_window_seconds` before it is
+    /// refused until the window ends.
+    pub login_failures_per_address: u32,
+    /// Failures of an address before each further one locks it out exponentially longer.
+    pub login_free_failures: u32,
+    pub login_max_lockout_seconds: f64,
+    pub login_window_seconds: f64,
 }
 
 impl Default for AuthSection {
     fn default() -> Self {
+        let throttle = palisade_service::ThrottleSettings::default();
         Self {
             allow_anonymous: false,
             session_idle_minutes: 60.0,
+            login_failures_per_address: throttle.address_limit,
+            login_free_failures: throttle.free_failures,
+            login_max_lockout_seconds: throttle.max_lockout.as_secs_f64(),
+            login_window_seconds: throttle.window.as_secs_f64(),
         }
     }
 }
@@ -625,6 +644,18 @@ pub fn service_settings(
             "auth.session_idle_minutes",
         )?,
         allow_anonymous: config.auth.allow_anonymous,
+        login_throttle: palisade_service::ThrottleSettings {
+            address_limit: config.auth.login_failures_per_address.max(1),
+            free_failures: config.auth.login_free_failures,
+            max_lockout: seconds(
+                config.auth.login_max_lockout_seconds,
+                "auth.login_max_lockout_seconds",
+            )?,
+            window: seconds(
+                config.auth.login_window_seconds,
+                "auth.login_window_seconds",
+            )?,
+        },
         api_keys: Vec::new(),
         node_stale_after: seconds(
             config.cluster.heartbeat_seconds * 3.0,
@@ -700,7 +731,7 @@ mod tests {
             1024
         );
         assert!(!users(&config).is_empty());
-        let engines = antivirus_engines(&config).unwrap();
+        let engines = antivirus_engines(&config, Path::new("/tmp")).unwrap();
         let names: Vec<_> = engines
             .iter()
             .map(|e| e.descriptor().name.clone())

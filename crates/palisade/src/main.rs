@@ -97,6 +97,9 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Everything Palisade creates (the data directory, databases, stored files, keys, scratch
+    // copies) is its own alone: directories 0700, files 0600.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -136,6 +139,48 @@ struct Layout {
     blobstore_url: String,
 }
 
+/// Warns when other users may read or enter the data directory (it holds every stored file).
+fn warn_if_open(data_dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(data_dir) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            data_dir = %data_dir.display(),
+            mode = format!("{mode:o}"),
+            "the data directory is open to other users; make it private with: chmod 700 {}",
+            data_dir.display()
+        );
+    }
+}
+
+/// This process's private scratch folder in the data directory, for engines' copies of files
+/// and for archive extraction. It is emptied at start: anything in it was left by a
+/// predecessor that died mid-scan.
+fn work_dir(data_dir: &Path, role: Role) -> anyhow::Result<PathBuf> {
+    let dir = data_dir.join(format!("work-{}", role.name()));
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if let Err(error) = removed {
+                tracing::warn!(path = %path.display(), %error, "could not remove scratch left behind");
+            }
+        }
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} private", dir.display()))?;
+    Ok(dir)
+}
+
 fn layout(common: &CommonArgs) -> anyhow::Result<Layout> {
     let config = ConfigFile::load(common.config.as_deref())?;
     let data_dir = common
@@ -146,6 +191,7 @@ fn layout(common: &CommonArgs) -> anyhow::Result<Layout> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let data_dir = data_dir.canonicalize()?;
+    warn_if_open(&data_dir);
     let metastore_url = std::env::var("PALISADE_METASTORE_URL")
         .ok()
         .or_else(|| config.storage.metastore_url.clone())
@@ -209,10 +255,11 @@ async fn bootstrap_admin(service: &Service) -> anyhow::Result<()> {
 fn build_engines(
     config: &ConfigFile,
     data_dir: &Path,
+    work: &Path,
 ) -> anyhow::Result<(Roster, Option<Arc<YaraEngine>>)> {
     let mut engines: Vec<Arc<dyn Engine>> = vec![Arc::new(FileTypeEngine::default())];
     engines.extend(config::hash_list_engines(config));
-    for engine in config::antivirus_engines(config)? {
+    for engine in config::antivirus_engines(config, work)? {
         tracing::info!(engine = %engine.descriptor().id, "antivirus engine");
         engines.push(engine);
     }
@@ -279,19 +326,24 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         config::service_settings(config, std::env::var("PALISADE_API_KEY").ok())?;
     // A gateway scans nothing: its /stat/engines shows the scanning nodes' engines.
     service_settings.engines_from_registry = role == Role::Gateway;
-    let worker_settings = config::worker_settings(config)?;
+    let mut worker_settings = config::worker_settings(config)?;
+    let work = work_dir(&layout.data_dir, role)?;
+    worker_settings.scratch_dir = work.clone();
     let http_limits = config::http_limits(&config.http, raise_open_file_limit())?;
     let metastore = Metastore::open_with(&layout.metastore_url, config.storage.max_connections)
         .await
         .with_context(|| format!("opening metastore {}", redact(&layout.metastore_url)))?;
     let blobs = BlobStore::open_in(&layout.blobstore_url, &layout.data_dir.join("scratch"))
         .with_context(|| format!("opening blob store {}", redact(&layout.blobstore_url)))?;
-    let (roster, yara) = build_engines(config, &layout.data_dir)?;
+    let (roster, yara) = build_engines(config, &layout.data_dir, &work)?;
     let signer = match (&config.signing.key_file, &config.signing.cert_file) {
         (Some(key), Some(cert)) => BatchSigner::new(key.clone(), cert.clone(), false),
         (None, None) => BatchSigner::in_data_dir(&layout.data_dir),
         _ => bail!("signing.key_file and signing.cert_file go together"),
     };
+    signer
+        .check_supplied()
+        .map_err(|problem| anyhow::anyhow!("batch signing key: {problem}"))?;
     let wake = Arc::new(tokio::sync::Notify::new());
     if workers {
         // Work queued by any process of the cluster wakes this one's idle workers.
@@ -512,7 +564,7 @@ fn node_id(config: &config::ConfigFile, data_dir: &Path, role: Role) -> anyhow::
         Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
         _ => {
             let id = palisade_model::random_hex(6);
-            std::fs::write(&path, format!("{id}\n"))
+            palisade_service::write_atomically(&path, format!("{id}\n").as_bytes())
                 .with_context(|| format!("writing {}", path.display()))?;
             Ok(id)
         }

@@ -33,6 +33,14 @@ fn verify_password(password: &str, phc: &str) -> bool {
         .is_ok()
 }
 
+/// What a session is stored under: the SHA-256 of its id, so that the database (or a copy of
+/// it) holds nothing usable as an apikey. Session ids are 128 random bits, so a plain hash is
+/// enough (no salt or stretching needed).
+fn session_key(session_id: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(session_id.as_bytes()))
+}
+
 /// Compares secrets without an early exit on the first differing byte.
 fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -65,7 +73,11 @@ impl Service {
             }
         }
         let idle = i64::try_from(settings.session_idle.as_millis()).unwrap_or(i64::MAX);
-        match self.metastore().session(apikey, now_millis(), idle).await? {
+        match self
+            .metastore()
+            .session(&session_key(apikey), now_millis(), idle)
+            .await?
+        {
             Some(session) => Ok(Caller {
                 username: session.username,
                 role: session.role,
@@ -74,8 +86,21 @@ impl Service {
         }
     }
 
-    /// `POST /login`: checks the password and opens a session. Returns (session_id, csrf token).
-    pub async fn login(&self, user: &str, password: &str) -> ServiceResult<(String, String)> {
+    /// `POST /login` from `address`: checks the password and opens a session. Returns
+    /// (session_id, csrf token). A throttled address is refused before any verification; a
+    /// failure is answered late when its account is under attack (see `throttle`).
+    pub async fn login(
+        &self,
+        user: &str,
+        password: &str,
+        address: Option<std::net::IpAddr>,
+    ) -> ServiceResult<(String, String)> {
+        let throttle = &self.inner.throttle;
+        if let crate::throttle::Admission::Refused(wait) =
+            throttle.admit(address, std::time::Instant::now())
+        {
+            return Err(ServiceError::LoginThrottled(wait.as_secs().max(1)));
+        }
         let record = self.metastore().user(user).await?;
         let password = password.to_string();
         let hash = record.as_ref().map(|r| r.password_hash.clone());
@@ -90,17 +115,21 @@ impl Service {
         .await
         .unwrap_or(false);
         let Some(record) = record.filter(|_| verified) else {
+            let delay = throttle.failed(address, user, std::time::Instant::now());
+            tokio::time::sleep(delay).await;
             return Err(ServiceError::BadCredentials);
         };
+        throttle.succeeded(address);
+        let session_id = random_hex(16);
         let session = SessionRecord {
-            session_id: random_hex(16),
+            session_id: session_key(&session_id),
             username: record.username,
             role: record.role,
             csrf_token: random_hex(16),
             last_seen: now_millis(),
         };
         self.metastore().create_session(&session).await?;
-        Ok((session.session_id, session.csrf_token))
+        Ok((session_id, session.csrf_token))
     }
 
     /// `POST /logout`: ends the session named by the apikey.
@@ -108,7 +137,11 @@ impl Service {
         let Some(apikey) = apikey.filter(|k| !k.is_empty()) else {
             return Err(ServiceError::BadRequest("Missing apikey".into()));
         };
-        if self.metastore().delete_session(apikey).await? {
+        if self
+            .metastore()
+            .delete_session(&session_key(apikey))
+            .await?
+        {
             Ok(())
         } else {
             Err(ServiceError::AccessDenied)

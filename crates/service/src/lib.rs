@@ -4,8 +4,10 @@
 mod auth;
 mod batches;
 mod files;
+mod files_on_disk;
 mod settings;
 mod signing;
+mod throttle;
 mod yaml;
 
 use std::sync::{Arc, Mutex};
@@ -18,9 +20,11 @@ use palisade_pipeline::{EngineStatus, Roster};
 
 pub use auth::{Caller, hash_password};
 pub use files::{ReportBody, SubmitRequest, UploadLength, report_context};
+pub use files_on_disk::write_atomically;
 pub use palisade_blobstore::ContentEncoding;
 pub use settings::{ApiKey, ArchiveSettings, RuleSettings, ServiceSettings, UserSettings};
 pub use signing::BatchSigner;
+pub use throttle::ThrottleSettings;
 
 /// Errors of the use cases, grouped by the answer the client gets.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +33,9 @@ pub enum ServiceError {
     AccessDenied,
     #[error("Invalid credentials")]
     BadCredentials,
+    /// Too many failed logins from this client: refused without looking at the password.
+    #[error("Invalid credentials: too many failed logins from this address, try again in {0} s")]
+    LoginThrottled(u64),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -84,6 +91,7 @@ struct Inner {
     signer: BatchSigner,
     wake_workers: Arc<tokio::sync::Notify>,
     queue_depth: Mutex<(Option<Instant>, u64)>,
+    throttle: throttle::LoginThrottle,
 }
 
 impl Service {
@@ -99,11 +107,12 @@ impl Service {
             inner: Arc::new(Inner {
                 metastore,
                 blobs,
-                settings,
                 roster,
                 signer,
                 wake_workers,
                 queue_depth: Mutex::new((None, 0)),
+                throttle: throttle::LoginThrottle::new(settings.login_throttle.clone()),
+                settings,
             }),
         }
     }

@@ -115,6 +115,8 @@ pub struct ServiceSettings {
     pub max_queued: u64,
     pub session_idle: Duration,
     pub allow_anonymous: bool,
+    /// Failed-login throttling per client address and account.
+    pub login_throttle: crate::ThrottleSettings,
     pub api_keys: Vec<ApiKey>,
     /// A node whose last heartbeat is older than this shows as offline in `/stat/nodes`.
     pub node_stale_after: Duration,
@@ -130,6 +132,7 @@ impl Default for ServiceSettings {
             max_queued: 100_000,
             session_idle: Duration::from_secs(3600),
             allow_anonymous: false,
+            login_throttle: crate::ThrottleSettings::default(),
             api_keys: Vec::new(),
             node_stale_after: Duration::from_secs(15),
             engines_from_registry: false,

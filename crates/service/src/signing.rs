@@ -76,20 +76,48 @@ impl BatchSigner {
             .cloned()
     }
 
-    fn load_or_generate(&self) -> Result<SigningKeys, String> {
-        if !self.key_path.exists() {
-            if !self.generate_if_missing {
-                return Err(format!(
-                    "signing key {} does not exist",
-                    self.key_path.display()
-                ));
-            }
-            tracing::info!(path = %self.key_path.display(), "generating the RSA-4096 batch signing key");
-            let (key_pem, cert_pem) = generate()?;
-            write_private(&self.key_path, &key_pem)?;
-            std::fs::write(&self.cert_path, cert_pem)
-                .map_err(|e| format!("{}: {e}", self.cert_path.display()))?;
+    /// Checks now that operator-supplied key and certificate files load, so a bad file stops
+    /// the start with its name and the reason instead of failing every certificate later.
+    /// Generated keys are left to the first certificate (generation takes seconds).
+    pub fn check_supplied(&self) -> Result<(), String> {
+        if self.generate_if_missing {
+            return Ok(());
         }
+        self.load().map(|_| ())
+    }
+
+    fn load_or_generate(&self) -> Result<SigningKeys, String> {
+        if !self.generate_if_missing {
+            return self.load();
+        }
+        if self.key_path.exists() || self.cert_path.exists() {
+            match self.load() {
+                Ok(keys) => return Ok(keys),
+                // Our own key, left empty or torn (a full disk while it was first written, by
+                // an older version that did not write it atomically): set it aside, make anew.
+                Err(problem) => {
+                    tracing::warn!(%problem, "the generated batch signing key is unusable: generating a new one");
+                    for path in [&self.key_path, &self.cert_path] {
+                        let aside = path.with_extension(format!(
+                            "pem.damaged-{}",
+                            palisade_model::now_millis()
+                        ));
+                        let _ = std::fs::rename(path, aside);
+                    }
+                }
+            }
+        }
+        tracing::info!(path = %self.key_path.display(), "generating the RSA-4096 batch signing key");
+        let (key_pem, cert_pem) = generate()?;
+        // The certificate first: a key without its certificate is regenerated, never half used.
+        crate::write_atomically(&self.cert_path, cert_pem.as_bytes())
+            .map_err(|e| format!("{}: {e}", self.cert_path.display()))?;
+        crate::write_atomically(&self.key_path, key_pem.as_bytes())
+            .map_err(|e| format!("{}: {e}", self.key_path.display()))?;
+        self.load()
+    }
+
+    fn load(&self) -> Result<SigningKeys, String> {
         let key_pem = std::fs::read_to_string(&self.key_path)
             .map_err(|e| format!("{}: {e}", self.key_path.display()))?;
         let cert_pem = std::fs::read_to_string(&self.cert_path)
@@ -111,19 +139,6 @@ impl BatchSigner {
             sha1_fingerprint,
         })
     }
-}
-
-fn write_private(path: &Path, text: &str) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// A new RSA-4096 key (PKCS#8 PEM) and a self-signed certificate for it (PEM), valid ten years.

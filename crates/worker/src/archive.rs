@@ -121,6 +121,7 @@ struct Extracted {
 pub(crate) async fn after_engines(
     service: &Service,
     slots: &tokio::sync::Semaphore,
+    scratch: &std::path::Path,
     owner: &str,
     record: &JobRecord,
     settings: &ArchiveSettings,
@@ -163,7 +164,7 @@ pub(crate) async fn after_engines(
     }
     let extracted = {
         let _slot = slots.acquire().await;
-        extract(service, record, settings, format, path).await
+        extract(service, record, settings, format, path, scratch).await
     };
     if extracted.children.is_empty() {
         let outcome = ArchiveOutcome {
@@ -214,6 +215,7 @@ async fn extract(
     settings: &ArchiveSettings,
     format: Format,
     path: PathBuf,
+    scratch_root: &std::path::Path,
 ) -> Extracted {
     let job = record.job.clone();
     let budget = StoreBudget {
@@ -231,6 +233,7 @@ async fn extract(
         .chain(&settings.passwords)
         .cloned()
         .collect();
+    let scratch_root = scratch_root.to_path_buf();
     let work = tokio::task::spawn_blocking(move || -> Extracted {
         let failed = |details: String| Extracted {
             children: Vec::new(),
@@ -242,8 +245,8 @@ async fn extract(
             problem: Some(ScanResult::ExtractionFailed),
         };
         let scratch = match tempfile::Builder::new()
-            .prefix("palisade-extract-")
-            .tempdir()
+            .prefix("extract-")
+            .tempdir_in(&scratch_root)
         {
             Ok(dir) => dir,
             Err(error) => return failed(format!("no scratch space: {error}")),

@@ -34,6 +34,9 @@ pub struct WorkerSettings {
     /// Share (0 to 1] of the jobs this node runs at once that archive members may take, so
     /// that archives never starve other files.
     pub archive_member_share: f64,
+    /// Where archives are extracted, one private directory per extraction (removed after it);
+    /// the binary points it into the data directory and sweeps it at start.
+    pub scratch_dir: std::path::PathBuf,
 }
 
 impl WorkerSettings {
@@ -60,6 +63,7 @@ impl Default for WorkerSettings {
             poll_interval: Duration::from_millis(500),
             engine_concurrency: cores * 4,
             archive_member_share: 0.5,
+            scratch_dir: std::env::temp_dir(),
         }
     }
 }
@@ -319,6 +323,7 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> 
             match archive::after_engines(
                 service,
                 &shared.extraction_slots,
+                &shared.settings.scratch_dir,
                 &owner,
                 &record,
                 &archives,

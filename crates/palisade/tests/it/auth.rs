@@ -1,5 +1,7 @@
 //! Login, logout, sessions as API keys, API keys, anonymous access and rule visibility.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::support::{ADMIN_PASSWORD, API_KEY, Server};
@@ -252,4 +254,112 @@ async fn users_from_the_config_file_can_log_in() {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Default", "Archives", "Two engines agree"]);
+}
+
+#[tokio::test]
+async fn password_guessing_is_refused_without_verification_but_the_owner_still_logs_in() {
+    let server = Server::start("");
+    let attempt = |client: reqwest::Client, password: &'static str| {
+        let url = server.url("/login");
+        async move {
+            let start = std::time::Instant::now();
+            let response = client
+                .post(url)
+                .json(&json!({"user": "admin", "password": password}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (status, body, start.elapsed())
+        }
+    };
+    let mut throttled = 0;
+    for _ in 0..200 {
+        let (status, body, _) = attempt(server.client.clone(), "wrong guess").await;
+        assert_eq!(status, 403, "{body}");
+        let err = body["err"].as_str().unwrap();
+        assert!(err.starts_with("Invalid credentials"), "{err}");
+        if err.contains("too many failed logins") {
+            throttled += 1;
+        }
+    }
+    assert!(
+        throttled >= 180,
+        "only {throttled} of 200 guesses were throttled"
+    );
+    let (status, body, took) = attempt(server.client.clone(), "wrong guess").await;
+    assert_eq!(status, 403);
+    assert!(
+        body["err"]
+            .as_str()
+            .unwrap()
+            .contains("too many failed logins")
+    );
+    assert!(
+        took < Duration::from_millis(50),
+        "refused before any password hashing: {took:?}"
+    );
+    // Even the right password is refused from the guessing address while it is locked out...
+    let (status, _, _) = attempt(server.client.clone(), ADMIN_PASSWORD).await;
+    assert_eq!(status, 403);
+    // ...but the owner, from another address, logs in at once.
+    let owner = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let (status, body, took) = attempt(owner, ADMIN_PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["session_id"].is_string());
+    assert!(
+        took < Duration::from_secs(1),
+        "a success is never slowed: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_copy_of_the_database_holds_no_usable_session_id() {
+    let server = Server::start("");
+    let session = server.login("admin", ADMIN_PASSWORD).await;
+    let copy = server.data_dir.join("copy.db");
+    let backup = std::process::Command::new("sqlite3")
+        .arg(server.data_dir.join("palisade.db"))
+        .arg(format!(".backup {}", copy.display()))
+        .output()
+        .expect("sqlite3 runs");
+    assert!(backup.status.success(), "{backup:?}");
+    let stored = std::process::Command::new("sqlite3")
+        .arg(&copy)
+        .arg("SELECT session_id || '|' || csrf_token FROM sessions")
+        .output()
+        .unwrap();
+    let stored = String::from_utf8(stored.stdout).unwrap();
+    let values: Vec<&str> = stored
+        .lines()
+        .flat_map(|line| line.split('|'))
+        .filter(|v| !v.is_empty())
+        .collect();
+    assert!(!values.is_empty(), "the session is stored");
+    assert!(
+        !stored.contains(&session),
+        "the session id itself is not stored"
+    );
+    for value in values {
+        let response = server
+            .client
+            .get(server.url("/stat/engines"))
+            .header("apikey", value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{value} works as an apikey");
+    }
+    let response = server
+        .client
+        .get(server.url("/stat/engines"))
+        .header("apikey", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }

@@ -1,5 +1,7 @@
 //! Batches: create, add, status pages, close, cancel and the signed certificate.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::support::{Server, eicar};
@@ -228,10 +230,36 @@ async fn batch_certificates_verify_with_an_independent_rsa_implementation() {
     let (signed, signature, pem) = split_certificate(&body);
     assert_eq!(signature.len(), 1024, "RSA-4096 signature in hex");
 
+    assert!(verify_with_openssl(&signed, &signature, &pem));
+    let fingerprint = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(pem.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let fingerprint = String::from_utf8(fingerprint.stdout).unwrap();
+    let fingerprint = fingerprint.trim().split('=').nth(1).unwrap().to_string();
+    assert!(signed.contains(&format!("cert_sha1_fingerprint: \"{fingerprint}\"")));
+
+    // A single changed byte in the document no longer verifies.
+    assert!(!verify_with_openssl(
+        &signed.replace("signed", "signeD"),
+        &signature,
+        &pem
+    ));
+}
+
+/// Whether OpenSSL verifies `signature` (hex) over `signed` with the key of certificate `pem`.
+fn verify_with_openssl(signed: &str, signature: &str, pem: &str) -> bool {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("doc"), &signed).unwrap();
-    std::fs::write(dir.path().join("sig"), hex_decode(&signature)).unwrap();
-    std::fs::write(dir.path().join("cert.pem"), &pem).unwrap();
+    std::fs::write(dir.path().join("doc"), signed).unwrap();
+    std::fs::write(dir.path().join("sig"), hex_decode(signature)).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), pem).unwrap();
     let openssl = |args: &[&str]| {
         std::process::Command::new("openssl")
             .args(args)
@@ -242,7 +270,7 @@ async fn batch_certificates_verify_with_an_independent_rsa_implementation() {
     let pubkey = openssl(&["x509", "-in", "cert.pem", "-pubkey", "-noout"]);
     assert!(pubkey.status.success());
     std::fs::write(dir.path().join("pub.pem"), &pubkey.stdout).unwrap();
-    let verify = openssl(&[
+    openssl(&[
         "dgst",
         "-sha256",
         "-verify",
@@ -250,29 +278,9 @@ async fn batch_certificates_verify_with_an_independent_rsa_implementation() {
         "-signature",
         "sig",
         "doc",
-    ]);
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
-    let fingerprint = openssl(&["x509", "-in", "cert.pem", "-noout", "-fingerprint", "-sha1"]);
-    let fingerprint = String::from_utf8(fingerprint.stdout).unwrap();
-    let fingerprint = fingerprint.trim().split('=').nth(1).unwrap().to_string();
-    assert!(signed.contains(&format!("cert_sha1_fingerprint: \"{fingerprint}\"")));
-
-    // A single changed byte in the document no longer verifies.
-    std::fs::write(dir.path().join("doc"), signed.replace("signed", "signeD")).unwrap();
-    let tampered = openssl(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        "pub.pem",
-        "-signature",
-        "sig",
-        "doc",
-    ]);
-    assert!(!tampered.status.success());
+    ])
+    .status
+    .success()
 }
 
 fn hex_decode(text: &str) -> Vec<u8> {
@@ -329,4 +337,70 @@ async fn an_operator_supplied_key_and_certificate_sign_the_certificates() {
     let expected = std::fs::read_to_string(keys.path().join("cert.pem")).unwrap();
     assert_eq!(pem.trim(), expected.trim());
     assert!(!server.data_dir.join("batch-signing-key.pem").exists());
+}
+
+fn fingerprint(body: &str) -> String {
+    body.lines()
+        .find_map(|l| l.trim().strip_prefix("cert_sha1_fingerprint: "))
+        .expect("fingerprint line")
+        .trim_matches('"')
+        .to_string()
+}
+
+async fn certificate(server: &Server) -> String {
+    let batch = create_batch(server, "keys").await;
+    let response = server
+        .get(&format!("/file/batch/{batch}/certificate"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_truncated_generated_key_is_regenerated_and_a_bad_supplied_key_stops_the_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::launch("serve", data.path(), "");
+    let first = fingerprint(&certificate(&server).await);
+    let key = data.path().join("batch-signing-key.pem");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(server.terminate(Duration::from_secs(30)).success());
+
+    // A disk that filled while the key was written left it empty.
+    std::fs::write(&key, b"").unwrap();
+    let server = Server::launch("serve", data.path(), "");
+    let body = certificate(&server).await;
+    let (document, signature, pem) = split_certificate(&body);
+    assert_ne!(fingerprint(&body), first, "a new key and certificate");
+    assert!(std::fs::metadata(&key).unwrap().len() > 0);
+    assert!(
+        std::fs::read_dir(data.path())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(".damaged-")),
+        "the damaged key is kept aside"
+    );
+    assert!(verify_with_openssl(&document, &signature, &pem));
+    drop(server);
+
+    // An operator's key that does not load stops the start, naming the file.
+    let keys = tempfile::tempdir().unwrap();
+    std::fs::write(keys.path().join("key.pem"), b"").unwrap();
+    std::fs::write(keys.path().join("cert.pem"), b"not a certificate").unwrap();
+    let config = format!(
+        "[signing]\nkey_file = {:?}\ncert_file = {:?}\n",
+        keys.path().join("key.pem"),
+        keys.path().join("cert.pem")
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    let stderr = crate::support::start_refused(fresh.path(), &config);
+    assert!(
+        stderr.contains("batch signing key") && stderr.contains("key.pem"),
+        "{stderr}"
+    );
 }

@@ -255,3 +255,101 @@ async fn a_burst_of_uploads_never_overruns_the_queue_limit() {
     }
     drop(node);
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.push(path.clone());
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn everything_palisade_creates_is_private_and_scratch_is_swept_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    // What a scan killed mid-way left behind.
+    let leftover = data.path().join("work-serve/scan-left-behind");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("copy.bin"), b"stale copy").unwrap();
+    let config = "[[engines]]\nkind = \"command\"\nid = \"slow\"\nname = \"Slow\"\n\
+                  command = [\"sh\", \"-c\", \"sleep 1\", \"{path}\"]\n";
+    let server = Server::launch("serve", data.path(), config);
+    assert!(
+        !leftover.exists(),
+        "scratch left by a dead process is swept"
+    );
+
+    let id = server
+        .submit("private.txt", b"for my eyes only".to_vec())
+        .await;
+    // While the scanner runs, its copy is in the data directory's private scratch.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let copy = loop {
+        let copies: Vec<_> = files_under(&data.path().join("work-serve"))
+            .into_iter()
+            .filter(|p| p.is_file())
+            .collect();
+        if let Some(copy) = copies.first() {
+            break copy.clone();
+        }
+        assert!(Instant::now() < deadline, "no scratch copy seen");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(mode(&copy), 0o600, "{}", copy.display());
+    assert_eq!(mode(copy.parent().unwrap()), 0o700);
+    server.wait_final(&id).await;
+
+    for path in files_under(data.path()) {
+        let expected = if path.is_dir() { 0o700 } else { 0o600 };
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name == "test-config.toml" {
+            continue; // written by the test
+        }
+        assert_eq!(mode(&path), expected, "{}", path.display());
+    }
+}
+
+#[tokio::test]
+async fn a_data_directory_open_to_others_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = data.path().join("c.toml");
+    std::fs::write(&config, "[autodetect]\nclamd = false\n").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .arg("--config")
+        .arg(&config)
+        .env("PALISADE_LOG", "warn")
+        .env("PALISADE_ADMIN_PASSWORD", "x")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(line.starts_with("listening on"), "{line}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("chmod 700"), "{stderr}");
+}

@@ -257,6 +257,42 @@ impl Drop for Server {
     }
 }
 
+/// Runs `palisade serve` on `data_dir` with `config`, expecting it to refuse to start: returns
+/// what it printed on standard error.
+pub fn start_refused(data_dir: &Path, config: &str) -> String {
+    let config_path = data_dir.join("refused-config.toml");
+    std::fs::write(
+        &config_path,
+        format!("{config}\n[autodetect]\nclamd = false\n"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .arg("--config")
+        .arg(&config_path)
+        .env("PALISADE_API_KEY", API_KEY)
+        .env("PALISADE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(!status.success(), "the start was expected to fail");
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            return stderr;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("palisade started although it should have refused to");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Peak and current resident set size of a process, in KiB (VmHWM, VmRSS).
 pub fn memory_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

@@ -81,6 +81,12 @@ pub trait BlobBackend: Send + Sync + 'static {
     fn describe(&self) -> String;
     /// Succeeds when the storage can be reached (readiness checks).
     fn check(&self) -> std::io::Result<()>;
+    /// Succeeds when the storage accepts a (small) write, which it removes again.
+    fn probe_write(&self) -> std::io::Result<()>;
+    /// The local directory the blobs live in, when there is one (for free-space checks).
+    fn local_root(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// The blob store handle passed around the program.
@@ -128,6 +134,12 @@ impl BlobStore {
     pub async fn check(&self) -> Result<(), BlobError> {
         let backend = self.0.clone();
         run_blocking(move || backend.check().map_err(BlobError::Io)).await
+    }
+
+    /// Succeeds when the storage accepts a write.
+    pub async fn probe_write(&self) -> Result<(), BlobError> {
+        let backend = self.0.clone();
+        run_blocking(move || backend.probe_write().map_err(BlobError::Io)).await
     }
 
     pub async fn size(&self, sha256: &str) -> Result<u64, BlobError> {

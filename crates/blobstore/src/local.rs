@@ -110,6 +110,24 @@ impl BlobBackend for LocalBackend {
         fs::read_dir(self.root.join("blobs")).map(|_| ())
     }
 
+    fn probe_write(&self) -> std::io::Result<()> {
+        let path = self
+            .root
+            .join("tmp")
+            .join(format!("probe-{}", palisade_model::random_hex(8)));
+        let written = (|| {
+            let mut file = File::create(&path)?;
+            file.write_all(b"palisade write probe")?;
+            file.sync_all()
+        })();
+        let _ = fs::remove_file(&path);
+        written
+    }
+
+    fn local_root(&self) -> Option<&Path> {
+        Some(&self.root)
+    }
+
     fn describe(&self) -> String {
         format!("file://{}", self.root.display())
     }

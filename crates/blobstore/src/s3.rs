@@ -263,6 +263,21 @@ impl BlobBackend for S3Backend {
             .map_err(io_error)
     }
 
+    fn probe_write(&self) -> std::io::Result<()> {
+        let name = format!("probe/{}", palisade_model::random_hex(8));
+        let key = if self.prefix.is_empty() {
+            ObjectPath::from(name)
+        } else {
+            ObjectPath::from(format!("{}/{name}", self.prefix))
+        };
+        block_on(
+            self.store
+                .put(&key, PutPayload::from_static(b"palisade write probe")),
+        )
+        .map_err(io_error)?;
+        block_on(self.store.delete(&key)).map_err(io_error)
+    }
+
     fn describe(&self) -> String {
         if self.prefix.is_empty() {
             format!("s3://{}", self.bucket)

@@ -385,6 +385,36 @@ where
         }))
     }
 
+    pub(crate) async fn instance_id(&self) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar::<DB, String>("SELECT id FROM instance WHERE singleton = 1")
+                .fetch_optional(&self.write)
+                .await?,
+        )
+    }
+
+    pub(crate) async fn claim_instance(&self, id: &str, now: Millis) -> StoreResult<String> {
+        sqlx::query::<DB>(
+            "INSERT INTO instance (singleton, id, created_ts, probed_ts) VALUES (1, $1, $2, $2) \
+             ON CONFLICT (singleton) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.write)
+        .await?;
+        self.instance_id()
+            .await?
+            .ok_or_else(|| crate::StoreError::Corrupt("the instance row vanished".into()))
+    }
+
+    pub(crate) async fn probe_write(&self, now: Millis) -> StoreResult<()> {
+        sqlx::query::<DB>("UPDATE instance SET probed_ts = $1 WHERE singleton = 1")
+            .bind(now)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn ping(&self) -> StoreResult<()> {
         sqlx::query::<DB>("SELECT 1").execute(&self.read).await?;
         Ok(())

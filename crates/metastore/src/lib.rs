@@ -327,6 +327,18 @@ pub trait MetaBackend: Send + Sync + 'static {
     /// Answers when the database does (readiness checks).
     async fn ping(&self) -> StoreResult<()>;
 
+    /// The database's identity, set once when it was first used (`None`: a new database).
+    async fn instance_id(&self) -> StoreResult<Option<String>>;
+    /// Sets the identity to `id` unless it has one; returns the identity it has.
+    async fn claim_instance(&self, id: &str, now: Millis) -> StoreResult<String>;
+    /// A cheap write (readiness probes: the database accepts writes).
+    async fn probe_write(&self, now: Millis) -> StoreResult<()>;
+    /// What a quick structural check of the database finds wrong (empty when nothing).
+    async fn integrity_problems(&self) -> StoreResult<Vec<String>>;
+    /// Closes the connections at a clean stop; SQLite first checkpoints its write-ahead log
+    /// into the database file, so the database file alone holds everything.
+    async fn close(&self);
+
     /// Wakes `wake` (one waiter at a time) whenever work may have become claimable anywhere in
     /// the cluster: a submission, queued archive members, an archive ready to finish, a release.
     /// Workers still poll now and then, so a lost wake-up only delays.

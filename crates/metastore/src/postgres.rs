@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_hashed_sessions.sql"),
     ),
+    (4, include_str!("../migrations/postgres/0004_instance.sql")),
 ];
 
 /// The channel that wakes idle workers.
@@ -669,6 +670,27 @@ impl MetaBackend for PostgresBackend {
 
     async fn ping(&self) -> StoreResult<()> {
         self.common.ping().await
+    }
+
+    async fn instance_id(&self) -> StoreResult<Option<String>> {
+        self.common.instance_id().await
+    }
+
+    async fn claim_instance(&self, id: &str, now: Millis) -> StoreResult<String> {
+        self.common.claim_instance(id, now).await
+    }
+
+    async fn probe_write(&self, now: Millis) -> StoreResult<()> {
+        self.common.probe_write(now).await
+    }
+
+    async fn close(&self) {
+        self.common.write.close().await;
+    }
+
+    async fn integrity_problems(&self) -> StoreResult<Vec<String>> {
+        // PostgreSQL checks its own pages (and its operator runs amcheck where wanted).
+        Ok(Vec::new())
     }
 
     async fn watch_for_work(&self, wake: Arc<Notify>) -> StoreResult<()> {

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/sqlite/0005_hashed_sessions.sql"),
     ),
+    (6, include_str!("../migrations/sqlite/0006_instance.sql")),
 ];
 
 /// A metastore in one SQLite file.
@@ -596,6 +597,41 @@ impl MetaBackend for SqliteBackend {
 
     async fn ping(&self) -> StoreResult<()> {
         self.common.ping().await
+    }
+
+    async fn instance_id(&self) -> StoreResult<Option<String>> {
+        self.common.instance_id().await
+    }
+
+    async fn claim_instance(&self, id: &str, now: Millis) -> StoreResult<String> {
+        self.common.claim_instance(id, now).await
+    }
+
+    async fn probe_write(&self, now: Millis) -> StoreResult<()> {
+        self.common.probe_write(now).await
+    }
+
+    async fn close(&self) {
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.common.write)
+            .await
+        {
+            tracing::warn!(%error, "checkpointing the write-ahead log at stop failed");
+        }
+        self.common.write.close().await;
+        self.common.read.close().await;
+    }
+
+    async fn integrity_problems(&self) -> StoreResult<Vec<String>> {
+        match sqlx::query_scalar::<_, String>("PRAGMA quick_check")
+            .fetch_all(&self.common.read)
+            .await
+        {
+            Ok(rows) => Ok(rows.into_iter().filter(|row| row != "ok").collect()),
+            // So damaged that the check itself cannot run.
+            Err(sqlx::Error::Database(error)) => Ok(vec![error.message().to_string()]),
+            Err(other) => Err(other.into()),
+        }
     }
 
     async fn watch_for_work(&self, wake: Arc<Notify>) -> StoreResult<()> {

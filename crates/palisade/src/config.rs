@@ -34,6 +34,26 @@ pub struct ConfigFile {
     pub reputation: ReputationSection,
     pub cluster: ClusterSection,
     pub http: HttpSection,
+    pub readiness: ReadinessSection,
+}
+
+/// `[readiness]`: what `/readyz` checks besides reaching the stores.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadinessSection {
+    /// How often the stores are probed with a small write and free disk space is checked.
+    pub probe_seconds: f64,
+    /// Free space below which the data directory's (and local blob store's) disk counts as full.
+    pub min_free_mib: u64,
+}
+
+impl Default for ReadinessSection {
+    fn default() -> Self {
+        Self {
+            probe_seconds: 5.0,
+            min_free_mib: 256,
+        }
+    }
 }
 
 /// `[http]`: limits of the HTTP listener against clients that hold connections open.

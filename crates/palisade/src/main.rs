@@ -2,6 +2,7 @@
 //! HTTP gateway, and shutdown.
 
 mod config;
+mod datadir;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,11 @@ struct CommonArgs {
     /// TOML configuration file; every setting has a default.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Start with a new, empty database even though the data directory was initialised with
+    /// another one (which is set aside if it is an embedded file): every earlier file and
+    /// report is lost.
+    #[arg(long)]
+    new_database: bool,
 }
 
 #[derive(Subcommand)]
@@ -181,6 +187,46 @@ fn work_dir(data_dir: &Path, role: Role) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Opens the metastore after checking that it is the data directory's own, undamaged database
+/// (see `datadir`).
+async fn open_metastore(
+    layout: &Layout,
+    max_connections: u32,
+    new_database: bool,
+) -> anyhow::Result<Metastore> {
+    let url = &layout.metastore_url;
+    datadir::check_before_open(&layout.data_dir, url, new_database)?;
+    let open = || async {
+        Metastore::open_with(url, max_connections)
+            .await
+            .with_context(|| format!("opening metastore {}", redact(url)))
+    };
+    let metastore = match (open().await, datadir::sqlite_path(url)) {
+        (Ok(metastore), _) => metastore,
+        // An embedded database too damaged to open at all.
+        (Err(error), Some(path)) if path.exists() => {
+            if !new_database {
+                return Err(error.context(format!(
+                    "the database {} cannot be opened and may be damaged. {}",
+                    path.display(),
+                    datadir::RECOVERY
+                )));
+            }
+            tracing::warn!(%error, "--new-database: the database that cannot be opened is set aside");
+            datadir::set_aside(&path);
+            open().await?
+        }
+        (Err(error), _) => return Err(error),
+    };
+    if datadir::check_opened(&layout.data_dir, url, &metastore, new_database).await? {
+        return Ok(metastore);
+    }
+    // The damaged embedded database was set aside: start on a new one.
+    let metastore = open().await?;
+    datadir::check_opened(&layout.data_dir, url, &metastore, new_database).await?;
+    Ok(metastore)
+}
+
 fn layout(common: &CommonArgs) -> anyhow::Result<Layout> {
     let config = ConfigFile::load(common.config.as_deref())?;
     let data_dir = common
@@ -217,7 +263,7 @@ async fn add_user(common: CommonArgs, name: &str, role: &str) -> anyhow::Result<
         Ok(password) if !password.is_empty() => password,
         _ => read_password_stdin()?,
     };
-    let metastore = Metastore::open(&layout.metastore_url).await?;
+    let metastore = open_metastore(&layout, 2, common.new_database).await?;
     let hash = hash_password(&password).map_err(anyhow::Error::msg)?;
     metastore
         .put_user(&palisade_metastore::UserRecord {
@@ -303,6 +349,38 @@ impl Role {
     }
 }
 
+/// What keeps the stores from taking new files now: a write that fails, or a disk with less than
+/// `min_free` bytes free.
+async fn storage_problems(service: &Service, disks: &[PathBuf], min_free: u64) -> Vec<String> {
+    let limit = Duration::from_secs(3);
+    let mut problems = Vec::new();
+    let now = palisade_model::now_millis();
+    match tokio::time::timeout(limit, service.metastore().probe_write(now)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => problems.push(format!("metastore cannot write: {error}")),
+        Err(_) => problems.push("metastore cannot write: no answer within 3 s".into()),
+    }
+    match tokio::time::timeout(limit, service.blobs().probe_write()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => problems.push(format!("blob store cannot write: {error}")),
+        Err(_) => problems.push("blob store cannot write: no answer within 3 s".into()),
+    }
+    for disk in disks {
+        if let Ok(stat) = rustix::fs::statvfs(disk) {
+            let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+            if free < min_free {
+                problems.push(format!(
+                    "disk nearly full: {} MiB free for {}, below readiness.min_free_mib = {}",
+                    free >> 20,
+                    disk.display(),
+                    min_free >> 20
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// Raises the soft open-file limit to the hard one and returns it (`None` when unlimited).
 fn raise_open_file_limit() -> Option<u64> {
     use rustix::process::{Resource, getrlimit, setrlimit};
@@ -330,9 +408,8 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     let work = work_dir(&layout.data_dir, role)?;
     worker_settings.scratch_dir = work.clone();
     let http_limits = config::http_limits(&config.http, raise_open_file_limit())?;
-    let metastore = Metastore::open_with(&layout.metastore_url, config.storage.max_connections)
-        .await
-        .with_context(|| format!("opening metastore {}", redact(&layout.metastore_url)))?;
+    let metastore =
+        open_metastore(&layout, config.storage.max_connections, common.new_database).await?;
     let blobs = BlobStore::open_in(&layout.blobstore_url, &layout.data_dir.join("scratch"))
         .with_context(|| format!("opening blob store {}", redact(&layout.blobstore_url)))?;
     let (roster, yara) = build_engines(config, &layout.data_dir, &work)?;
@@ -411,6 +488,35 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
                     }
                 })
                 .await;
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        });
+    }
+    {
+        // Readiness: the stores must accept writes and the disks must have room. Probed in
+        // the background, so /readyz stays cheap.
+        let interval = config::seconds(config.readiness.probe_seconds, "readiness.probe_seconds")?;
+        let min_free = config.readiness.min_free_mib.saturating_mul(1 << 20);
+        let mut disks = vec![layout.data_dir.clone()];
+        disks.extend(
+            service
+                .blobs()
+                .backend()
+                .local_root()
+                .map(Path::to_path_buf),
+        );
+        let service = service.clone();
+        let mut stop = stop.clone();
+        tasks.spawn(async move {
+            loop {
+                let problems = storage_problems(&service, &disks, min_free).await;
+                if !problems.is_empty() {
+                    tracing::warn!(?problems, "storage is not ready");
+                }
+                service.set_storage_problems(problems);
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
                     _ = stop.changed() => return,
@@ -530,6 +636,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     if let Err(error) = metastore.remove_node(&node_id).await {
         tracing::warn!(%error, "leaving the node registry failed");
     }
+    metastore.close().await;
     tracing::info!(node = %node_id, "stopped");
     Ok(())
 }

@@ -92,6 +92,8 @@ struct Inner {
     wake_workers: Arc<tokio::sync::Notify>,
     queue_depth: Mutex<(Option<Instant>, u64)>,
     throttle: throttle::LoginThrottle,
+    /// What the last storage write probe found wrong (see [`Service::set_storage_problems`]).
+    storage_problems: Mutex<Vec<String>>,
 }
 
 impl Service {
@@ -112,6 +114,7 @@ impl Service {
                 wake_workers,
                 queue_depth: Mutex::new((None, 0)),
                 throttle: throttle::LoginThrottle::new(settings.login_throttle.clone()),
+                storage_problems: Mutex::new(Vec::new()),
                 settings,
             }),
         }
@@ -148,7 +151,25 @@ impl Service {
             Ok(Err(error)) => problems.push(format!("blob store unreachable: {error}")),
             Err(_) => problems.push("blob store unreachable: no answer within 3 s".into()),
         }
+        problems.extend(
+            self.inner
+                .storage_problems
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned(),
+        );
         problems
+    }
+
+    /// Records what the periodic storage write probe found (cannot write, disk nearly full);
+    /// `/readyz` reports them until a later probe finds none.
+    pub fn set_storage_problems(&self, problems: Vec<String>) {
+        *self
+            .inner
+            .storage_problems
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = problems;
     }
 
     /// `/stat/nodes`: every gateway and scanning node, whether it is heartbeating, its load and

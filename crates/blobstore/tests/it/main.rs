@@ -102,7 +102,14 @@ suite!(
     encoded_uploads_are_stored_decoded_and_limited_by_their_decoded_size,
     large_uploads_stream_in_and_out_in_bounded_pieces,
     a_second_process_on_the_same_storage_leaves_uploads_in_progress_alone,
+    a_write_probe_succeeds_and_leaves_nothing,
 );
+
+async fn a_write_probe_succeeds_and_leaves_nothing(fixture: Fixture) {
+    fixture.store.probe_write().await.unwrap();
+    fixture.store.probe_write().await.unwrap();
+    assert_eq!(fixture.stored(), 0, "the probe removes what it wrote");
+}
 
 async fn ingest_hashes_in_one_pass_and_stores_each_content_once(fixture: Fixture) {
     let store = &fixture.store;

@@ -839,3 +839,16 @@ pub async fn admission_holds_the_queue_limit_exactly(store: &Metastore) {
         SubmitOutcome::Accepted
     );
 }
+
+pub async fn the_database_has_one_identity_from_its_first_claim(store: &Metastore) {
+    assert_eq!(store.instance_id().await.unwrap(), None, "a new database");
+    assert_eq!(store.claim_instance("first", 5).await.unwrap(), "first");
+    assert_eq!(
+        store.claim_instance("second", 6).await.unwrap(),
+        "first",
+        "a later claim keeps the identity"
+    );
+    assert_eq!(store.instance_id().await.unwrap().as_deref(), Some("first"));
+    store.probe_write(7).await.unwrap();
+    assert!(store.integrity_problems().await.unwrap().is_empty());
+}

@@ -60,6 +60,7 @@ both!(
     concurrent_claimers_never_take_the_same_job,
     each_node_runs_at_most_its_share_of_members,
     admission_holds_the_queue_limit_exactly,
+    the_database_has_one_identity_from_its_first_claim,
 );
 
 /// Four processes' metastores on one PostgreSQL database (four gateways) admit exactly the

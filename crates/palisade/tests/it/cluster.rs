@@ -463,6 +463,23 @@ async fn assert_upload_refused(gateway: &Server, bytes: &[u8]) {
     assert!(body["err"].is_string(), "{body}");
 }
 
+/// `/readyz` answers 200 again within a few write probes.
+async fn assert_ready_soon(server: &Server) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let ready = server.get("/readyz").send().await.unwrap();
+        if ready.status() == 200 {
+            return;
+        }
+        let body: Value = ready.json().await.unwrap();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still not ready: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `/readyz` answers 503 and names `problem`.
 async fn assert_not_ready(server: &Server, problem: &str) {
     let ready = server.get("/readyz").send().await.unwrap();
@@ -480,7 +497,7 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
     let config = cluster_config(
         &postgres,
         &s3,
-        "[cluster]\nheartbeat_seconds = 0.2\n\
+        "[cluster]\nheartbeat_seconds = 0.2\n[readiness]\nprobe_seconds = 0.2\n\
          [queue]\nworkers = 1\nlease_seconds = 1\nheartbeat_seconds = 0.3\nmax_attempts = 50\npoll_interval_ms = 100\n",
     );
     let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
@@ -513,7 +530,7 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
     }
     tokio::task::block_in_place(|| s3.restart());
     for server in [&gateway, &node] {
-        assert_eq!(server.get("/readyz").send().await.unwrap().status(), 200);
+        assert_ready_soon(server).await;
     }
     for (data_id, expected) in &queued {
         let report = gateway.wait_final(data_id).await;
@@ -563,8 +580,8 @@ async fn heavy_storage_outages_delay_files_but_never_fail_or_lose_them() {
     };
     let report = gateway.wait_final(&after).await;
     assert_eq!(report["scan_results"]["scan_all_result_i"], 1);
-    assert_eq!(gateway.get("/readyz").send().await.unwrap().status(), 200);
-    assert_eq!(node.get("/readyz").send().await.unwrap().status(), 200);
+    assert_ready_soon(&gateway).await;
+    assert_ready_soon(&node).await;
     let earlier = gateway.report(&queued[1].0).await;
     assert_eq!(earlier["scan_results"]["scan_all_result_i"], 0);
 }

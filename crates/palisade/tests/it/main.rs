@@ -6,6 +6,7 @@ mod auth;
 mod batches;
 mod clients;
 mod cluster;
+mod datadir;
 mod durability;
 mod files;
 mod hostile;

@@ -55,9 +55,24 @@ impl Server {
         Self::launch_with(role, data_dir, config, &[])
     }
 
+    /// Like [`Server::launch`], with more arguments after the role's own.
+    pub fn launch_args(role: &str, data_dir: &Path, config: &str, args: &[&str]) -> Server {
+        Self::launch_full(role, data_dir, config, &[], args)
+    }
+
     /// Like [`Server::launch`], with the binary run through `wrapper` (a program and its
     /// arguments, the binary's command line after them).
     fn launch_with(role: &str, data_dir: &Path, config: &str, wrapper: &[&str]) -> Server {
+        Self::launch_full(role, data_dir, config, wrapper, &[])
+    }
+
+    fn launch_full(
+        role: &str,
+        data_dir: &Path,
+        config: &str,
+        wrapper: &[&str],
+        args: &[&str],
+    ) -> Server {
         let config_path = data_dir.join("test-config.toml");
         // A clamd that the machine happens to run must not join the engines tests expect.
         let config = if config.contains("[autodetect]") {
@@ -83,6 +98,7 @@ impl Server {
             .arg(data_dir)
             .arg("--config")
             .arg(&config_path)
+            .args(args)
             .env("PALISADE_API_KEY", API_KEY)
             .env("PALISADE_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("PALISADE_LOG", "warn")
@@ -260,6 +276,11 @@ impl Drop for Server {
 /// Runs `palisade serve` on `data_dir` with `config`, expecting it to refuse to start: returns
 /// what it printed on standard error.
 pub fn start_refused(data_dir: &Path, config: &str) -> String {
+    start_refused_with(data_dir, config, &[])
+}
+
+/// Like [`start_refused`], with more arguments for `palisade serve`.
+pub fn start_refused_with(data_dir: &Path, config: &str, args: &[&str]) -> String {
     let config_path = data_dir.join("refused-config.toml");
     std::fs::write(
         &config_path,
@@ -271,6 +292,7 @@ pub fn start_refused(data_dir: &Path, config: &str) -> String {
         .arg(data_dir)
         .arg("--config")
         .arg(&config_path)
+        .args(args)
         .env("PALISADE_API_KEY", API_KEY)
         .env("PALISADE_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .stdout(Stdio::null())

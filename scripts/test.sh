@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v curl >/dev/null || need_apt+=(curl)
 command -v gzip >/dev/null || need_apt+=(gzip)
 command -v clamd >/dev/null || need_apt+=(clamav-daemon)
 [ -d /usr/share/clamav-testfiles ] || need_apt+=(clamav-testfiles)

@@ -5,6 +5,7 @@
 mod error;
 mod listener;
 mod routes;
+mod tls;
 
 use std::future::Future;
 
@@ -14,6 +15,7 @@ use tokio::net::TcpListener;
 pub use error::ApiError;
 pub use listener::HttpLimits;
 pub use routes::{health_router, router};
+pub use tls::{Tls, TlsSettings};
 
 /// Serves the API on `listener` under `limits` until `shutdown` resolves, then finishes
 /// in-flight requests.
@@ -21,9 +23,10 @@ pub async fn serve(
     listener: TcpListener,
     service: Service,
     limits: HttpLimits,
+    tls: Option<std::sync::Arc<Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listener::serve_router(listener, router(service), limits, shutdown).await
+    listener::serve_router(listener, router(service), limits, tls, shutdown).await
 }
 
 /// Serves only `/readyz` and `/version` (for scanning nodes, which have no API of their own).
@@ -31,7 +34,8 @@ pub async fn serve_health(
     listener: TcpListener,
     service: Service,
     limits: HttpLimits,
+    tls: Option<std::sync::Arc<Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listener::serve_router(listener, health_router(service), limits, shutdown).await
+    listener::serve_router(listener, health_router(service), limits, tls, shutdown).await
 }

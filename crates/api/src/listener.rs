@@ -29,6 +29,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
+use crate::tls::Tls;
+
 /// Limits of the HTTP listener. Every one has a safe default.
 #[derive(Clone, Debug)]
 pub struct HttpLimits {
@@ -65,18 +67,33 @@ impl Default for HttpLimits {
     }
 }
 
-/// Serves `router` on `listener` under `limits` until `shutdown` resolves, then lets in-flight
-/// requests finish.
+/// Serves `router` on `listener` under `limits` (over TLS when `tls` is given) until
+/// `shutdown` resolves, then lets in-flight requests finish.
 pub async fn serve_router(
     listener: TcpListener,
     router: Router,
     limits: HttpLimits,
+    tls: Option<Arc<Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = Arc::new(limits);
     let registry = Arc::new(Registry::default());
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
+    if let Some(tls) = tls.clone() {
+        // Certificate renewals are picked up without a restart.
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(tls.reload_interval()) => {}
+                    _ = stop.changed() => return,
+                }
+                let tls = tls.clone();
+                let _ = tokio::task::spawn_blocking(move || tls.reload_if_changed()).await;
+            }
+        });
+    }
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -95,19 +112,32 @@ pub async fn serve_router(
             }
         };
         let Some(slot) = registry.admit(limits.max_connections) else {
-            shed(&stream);
+            if tls.is_none() {
+                shed(&stream);
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
-        connections.spawn(run_connection(
-            stream,
+        let connection = Connection {
             address,
-            router.clone(),
-            limits.clone(),
+            router: router.clone(),
+            limits: limits.clone(),
             slot,
-            registry.clone(),
-            stop.clone(),
-        ));
+            stop: stop.clone(),
+        };
+        let (registry, tls) = (registry.clone(), tls.clone());
+        connections.spawn(async move {
+            let id = connection.slot.id;
+            match tls {
+                None => connection.serve(stream).await,
+                Some(tls) => {
+                    if let Some(stream) = connection.handshake(&tls, stream).await {
+                        connection.serve(stream).await;
+                    }
+                }
+            }
+            registry.remove(id);
+        });
     }
     let _ = stop_sender.send(true);
     while connections.join_next().await.is_some() {}
@@ -259,78 +289,111 @@ impl Registry {
     }
 }
 
-async fn run_connection(
-    stream: TcpStream,
+/// One accepted connection and what serving it needs.
+struct Connection {
     address: SocketAddr,
     router: Router,
     limits: Arc<HttpLimits>,
     slot: Arc<Slot>,
-    registry: Arc<Registry>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let service = {
-        let slot = slot.clone();
-        let limits = limits.clone();
-        hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-            let guard = slot.begin_request();
-            let mut router = router.clone();
-            let limits = limits.clone();
-            async move {
-                let mut request = request.map(|body| Body::new(PacedBody::new(body, &limits)));
-                request.extensions_mut().insert(ConnectInfo(address));
-                let response = tower_service::Service::call(&mut router, request)
-                    .await
-                    .unwrap_or_else(|never: Infallible| match never {});
-                Ok::<_, Infallible>(response.map(|body| TrackedBody {
-                    body,
-                    _guard: guard,
-                }))
-            }
-        })
-    };
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        // Our own deadlines cover waiting for request heads (see `Slot::deadline`).
-        .header_read_timeout(None)
-        .max_headers(limits.max_headers)
-        .max_header_size(limits.max_header_bytes);
-    let connection = builder.serve_connection(TokioIo::new(JsonRejections::new(stream)), service);
-    tokio::pin!(connection);
-    let mut draining = false;
-    loop {
-        let deadline = slot.deadline(&limits);
-        let expiry = async move {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Connection {
+    /// The TLS handshake, within the header timeout (it is part of sending a request head);
+    /// `None` when it fails, times out or the connection is evicted meanwhile.
+    async fn handshake(
+        &self,
+        tls: &Tls,
+        stream: TcpStream,
+    ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+        let evicted = async {
+            while !self.slot.evicted.load(Ordering::SeqCst) {
+                self.slot.changed.notified().await;
             }
         };
         tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(error) = result {
-                    tracing::debug!(%error, %address, "connection ended with an error");
+            result = tls.acceptor().accept(stream) => match result {
+                Ok(stream) => Some(stream),
+                Err(error) => {
+                    tracing::debug!(%error, address = %self.address, "TLS handshake failed");
+                    None
                 }
-                break;
-            }
-            () = expiry => {
-                if slot.deadline(&limits).is_some_and(|at| at <= Instant::now()) {
-                    tracing::debug!(%address, "closing a connection that waited too long");
+            },
+            () = tokio::time::sleep(self.limits.header_timeout) => None,
+            () = evicted => None,
+        }
+    }
+
+    async fn serve<S>(mut self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (slot, limits, address) = (self.slot.clone(), self.limits.clone(), self.address);
+        let service = {
+            let slot = slot.clone();
+            let limits = limits.clone();
+            let router = self.router.clone();
+            hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let guard = slot.begin_request();
+                let mut router = router.clone();
+                let limits = limits.clone();
+                async move {
+                    let mut request = request.map(|body| Body::new(PacedBody::new(body, &limits)));
+                    request.extensions_mut().insert(ConnectInfo(address));
+                    let response = tower_service::Service::call(&mut router, request)
+                        .await
+                        .unwrap_or_else(|never: Infallible| match never {});
+                    Ok::<_, Infallible>(response.map(|body| TrackedBody {
+                        body,
+                        _guard: guard,
+                    }))
+                }
+            })
+        };
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            // Our own deadlines cover waiting for request heads (see `Slot::deadline`).
+            .header_read_timeout(None)
+            .max_headers(limits.max_headers)
+            .max_header_size(limits.max_header_bytes);
+        let connection =
+            builder.serve_connection(TokioIo::new(JsonRejections::new(stream)), service);
+        tokio::pin!(connection);
+        let mut draining = false;
+        loop {
+            let deadline = slot.deadline(&limits);
+            let expiry = async move {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%error, %address, "connection ended with an error");
+                    }
                     break;
                 }
-            }
-            () = slot.changed.notified() => {
-                if slot.evicted.load(Ordering::SeqCst) {
-                    break;
+                () = expiry => {
+                    if slot.deadline(&limits).is_some_and(|at| at <= Instant::now()) {
+                        tracing::debug!(%address, "closing a connection that waited too long");
+                        break;
+                    }
                 }
-            }
-            _ = stop.changed(), if !draining => {
-                draining = true;
-                connection.as_mut().graceful_shutdown();
+                () = slot.changed.notified() => {
+                    if slot.evicted.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
+                _ = self.stop.changed(), if !draining => {
+                    draining = true;
+                    connection.as_mut().graceful_shutdown();
+                }
             }
         }
     }
-    registry.remove(slot.id);
 }
 
 /// A response body that keeps its connection busy until it has been sent (or dropped).
@@ -452,14 +515,14 @@ impl HttpBody for PacedBody {
 /// headers too large) itself, with an empty body; this replaces such an answer with the same
 /// status and a `{"err":...}` body, so every rejection is JSON. Palisade's own error responses
 /// always have a body, so an error status with `content-length: 0` is always hyper's.
-struct JsonRejections {
-    stream: TcpStream,
+struct JsonRejections<S> {
+    stream: S,
     /// The replacement being written, and how much of it is written.
     replacement: Option<(Vec<u8>, usize)>,
 }
 
-impl JsonRejections {
-    fn new(stream: TcpStream) -> Self {
+impl<S> JsonRejections<S> {
+    fn new(stream: S) -> Self {
         Self {
             stream,
             replacement: None,
@@ -502,7 +565,7 @@ fn json_rejection(head: &[u8]) -> Option<Vec<u8>> {
     )
 }
 
-impl AsyncRead for JsonRejections {
+impl<S: AsyncRead + Unpin> AsyncRead for JsonRejections<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -512,7 +575,7 @@ impl AsyncRead for JsonRejections {
     }
 }
 
-impl JsonRejections {
+impl<S: AsyncWrite + Unpin> JsonRejections<S> {
     /// Writes the rest of the replacement, if there is one: `None` when there is none.
     fn drive_replacement(&mut self, cx: &mut Context<'_>) -> Option<Poll<std::io::Result<()>>> {
         let (bytes, written) = self.replacement.as_mut()?;
@@ -530,7 +593,7 @@ impl JsonRejections {
     }
 }
 
-impl AsyncWrite for JsonRejections {
+impl<S: AsyncWrite + Unpin> AsyncWrite for JsonRejections<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

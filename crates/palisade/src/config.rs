@@ -35,6 +35,50 @@ pub struct ConfigFile {
     pub cluster: ClusterSection,
     pub http: HttpSection,
     pub readiness: ReadinessSection,
+    pub tls: TlsSection,
+}
+
+/// `[tls]`: HTTPS on the listener (the API of gateways and `serve`, the health listener of nodes).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain and private key; both or neither.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// PEM CA certificates: when set, clients must present a certificate signed by one.
+    pub client_ca_file: Option<PathBuf>,
+    /// How often the files are checked for changes (renewals are served without a restart).
+    pub reload_seconds: f64,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            client_ca_file: None,
+            reload_seconds: 10.0,
+        }
+    }
+}
+
+/// The listener's TLS, loaded (a file that does not load stops the start), or `None` for HTTP.
+pub fn tls(section: &TlsSection) -> anyhow::Result<Option<Arc<palisade_api::Tls>>> {
+    let (cert_file, key_file) = match (&section.cert_file, &section.key_file) {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+        (None, None) if section.client_ca_file.is_none() => return Ok(None),
+        (None, None) => bail!("tls.client_ca_file needs tls.cert_file and tls.key_file"),
+        _ => bail!("tls.cert_file and tls.key_file go together"),
+    };
+    let settings = palisade_api::TlsSettings {
+        cert_file,
+        key_file,
+        client_ca_file: section.client_ca_file.clone(),
+        reload_interval: seconds(section.reload_seconds, "tls.reload_seconds")?,
+    };
+    palisade_api::Tls::load(settings)
+        .map(|tls| Some(Arc::new(tls)))
+        .map_err(|problem| anyhow::anyhow!("TLS: {problem}"))
 }
 
 /// `[readiness]`: what `/readyz` checks besides reaching the stores.

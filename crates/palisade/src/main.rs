@@ -408,6 +408,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     let work = work_dir(&layout.data_dir, role)?;
     worker_settings.scratch_dir = work.clone();
     let http_limits = config::http_limits(&config.http, raise_open_file_limit())?;
+    let tls = config::tls(&config.tls)?;
     let metastore =
         open_metastore(&layout, config.storage.max_connections, common.new_database).await?;
     let blobs = BlobStore::open_in(&layout.blobstore_url, &layout.data_dir.join("scratch"))
@@ -598,7 +599,8 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         .with_context(|| format!("binding {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, data_dir = %layout.data_dir.display(), "palisade ready");
-    println!("listening on http://{address}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("listening on {scheme}://{address}");
 
     let mut http_stop = stop.clone();
     let shutdown = async move {
@@ -611,6 +613,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
                 listener,
                 service,
                 http_limits,
+                tls,
                 shutdown,
             ))
         } else {
@@ -618,6 +621,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
                 listener,
                 service,
                 http_limits,
+                tls,
                 shutdown,
             ))
         };

@@ -13,3 +13,4 @@ mod hostile;
 mod reputation;
 mod schema;
 mod support;
+mod tls;

@@ -371,10 +371,10 @@ async fn report(
     Query(params): Params,
     headers: HeaderMap,
 ) -> ApiResult {
-    caller(&service, &headers, &params).await?;
+    let caller = caller(&service, &headers, &params).await?;
     let first = number(&params, "first")?;
     let size = number(&params, "size")?;
-    match service.report_body(&data_id, first, size).await? {
+    match service.report_body(&caller, &data_id, first, size).await? {
         Some(body) => Ok(report_response(body)),
         None => Ok(not_found_body(&data_id)),
     }
@@ -386,7 +386,7 @@ async fn hash_lookup(
     Query(params): Params,
     headers: HeaderMap,
 ) -> ApiResult {
-    caller(&service, &headers, &params).await?;
+    let caller = caller(&service, &headers, &params).await?;
     let hours = match header_text(&headers, "timerange") {
         Some(text) if !text.trim().is_empty() => text
             .trim()
@@ -399,8 +399,9 @@ async fn hash_lookup(
         since: (hours > 0).then(|| now_millis() - hours * 3_600_000),
         include_in_progress: header_flag(&headers, "include-inprogress"),
         self_only: header_flag(&headers, "selfonly"),
+        username: None,
     };
-    match service.report_by_hash(&hash, &query).await? {
+    match service.report_by_hash(&caller, &hash, &query).await? {
         Some(body) => Ok(report_response(body)),
         None => Ok(not_found_body(&hash)),
     }
@@ -412,8 +413,8 @@ async fn cancel(
     Query(params): Params,
     headers: HeaderMap,
 ) -> ApiResult {
-    caller(&service, &headers, &params).await?;
-    service.cancel(&data_id).await?;
+    let caller = caller(&service, &headers, &params).await?;
+    service.cancel(&caller, &data_id).await?;
     let mut map = serde_json::Map::new();
     map.insert(data_id.to_ascii_lowercase(), json!("cancelled"));
     Ok(json_response(serde_json::Value::Object(map)))
@@ -456,9 +457,10 @@ async fn batch_status(
     Query(params): Params,
     headers: HeaderMap,
 ) -> ApiResult {
-    caller(&service, &headers, &params).await?;
+    let caller = caller(&service, &headers, &params).await?;
     let report = service
         .batch_status(
+            &caller,
             &batch_id,
             number(&params, "first")?,
             number(&params, "size")?,
@@ -473,8 +475,10 @@ async fn close_batch(
     Query(params): Params,
     headers: HeaderMap,
 ) -> ApiResult {
-    caller(&service, &headers, &params).await?;
-    Ok(json_response(service.close_batch(&batch_id).await?))
+    let caller = caller(&service, &headers, &params).await?;
+    Ok(json_response(
+        service.close_batch(&caller, &batch_id).await?,
+    ))
 }
 
 async fn cancel_batch(
@@ -483,8 +487,8 @@ async fn cancel_batch(
     Query(params): Params,
     headers: HeaderMap,
 ) -> ApiResult {
-    caller(&service, &headers, &params).await?;
-    service.cancel_batch(&batch_id).await?;
+    let caller = caller(&service, &headers, &params).await?;
+    service.cancel_batch(&caller, &batch_id).await?;
     let mut map = serde_json::Map::new();
     map.insert(batch_id.to_ascii_lowercase(), json!("cancelled"));
     Ok(json_response(serde_json::Value::Object(map)))
@@ -496,7 +500,7 @@ async fn batch_certificate(
     Query(params): Params,
     headers: HeaderMap,
 ) -> ApiResult {
-    caller(&service, &headers, &params).await?;
-    let body = service.batch_certificate(&batch_id).await?;
+    let caller = caller(&service, &headers, &params).await?;
+    let body = service.batch_certificate(&caller, &batch_id).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }

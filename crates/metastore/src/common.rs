@@ -152,16 +152,21 @@ where
         let Some(sha256) = sha256 else {
             return Ok(None);
         };
-        // `$3 = $3` keeps the rule parameter in the statement when it is not filtered on.
-        let mut filters = String::from(" AND $3 = $3");
+        // `$3 = $3` keeps the rule parameter in the statement when it is not filtered on (and
+        // `$4 = $4` the user).
+        let mut filters = String::from(" AND $3 = $3 AND $4 = $4");
         if query.rule.is_some() {
             filters.push_str(" AND j.rule = $3");
+        }
+        if query.username.is_some() {
+            filters.push_str(" AND j.username = $4");
         }
         if query.self_only {
             filters.push_str(" AND j.parent_id IS NULL");
         }
         let since = query.since.unwrap_or(i64::MIN);
         let rule = query.rule.as_deref().unwrap_or("");
+        let username = query.username.as_deref().unwrap_or("");
         let finished = format!(
             "SELECT {JOB_COLUMNS} FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 \
              WHERE j.sha256 = $1 AND j.state IN ('done', 'cancelled') AND j.finish_ts >= $2{filters} \
@@ -171,6 +176,7 @@ where
             .bind(sha256.as_str())
             .bind(since)
             .bind(rule)
+            .bind(username)
             .fetch_optional(&self.read)
             .await?;
         if let Some(row) = row {
@@ -188,6 +194,7 @@ where
             .bind(sha256.as_str())
             .bind(since)
             .bind(rule)
+            .bind(username)
             .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(job_from_row).transpose()

@@ -131,6 +131,8 @@ pub struct HashQuery {
     pub since: Option<Millis>,
     pub include_in_progress: bool,
     pub self_only: bool,
+    /// Only files submitted by this user (per-user isolation).
+    pub username: Option<String>,
 }
 
 /// What a cancel request did.

@@ -472,6 +472,8 @@ pub struct AuthSection {
     pub login_free_failures: u32,
     pub login_max_lockout_seconds: f64,
     pub login_window_seconds: f64,
+    /// Users (not admins) see, cancel and add to only their own files and batches.
+    pub isolate_users: bool,
 }
 
 impl Default for AuthSection {
@@ -484,6 +486,7 @@ impl Default for AuthSection {
             login_free_failures: throttle.free_failures,
             login_max_lockout_seconds: throttle.max_lockout.as_secs_f64(),
             login_window_seconds: throttle.window.as_secs_f64(),
+            isolate_users: false,
         }
     }
 }
@@ -720,6 +723,7 @@ pub fn service_settings(
                 "auth.login_window_seconds",
             )?,
         },
+        isolate_users: config.auth.isolate_users,
         api_keys: Vec::new(),
         node_stale_after: seconds(
             config.cluster.heartbeat_seconds * 3.0,

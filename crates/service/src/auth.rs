@@ -132,6 +132,18 @@ impl Service {
         Ok((session_id, session.csrf_token))
     }
 
+    /// Whether `caller` may see (read, cancel, add to) what `owner` submitted: always, unless
+    /// per-user isolation is on, when only admins see what others submitted. The one place this
+    /// is decided.
+    pub fn may_see(&self, caller: &Caller, owner: &str) -> bool {
+        !self.settings().isolate_users || caller.role == "admin" || caller.username == owner
+    }
+
+    /// The submitter whose files alone `caller` may see, when isolation restricts them.
+    pub(crate) fn visible_owner(&self, caller: &Caller) -> Option<String> {
+        (self.settings().isolate_users && caller.role != "admin").then(|| caller.username.clone())
+    }
+
     /// `POST /logout`: ends the session named by the apikey.
     pub async fn logout(&self, apikey: Option<&str>) -> ServiceResult<()> {
         let Some(apikey) = apikey.filter(|k| !k.is_empty()) else {

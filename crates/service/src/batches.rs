@@ -72,23 +72,26 @@ impl Service {
         Ok(batch_id)
     }
 
-    async fn batch_record(&self, batch_id: &str) -> ServiceResult<BatchRecord> {
+    /// The batch, if it exists and `caller` may see it.
+    async fn batch_record(&self, caller: &Caller, batch_id: &str) -> ServiceResult<BatchRecord> {
         let not_found = || ServiceError::NotFound("Batch not found".into());
         let id = BatchId::parse(batch_id).map_err(|_| not_found())?;
         self.metastore()
             .batch(id.as_str())
             .await?
+            .filter(|batch| self.may_see(caller, &batch.username))
             .ok_or_else(not_found)
     }
 
     /// `GET /file/batch/{id}` (also the answer of close): one page of members and the batch verdict.
     pub async fn batch_status(
         &self,
+        caller: &Caller,
         batch_id: &str,
         first: Option<u64>,
         size: Option<u64>,
     ) -> ServiceResult<BatchReport> {
-        let batch = self.batch_record(batch_id).await?;
+        let batch = self.batch_record(caller, batch_id).await?;
         let first = first.unwrap_or(0);
         let size = size.unwrap_or(DEFAULT_PAGE).clamp(1, 1000);
         // The verdict is read before the page, and members only ever become final, so the page
@@ -179,17 +182,17 @@ impl Service {
     }
 
     /// `POST /file/batch/{id}/close`.
-    pub async fn close_batch(&self, batch_id: &str) -> ServiceResult<BatchReport> {
-        let batch = self.batch_record(batch_id).await?;
+    pub async fn close_batch(&self, caller: &Caller, batch_id: &str) -> ServiceResult<BatchReport> {
+        let batch = self.batch_record(caller, batch_id).await?;
         self.metastore()
             .close_batch(&batch.batch_id, now_millis(), false)
             .await?;
-        self.batch_status(&batch.batch_id, None, None).await
+        self.batch_status(caller, &batch.batch_id, None, None).await
     }
 
     /// `POST /file/batch/{id}/cancel`: cancels unfinished members and closes the batch.
-    pub async fn cancel_batch(&self, batch_id: &str) -> ServiceResult<()> {
-        let batch = self.batch_record(batch_id).await?;
+    pub async fn cancel_batch(&self, caller: &Caller, batch_id: &str) -> ServiceResult<()> {
+        let batch = self.batch_record(caller, batch_id).await?;
         self.metastore()
             .close_batch(&batch.batch_id, now_millis(), true)
             .await?;
@@ -209,8 +212,12 @@ impl Service {
     ///
     /// The signature is RSA PKCS#1 v1.5 with SHA-256 over the exact bytes of the first document as
     /// served, from the start of the body through its closing `...` line and that line's newline.
-    pub async fn batch_certificate(&self, batch_id: &str) -> ServiceResult<String> {
-        let batch = self.batch_record(batch_id).await?;
+    pub async fn batch_certificate(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+    ) -> ServiceResult<String> {
+        let batch = self.batch_record(caller, batch_id).await?;
         let (count, members) = self
             .metastore()
             .batch_members(&batch.batch_id, 0, u64::MAX >> 1)

@@ -267,6 +267,9 @@ impl Service {
                     None => {
                         return Err(ServiceError::BadRequest(format!("Batch not found: {text}")));
                     }
+                    Some(batch) if !self.may_see(caller, &batch.username) => {
+                        return Err(ServiceError::BadRequest(format!("Batch not found: {text}")));
+                    }
                     Some(batch) if batch.closed_ts.is_some() => {
                         return Err(ServiceError::BadRequest("Batch is already closed".into()));
                     }
@@ -449,6 +452,7 @@ impl Service {
     /// its members from `first` (default 0), `size` at a time (default 50).
     pub async fn report_body(
         &self,
+        caller: &Caller,
         data_id: &str,
         first: Option<u64>,
         size: Option<u64>,
@@ -457,6 +461,8 @@ impl Service {
             return Ok(None);
         };
         match self.metastore().job(data_id.as_str()).await? {
+            // Someone else's file is as unknown as a file that does not exist.
+            Some(record) if !self.may_see(caller, &record.job.username) => Ok(None),
             Some(record) => {
                 let body = self.body_of(record)?;
                 self.with_members(body, first, size).await.map(Some)
@@ -512,13 +518,18 @@ impl Service {
     /// `GET /hash/{hash}`; `Err(NotFound)` for a malformed hash, `Ok(None)` when nothing matches.
     pub async fn report_by_hash(
         &self,
+        caller: &Caller,
         hash: &str,
         query: &HashQuery,
     ) -> ServiceResult<Option<ReportBody>> {
         let Some((kind, hash)) = HashKind::parse(hash.trim()) else {
             return Err(ServiceError::NotFound("Invalid hash format".into()));
         };
-        match self.metastore().latest_by_hash(kind, &hash, query).await? {
+        let query = HashQuery {
+            username: self.visible_owner(caller),
+            ..query.clone()
+        };
+        match self.metastore().latest_by_hash(kind, &hash, &query).await? {
             Some(record) => {
                 let body = self.body_of(record)?;
                 self.with_members(body, None, None).await.map(Some)
@@ -528,11 +539,16 @@ impl Service {
     }
 
     /// `POST /file/{data_id}/cancel`.
-    pub async fn cancel(&self, data_id: &str) -> ServiceResult<()> {
+    pub async fn cancel(&self, caller: &Caller, data_id: &str) -> ServiceResult<()> {
         let Ok(id) = DataId::parse(data_id) else {
             return Err(ServiceError::NotFound("Data ID not found".into()));
         };
-        let Some(record) = self.metastore().job(id.as_str()).await? else {
+        let Some(record) = self
+            .metastore()
+            .job(id.as_str())
+            .await?
+            .filter(|record| self.may_see(caller, &record.job.username))
+        else {
             return Err(ServiceError::NotFound("Data ID not found".into()));
         };
         if record.state.is_final() {

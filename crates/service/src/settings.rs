@@ -117,6 +117,8 @@ pub struct ServiceSettings {
     pub allow_anonymous: bool,
     /// Failed-login throttling per client address and account.
     pub login_throttle: crate::ThrottleSettings,
+    /// Users (not admins) see, cancel and add to only their own files and batches.
+    pub isolate_users: bool,
     pub api_keys: Vec<ApiKey>,
     /// A node whose last heartbeat is older than this shows as offline in `/stat/nodes`.
     pub node_stale_after: Duration,
@@ -133,6 +135,7 @@ impl Default for ServiceSettings {
             session_idle: Duration::from_secs(3600),
             allow_anonymous: false,
             login_throttle: crate::ThrottleSettings::default(),
+            isolate_users: false,
             api_keys: Vec::new(),
             node_stale_after: Duration::from_secs(15),
             engines_from_registry: false,

@@ -363,3 +363,155 @@ async fn a_copy_of_the_database_holds_no_usable_session_id() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+fn hash_password(password: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+async fn as_user(server: &Server, key: &str, method: reqwest::Method, path: &str) -> (u16, Value) {
+    let response = server
+        .client
+        .request(method, server.url(path))
+        .header("apikey", key)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn with_isolation_on_a_user_sees_only_their_own_files_and_batches() {
+    let users = format!(
+        "[[users]]\nname = \"alice\"\nrole = \"user\"\npassword_hash = {:?}\n\n\
+         [[users]]\nname = \"bob\"\nrole = \"user\"\npassword_hash = {:?}\n",
+        hash_password("alice-secret"),
+        hash_password("bob-secret")
+    );
+    let server = Server::start(&format!("[auth]\nisolate_users = true\n\n{users}"));
+    let alice = server.login("alice", "alice-secret").await;
+    let bob = server.login("bob", "bob-secret").await;
+    let id = server
+        .submit_with(
+            server
+                .client
+                .post(server.url("/file"))
+                .header("apikey", &alice)
+                .header("filename", "alice.txt"),
+            b"alice's private file".to_vec(),
+        )
+        .await;
+    let own = loop {
+        let (_, report) = as_user(
+            &server,
+            &alice,
+            reqwest::Method::GET,
+            &format!("/file/{id}"),
+        )
+        .await;
+        if report["scan_results"]["progress_percentage"] == 100 {
+            break report;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let sha256 = own["file_info"]["sha256"].as_str().unwrap().to_string();
+
+    // Bob cannot tell it exists.
+    let (status, body) = as_user(&server, &bob, reqwest::Method::GET, &format!("/file/{id}")).await;
+    assert_eq!((status, &body[&id]), (200, &json!("Not Found")));
+    let (status, body) = as_user(
+        &server,
+        &bob,
+        reqwest::Method::GET,
+        &format!("/hash/{sha256}"),
+    )
+    .await;
+    assert_eq!((status, &body[&sha256]), (200, &json!("Not Found")));
+    let (status, _) = as_user(
+        &server,
+        &bob,
+        reqwest::Method::POST,
+        &format!("/file/{id}/cancel"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Alice and the admin can.
+    let (_, body) = as_user(
+        &server,
+        &alice,
+        reqwest::Method::GET,
+        &format!("/hash/{sha256}"),
+    )
+    .await;
+    assert_eq!(body["data_id"], id.as_str());
+    let (_, body) = as_user(
+        &server,
+        API_KEY,
+        reqwest::Method::GET,
+        &format!("/file/{id}"),
+    )
+    .await;
+    assert_eq!(body["data_id"], id.as_str());
+
+    // Batches likewise.
+    let (_, created) = as_user(&server, &alice, reqwest::Method::POST, "/file/batch").await;
+    let batch = created["batch_id"].as_str().unwrap().to_string();
+    for (method, path) in [
+        (reqwest::Method::GET, format!("/file/batch/{batch}")),
+        (
+            reqwest::Method::GET,
+            format!("/file/batch/{batch}/certificate"),
+        ),
+        (reqwest::Method::POST, format!("/file/batch/{batch}/close")),
+        (reqwest::Method::POST, format!("/file/batch/{batch}/cancel")),
+    ] {
+        let (status, body) = as_user(&server, &bob, method, &path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    let intruder = server
+        .client
+        .post(server.url("/file"))
+        .header("apikey", &bob)
+        .header("batch", &batch)
+        .body("slipped in")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(intruder.status(), 400);
+    let (status, body) = as_user(
+        &server,
+        &alice,
+        reqwest::Method::GET,
+        &format!("/file/batch/{batch}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["batch_files"]["batch_count"], 0);
+
+    // Without isolation (the default) any authenticated caller may read any data_id.
+    let open = Server::start(&users);
+    let alice = open.login("alice", "alice-secret").await;
+    let bob = open.login("bob", "bob-secret").await;
+    let id = open
+        .submit_with(
+            open.client.post(open.url("/file")).header("apikey", &alice),
+            b"shared by default".to_vec(),
+        )
+        .await;
+    let (_, body) = as_user(&open, &bob, reqwest::Method::GET, &format!("/file/{id}")).await;
+    assert_eq!(body["data_id"], id.as_str());
+}

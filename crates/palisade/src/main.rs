@@ -352,19 +352,12 @@ impl Role {
 /// What keeps the stores from taking new files now: a write that fails, or a disk with less than
 /// `min_free` bytes free.
 async fn storage_problems(service: &Service, disks: &[PathBuf], min_free: u64) -> Vec<String> {
-    let limit = Duration::from_secs(3);
     let mut problems = Vec::new();
     let now = palisade_model::now_millis();
-    match tokio::time::timeout(limit, service.metastore().probe_write(now)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => problems.push(format!("metastore cannot write: {error}")),
-        Err(_) => problems.push("metastore cannot write: no answer within 3 s".into()),
-    }
-    match tokio::time::timeout(limit, service.blobs().probe_write()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => problems.push(format!("blob store cannot write: {error}")),
-        Err(_) => problems.push("blob store cannot write: no answer within 3 s".into()),
-    }
+    let metastore = service.metastore().probe_write(now);
+    problems.extend(palisade_service::probe("metastore cannot write", metastore).await);
+    let blobs = service.blobs().probe_write();
+    problems.extend(palisade_service::probe("blob store cannot write", blobs).await);
     for disk in disks {
         if let Ok(stat) = rustix::fs::statvfs(disk) {
             let free = stat.f_bavail.saturating_mul(stat.f_frsize);

@@ -77,6 +77,18 @@ impl From<palisade_blobstore::BlobError> for ServiceError {
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
+/// What a storage check found wrong, as `"<what>: <reason>"`; a check gets 3 s to answer.
+pub async fn probe<E: std::fmt::Display>(
+    what: &str,
+    check: impl Future<Output = Result<(), E>>,
+) -> Option<String> {
+    match tokio::time::timeout(std::time::Duration::from_secs(3), check).await {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(format!("{what}: {error}")),
+        Err(_) => Some(format!("{what}: no answer within 3 s")),
+    }
+}
+
 /// The service handle shared by every request handler.
 #[derive(Clone)]
 pub struct Service {
@@ -139,18 +151,9 @@ impl Service {
     /// `/readyz`: whether the metastore and the blob store answer (within 3 s each). The
     /// problems, when there are any.
     pub async fn readiness(&self) -> Vec<String> {
-        let limit = std::time::Duration::from_secs(3);
         let mut problems = Vec::new();
-        match tokio::time::timeout(limit, self.metastore().ping()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => problems.push(format!("metastore unreachable: {error}")),
-            Err(_) => problems.push("metastore unreachable: no answer within 3 s".into()),
-        }
-        match tokio::time::timeout(limit, self.blobs().check()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => problems.push(format!("blob store unreachable: {error}")),
-            Err(_) => problems.push("blob store unreachable: no answer within 3 s".into()),
-        }
+        problems.extend(probe("metastore unreachable", self.metastore().ping()).await);
+        problems.extend(probe("blob store unreachable", self.blobs().check()).await);
         problems.extend(
             self.inner
                 .storage_problems

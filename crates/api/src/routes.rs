@@ -55,7 +55,22 @@ pub fn router(service: Service) -> Router {
 
 /// Turns error answers that are not JSON (axum's own rejections: a body over its limit is 413
 /// `text/plain`, for example) into `{"err":...}` with the same status and their text.
+///
+/// Error answers also close the connection: many are given before the request body was read
+/// (too large, queue full, no Content-Length), and the connection cannot carry another request
+/// after an unread body, so the client is told not to reuse it.
 async fn json_errors(response: Response) -> Response {
+    let mut response = json_error_body(response).await;
+    if response.status().is_client_error() || response.status().is_server_error() {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+async fn json_error_body(response: Response) -> Response {
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)

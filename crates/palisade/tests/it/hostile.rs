@@ -142,6 +142,8 @@ async fn oversize_and_malformed_requests_get_json_errors() {
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
+    // The body was not read, so the connection is not offered for reuse.
+    assert_eq!(response.headers()["connection"], "close");
     assert!(response.json::<Value>().await.unwrap()["err"].is_string());
 
     let long_url = format!(

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Server, eicar};
 
-async fn create_batch(server: &Server, user_data: &str) -> String {
+pub async fn create_batch(server: &Server, user_data: &str) -> String {
     let response = server
         .post("/file/batch")
         .header("user-data", user_data)

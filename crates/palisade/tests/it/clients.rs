@@ -292,15 +292,7 @@ fn check_batch(status: &Value) -> bool {
 #[tokio::test]
 async fn a_batch_reads_in_progress_until_every_member_is_final() {
     let server = Server::start(&format!("{}\n[queue]\nworkers = 2\n", slow_scanner(0.3)));
-    let created: Value = server
-        .post("/file/batch")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let batch = created["batch_id"].as_str().unwrap().to_string();
+    let batch = crate::batches::create_batch(&server, "").await;
     let mut ids = Vec::new();
     for (index, body) in [
         format!("bad {SLOW_MARKER}"),
@@ -365,15 +357,7 @@ async fn a_batch_reads_in_progress_until_every_member_is_final() {
 
     // A cancelled batch gets its certificate at once.
     let gateway = Server::start_gateway("");
-    let created: Value = gateway
-        .post("/file/batch")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let batch = created["batch_id"].as_str().unwrap().to_string();
+    let batch = crate::batches::create_batch(&gateway, "").await;
     gateway
         .submit_with(
             gateway.post("/file").header("batch", &batch),

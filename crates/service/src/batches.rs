@@ -123,7 +123,13 @@ impl Service {
                 .await?;
             first += page.len() as u64;
             for record in &page {
-                verdict.absorb(record, &self.report_of(record)?);
+                // Only final members count, so only theirs are read.
+                let report = record
+                    .state
+                    .is_final()
+                    .then(|| self.report_of(record))
+                    .transpose()?;
+                verdict.absorb(record, report.as_ref());
             }
             if page.len() < 500 {
                 break;
@@ -222,9 +228,13 @@ impl Service {
             .metastore()
             .batch_members(&batch.batch_id, 0, u64::MAX >> 1)
             .await?;
+        let reports = members
+            .iter()
+            .map(|record| self.report_of(record))
+            .collect::<ServiceResult<Vec<_>>>()?;
         let mut verdict = BatchVerdict::default();
-        for record in &members {
-            verdict.absorb(record, &self.report_of(record)?);
+        for (record, report) in members.iter().zip(&reports) {
+            verdict.absorb(record, Some(report));
         }
         if verdict.in_progress() && !batch.cancelled {
             return Err(ServiceError::BadRequest(format!(
@@ -238,8 +248,7 @@ impl Service {
             ServiceError::Internal("Batch signing key is unavailable".into())
         })?;
         let mut files = Vec::with_capacity(members.len());
-        for record in &members {
-            let report = self.report_of(record)?;
+        for report in &reports {
             files.push(serde_json::json!({
                 "data_id": report.data_id,
                 "display_name": report.file_info.display_name,
@@ -309,11 +318,12 @@ impl BatchVerdict {
         u32::try_from(share).unwrap_or(99).min(99)
     }
 
-    fn absorb(&mut self, record: &JobRecord, report: &FileReport) {
+    /// Counts `record`; a final member's `report` decides with the others.
+    fn absorb(&mut self, record: &JobRecord, report: Option<&FileReport>) {
         self.seen += 1;
-        if !record.state.is_final() {
+        let Some(report) = report.filter(|_| record.state.is_final()) else {
             return;
-        }
+        };
         self.finished += 1;
         self.last_finish = self.last_finish.max(record.finish_ts);
         let result = report.result();

@@ -93,9 +93,11 @@ impl Clamd {
         clamd
     }
 
+    /// Waits until clamd answers PING: the socket file appears at bind(), before
+    /// listen(), so its existence alone does not mean connections are accepted.
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !self.socket().exists() {
+        while !self.answers_ping() {
             if let Ok(Some(status)) = self.child.try_wait() {
                 let log =
                     std::fs::read_to_string(self.dir.path().join("clamd.log")).unwrap_or_default();
@@ -108,6 +110,18 @@ impl Clamd {
 
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("clamd.sock")
+    }
+
+    fn answers_ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::os::unix::net::UnixStream::connect(self.socket()) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut reply = Vec::new();
+        stream.write_all(b"zPING\0").is_ok()
+            && stream.read_to_end(&mut reply).is_ok()
+            && reply.starts_with(b"PONG")
     }
 
     /// The daemon's process id.

@@ -45,6 +45,9 @@ pub struct YaraEngine {
     loaded: RwLock<Arc<Loaded>>,
 }
 
+/// Files up to this size may stay in a thread's scanner after their scan (see `memory_for`).
+const RETAINED_BYTES: u64 = 1 << 20;
+
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 type BorrowedScanner<'rules> = yara_x::Scanner<'rules>;
@@ -279,6 +282,14 @@ impl Engine for YaraEngine {
         }
     }
 
+    /// YARA-X reads or maps the whole file: rules may look anywhere in it (modules, `filesize`,
+    /// offsets), so it is not scanned in blocks. A file over [`RETAINED_BYTES`] is let go when
+    /// its scan ends; a smaller one stays in its thread's scanner until that thread's next scan,
+    /// so at most 1 MiB per blocking thread is held beyond the budget.
+    fn memory_for(&self, sample: &Sample<'_>) -> u64 {
+        sample.size
+    }
+
     fn scan(&self, sample: &Sample<'_>, limits: &Limits) -> Result<Finding, EngineError> {
         if sample.size > limits.max_bytes {
             return Err(EngineError::NotScanned(format!(
@@ -298,7 +309,16 @@ impl Engine for YaraEngine {
                 }));
             }
             let scanner = cached.as_mut().expect("scanner was just cached");
-            scanner.with_dependent_mut(|_, scanner| scan_with(scanner, sample, limits))
+            scanner.with_dependent_mut(|_, scanner| {
+                let outcome = scan_with(scanner, sample, limits);
+                if sample.size > RETAINED_BYTES {
+                    // A YARA-X scanner keeps the last file it scanned (read or mapped) until its
+                    // next scan: scanning nothing lets a big file go now, not whenever this
+                    // thread scans again.
+                    let _ = scanner.scan(&[]);
+                }
+                outcome
+            })
         })?;
         let verdict = match worst {
             ScanResult::NoThreatDetected => 0,

@@ -442,6 +442,9 @@ pub struct QueueSection {
     pub poll_interval_ms: u64,
     /// Share of running jobs archive members may take (0 to 1], so archives never starve other files.
     pub archive_member_share: f64,
+    /// MiB of files that engines may hold in memory at once (YARA reads or maps whole files);
+    /// a file that needs more is not scanned by that engine.
+    pub scan_memory_mib: u64,
 }
 
 impl Default for QueueSection {
@@ -456,6 +459,7 @@ impl Default for QueueSection {
             engine_timeout_seconds: 60.0,
             poll_interval_ms: 500,
             archive_member_share: 0.5,
+            scan_memory_mib: 1024,
         }
     }
 }
@@ -761,6 +765,10 @@ pub fn worker_settings(config: &ConfigFile) -> anyhow::Result<WorkerSettings> {
         bail!("queue.archive_member_share must be more than 0 and at most 1");
     }
     settings.archive_member_share = queue.archive_member_share;
+    if queue.scan_memory_mib == 0 {
+        bail!("queue.scan_memory_mib must be at least 1");
+    }
+    settings.scan_memory = queue.scan_memory_mib.saturating_mul(1 << 20);
     Ok(settings)
 }
 

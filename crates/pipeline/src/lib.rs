@@ -191,6 +191,13 @@ pub trait Engine: Send + Sync + 'static {
     fn refresh(&self) -> EngineStatus {
         self.status()
     }
+    /// Bytes this engine holds in the server's memory at once while scanning `sample` (a
+    /// whole-file read or memory map counts its size). The worker reserves them from the scan
+    /// memory budget before the scan starts, so big files wait for each other instead of adding
+    /// up. Engines that stream the file, or hand it to another process, keep the default 0.
+    fn memory_for(&self, _sample: &Sample<'_>) -> u64 {
+        0
+    }
     fn scan(&self, sample: &Sample<'_>, limits: &Limits) -> Result<Finding, EngineError>;
 }
 

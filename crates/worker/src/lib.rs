@@ -31,6 +31,9 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// Engine runs in flight at once across all workers.
     pub engine_concurrency: usize,
+    /// Bytes of files that engines may hold in memory at once, across all workers (see
+    /// [`Engine::memory_for`]); a file that needs more is not scanned by that engine.
+    pub scan_memory: u64,
     /// Share (0 to 1] of the jobs this node runs at once that archive members may take, so
     /// that archives never starve other files.
     pub archive_member_share: f64,
@@ -62,6 +65,7 @@ impl Default for WorkerSettings {
             engine_timeout: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
             engine_concurrency: cores * 4,
+            scan_memory: 1 << 30,
             archive_member_share: 0.5,
             scratch_dir: std::env::temp_dir(),
         }
@@ -72,6 +76,8 @@ struct Shared {
     service: Service,
     settings: WorkerSettings,
     engine_slots: Semaphore,
+    /// The scan memory budget, one permit per KiB.
+    scan_memory: Arc<Semaphore>,
     /// Archive extractions running at once (each holds decoder state and buffers).
     extraction_slots: Semaphore,
 }
@@ -87,6 +93,7 @@ pub async fn run_workers(
 ) {
     let shared = Arc::new(Shared {
         engine_slots: Semaphore::new(settings.engine_concurrency.max(1)),
+        scan_memory: Arc::new(Semaphore::new(budget_kib(settings.scan_memory) as usize)),
         extraction_slots: Semaphore::new(settings.workers.max(1)),
         service,
         settings,
@@ -419,9 +426,34 @@ async fn run_one_engine(
         timeout,
         ..Limits::default()
     };
+    let needed = engine.memory_for(&Sample {
+        path: &path,
+        size: job.size,
+        display_name: &job.display_name,
+        hashes: &job.hashes,
+    });
+    let reservation = match memory_reservation(needed, shared.settings.scan_memory) {
+        Ok(kib) => kib,
+        Err(reason) => {
+            return EngineRun {
+                descriptor,
+                def_time,
+                scan_time_ms: 0,
+                outcome: RunOutcome::NotScanned(reason),
+            };
+        }
+    };
+    // Memory first, then an engine slot: a big file waiting for memory holds no slot. The
+    // memory is given back when the scan ends, even if the worker stopped waiting for it.
+    let memory = shared
+        .scan_memory
+        .clone()
+        .acquire_many_owned(reservation)
+        .await;
     let _slot = shared.engine_slots.acquire().await;
     let started = Instant::now();
     let task = tokio::task::spawn_blocking(move || {
+        let _memory = memory;
         let sample = Sample {
             path: &path,
             size: job.size,
@@ -453,5 +485,39 @@ async fn run_one_engine(
         def_time,
         scan_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
         outcome,
+    }
+}
+
+/// The scan memory budget in KiB, the unit of its semaphore.
+fn budget_kib(budget: u64) -> u32 {
+    u32::try_from(budget / 1024).unwrap_or(u32::MAX)
+}
+
+/// How many KiB of the scan memory budget a run that holds `needed` bytes reserves (rounded
+/// up; 0 when it holds none), or why it cannot run within the budget at all.
+fn memory_reservation(needed: u64, budget: u64) -> Result<u32, String> {
+    if needed > budget {
+        return Err(format!(
+            "the engine would hold the whole file ({needed} bytes) in memory, more than the \
+             scan memory budget of {budget} bytes (queue.scan_memory_mib)"
+        ));
+    }
+    Ok(u32::try_from(needed.div_ceil(1024))
+        .unwrap_or(u32::MAX)
+        .min(budget_kib(budget)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_reserve_their_memory_rounded_up_and_larger_files_are_refused() {
+        assert_eq!(memory_reservation(0, 1 << 20), Ok(0));
+        assert_eq!(memory_reservation(1, 1 << 20), Ok(1));
+        assert_eq!(memory_reservation(1 << 20, 1 << 20), Ok(1024));
+        let refused = memory_reservation((1 << 20) + 1, 1 << 20).unwrap_err();
+        assert!(refused.contains("1048577 bytes"), "{refused}");
+        assert!(refused.contains("queue.scan_memory_mib"), "{refused}");
     }
 }

@@ -1,4 +1,5 @@
-//! Heavy end-to-end tests: crash recovery, concurrent clients, and memory on a 1 GiB upload.
+//! Heavy end-to-end tests: crash recovery, concurrent clients, memory on a 1 GiB upload, and
+//! memory while 20 large files are scanned at once.
 
 use std::time::{Duration, Instant};
 
@@ -195,4 +196,98 @@ fn expected_sha256() -> String {
     }
     let output = child.wait_with_output().unwrap();
     String::from_utf8(output.stdout).unwrap()[..64].to_string()
+}
+
+#[tokio::test]
+async fn heavy_twenty_concurrent_200_mib_files_are_scanned_within_the_memory_budget() {
+    const BUDGET_MIB: u64 = 256;
+    const FILES: u8 = 20;
+    const CHUNKS: usize = 200;
+    let data_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data_dir.path().join("yara-rules")).unwrap();
+    std::fs::write(
+        data_dir.path().join("yara-rules/marker.yar"),
+        "rule Tail_Marker { meta: verdict = \"infected\" strings: $m = \"palisade-tail-marker\" condition: $m }",
+    )
+    .unwrap();
+    let server = Server::launch(
+        "serve",
+        data_dir.path(),
+        &format!(
+            "[queue]\nscan_memory_mib = {BUDGET_MIB}\n\n\
+             [[rules]]\nname = \"Default\"\nengines = [\"filetype\", \"yara\"]\n"
+        ),
+    );
+    let pid = server.pid();
+    for index in 0..4 {
+        let warm = server.submit("warm.bin", vec![index as u8; 4 << 20]).await;
+        server.wait_final(&warm).await;
+    }
+    let (baseline_peak, _) = memory_kib(pid);
+
+    // 20 different files of 200 MiB at once; the odd ones end with the marker, so that a scan
+    // that skipped or cut the file would miss it.
+    let started = Instant::now();
+    let mut uploads = tokio::task::JoinSet::new();
+    for file in 0..FILES {
+        let request = server
+            .post("/file")
+            .header("filename", format!("large-{file}.bin"));
+        uploads.spawn(async move {
+            let mut last = vec![file; 1 << 20];
+            if file % 2 == 1 {
+                let marker = b"palisade-tail-marker";
+                let at = last.len() - marker.len();
+                last[at..].copy_from_slice(marker);
+            }
+            let chunk = Bytes::from(vec![file; 1 << 20]);
+            let last = Bytes::from(last);
+            let body = futures_util::stream::iter((0..CHUNKS).map(move |index| {
+                Ok::<_, std::io::Error>(if index + 1 == CHUNKS {
+                    last.clone()
+                } else {
+                    chunk.clone()
+                })
+            }));
+            let response = request
+                .header(reqwest::header::CONTENT_LENGTH, (CHUNKS << 20).to_string())
+                .body(reqwest::Body::wrap_stream(body))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let json: serde_json::Value = response.json().await.unwrap();
+            (file, json["data_id"].as_str().unwrap().to_string())
+        });
+    }
+    let mut ids = Vec::new();
+    while let Some(joined) = uploads.join_next().await {
+        ids.push(joined.unwrap());
+    }
+    eprintln!(
+        "uploaded in {:.1} s; peak RSS {} MiB",
+        started.elapsed().as_secs_f64(),
+        memory_kib(pid).0 / 1024
+    );
+    for (file, data_id) in &ids {
+        let report = server.wait_final(data_id).await;
+        let yara = &report["scan_results"]["scan_details"]["YARA"];
+        let expected = if file % 2 == 1 { 1 } else { 0 };
+        assert_eq!(yara["scan_result_i"], expected, "file {file}: {yara}");
+        assert_eq!(report["scan_results"]["scan_all_result_i"], expected);
+    }
+    let (peak, _) = memory_kib(pid);
+    eprintln!(
+        "20 x 200 MiB with YARA: {:.1} s; peak RSS {} MiB before, {} MiB after (budget {BUDGET_MIB} MiB)",
+        started.elapsed().as_secs_f64(),
+        baseline_peak / 1024,
+        peak / 1024
+    );
+    // The bound the README states: the budget plus what the server itself needs, which is about
+    // 150 MiB while 20 uploads stream in (the same uploads with only the file type engine).
+    assert!(
+        peak / 1024 < BUDGET_MIB + 192,
+        "peak RSS {} MiB is over the {BUDGET_MIB} MiB scan memory budget plus 192 MiB",
+        peak / 1024
+    );
 }

@@ -1,5 +1,6 @@
 //! Workers with scripted engines: a failing, crashing or hanging engine is recorded with its
-//! reason and never reads as clean, and a job that keeps failing ends as Failed.
+//! reason and never reads as clean, and a job that keeps failing ends as Failed. Engines that
+//! hold whole files in memory stay within the scan memory budget.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -307,5 +308,86 @@ async fn a_file_over_its_global_timeout_ends_as_global_timeout_exceeded() {
             .iter()
             .any(|v| v.contains("global timeout of 1000 ms"))
     );
+    workers.stop().await;
+}
+
+/// An engine that reads each file whole into memory, and records the most it held at once.
+struct WholeFileEngine {
+    descriptor: EngineDescriptor,
+    held: std::sync::atomic::AtomicU64,
+    peak: std::sync::atomic::AtomicU64,
+}
+
+impl Engine for WholeFileEngine {
+    fn descriptor(&self) -> &EngineDescriptor {
+        &self.descriptor
+    }
+
+    fn status(&self) -> EngineStatus {
+        EngineStatus::production("1", "2026-01-01T00:00:00.000Z")
+    }
+
+    fn memory_for(&self, sample: &Sample<'_>) -> u64 {
+        sample.size
+    }
+
+    fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
+        use std::sync::atomic::Ordering;
+        let bytes = std::fs::read(sample.path)?;
+        let held = self.held.fetch_add(bytes.len() as u64, Ordering::SeqCst) + bytes.len() as u64;
+        self.peak.fetch_max(held, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(40));
+        self.held.fetch_sub(bytes.len() as u64, Ordering::SeqCst);
+        Ok(Finding::clean())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_file_scans_share_the_memory_budget_and_bigger_files_are_not_scanned() {
+    let engine = Arc::new(WholeFileEngine {
+        descriptor: EngineDescriptor {
+            id: "whole".into(),
+            name: "Whole".into(),
+            stage: Stage::Yara,
+            in_scan_details: true,
+            kind: palisade_model::EngineKind::Yara,
+        },
+        held: Default::default(),
+        peak: Default::default(),
+    });
+    let fixture = fixture(vec![engine.clone()]).await;
+    let workers = Workers::start(
+        &fixture,
+        WorkerSettings {
+            scan_memory: 2500,
+            engine_timeout: Duration::from_secs(10),
+            ..settings()
+        },
+    );
+    let mut ids = Vec::new();
+    for index in 0..8u8 {
+        let bytes: &'static [u8] = Vec::leak(vec![index; 1000]);
+        ids.push(submit(&fixture.service, bytes).await);
+    }
+    let too_big: &'static [u8] = Vec::leak(vec![b'x'; 3000]);
+    let big_id = submit(&fixture.service, too_big).await;
+    for data_id in &ids {
+        let report = wait_final(&fixture.service, data_id).await;
+        assert_eq!(report.scan_results.scan_all_result_i, 0);
+    }
+    let peak = engine.peak.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1000..=2000).contains(&peak),
+        "at most two 1000-byte files fit a 2500-byte budget at once, held {peak}"
+    );
+    let report = wait_final(&fixture.service, &big_id).await;
+    let whole = &report.scan_results.scan_details["Whole"];
+    assert_eq!(whole.scan_result_i, 10, "{whole:?}");
+    assert!(
+        whole.threat_found.contains("scan memory budget"),
+        "{}",
+        whole.threat_found
+    );
+    assert_ne!(report.scan_results.scan_all_result_i, 0, "never clean");
     workers.stop().await;
 }

@@ -2,6 +2,7 @@
 //! connection limits, and the one place where errors become status codes and `{"err":...}`
 //! bodies. The only crate that knows HTTP.
 
+pub mod decode;
 mod error;
 mod listener;
 mod routes;

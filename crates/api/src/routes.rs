@@ -11,10 +11,13 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use palisade_metastore::HashQuery;
 use palisade_model::now_millis;
-use palisade_service::{Caller, ContentEncoding, ReportBody, Service, SubmitRequest, UploadLength};
+use palisade_service::{Caller, ReportBody, Service, UploadLength};
 use serde_json::json;
 
 use crate::ApiError;
+use crate::decode::{
+    apikey, header_flag, header_text, is_file_field, is_multipart, number, submit_request,
+};
 
 type Params = Query<HashMap<String, String>>;
 type ApiResult = Result<Response, ApiError>;
@@ -92,49 +95,12 @@ async fn json_error_body(response: Response) -> Response {
     ApiError::new(status, message).into_response()
 }
 
-/// A header's value, URL-decoded as UTF-8 (clients percent-encode names, rules and metadata).
-fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
-    let raw = headers.get(name)?;
-    let text = match raw.to_str() {
-        Ok(text) => text.to_string(),
-        Err(_) => String::from_utf8_lossy(raw.as_bytes()).into_owned(),
-    };
-    Some(
-        percent_encoding::percent_decode_str(&text)
-            .decode_utf8_lossy()
-            .into_owned(),
-    )
-}
-
-fn header_flag(headers: &HeaderMap, name: &str) -> bool {
-    header_text(headers, name)
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1")
-}
-
-fn apikey<'a>(headers: &'a HeaderMap, params: &'a HashMap<String, String>) -> Option<&'a str> {
-    headers
-        .get("apikey")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| params.get("apikey").map(String::as_str))
-}
-
 async fn caller(
     service: &Service,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
 ) -> Result<Caller, ApiError> {
     Ok(service.authenticate(apikey(headers, params)).await?)
-}
-
-fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
-    match params.get(name) {
-        None => Ok(None),
-        Some(text) => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("Invalid {name} parameter"))),
-    }
 }
 
 fn json_response(value: impl serde::Serialize) -> Response {
@@ -239,78 +205,6 @@ async fn rules(
     Ok(json_response(list))
 }
 
-fn submit_request(headers: &HeaderMap) -> Result<SubmitRequest, ApiError> {
-    let chunked = headers
-        .get(header::TRANSFER_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    let length = match headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        _ if chunked => UploadLength::Chunked,
-        Some(length) => UploadLength::Known(length),
-        None => UploadLength::Missing,
-    };
-    let mut passwords: Vec<(u32, String)> = Vec::new();
-    for name in headers.keys() {
-        let Some(suffix) = name.as_str().strip_prefix("archivepwd") else {
-            continue;
-        };
-        let order = if suffix.is_empty() {
-            0
-        } else {
-            match suffix.parse::<u32>() {
-                Ok(n) if n >= 1 => n,
-                _ => continue,
-            }
-        };
-        if let Some(value) = header_text(headers, name.as_str()) {
-            passwords.push((order, value));
-        }
-    }
-    passwords.sort();
-    let encoding = header_text(headers, "content-encoding").unwrap_or_default();
-    let encoding = ContentEncoding::parse(&encoding).ok_or_else(|| {
-        ApiError::bad_request(format!("Unsupported content-encoding: {encoding}"))
-    })?;
-    let global_timeout = match header_text(headers, "global-timeout") {
-        Some(text) if !text.trim().is_empty() => match text.trim().parse::<u64>() {
-            Ok(seconds) if seconds > 0 => Some(std::time::Duration::from_secs(seconds)),
-            _ => return Err(ApiError::bad_request("Invalid global-timeout header")),
-        },
-        _ => None,
-    };
-    Ok(SubmitRequest {
-        length,
-        filename: header_text(headers, "filename").unwrap_or_default(),
-        rule: header_text(headers, "rule").or_else(|| header_text(headers, "workflow")),
-        user_agent: header_text(headers, "user_agent").unwrap_or_default(),
-        batch_id: header_text(headers, "batch"),
-        archive_passwords: passwords.into_iter().map(|(_, p)| p).collect(),
-        metadata: header_text(headers, "metadata").unwrap_or_default(),
-        callback_url: callback_url(headers),
-        local_path: header_text(headers, "filepath").filter(|p| !p.trim().is_empty()),
-        encoding,
-        global_timeout,
-    })
-}
-
-/// The `callbackurl` header: taken as sent when it already is a URL (decoding would corrupt its
-/// own percent-escapes), URL-decoded when the client encoded the whole value.
-fn callback_url(headers: &HeaderMap) -> String {
-    let Some(raw) = headers.get("callbackurl") else {
-        return String::new();
-    };
-    let text = String::from_utf8_lossy(raw.as_bytes()).trim().to_string();
-    let lower = text.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        return text;
-    }
-    header_text(headers, "callbackurl").unwrap_or_default()
-}
-
 async fn submit(
     State(service): State<Service>,
     Query(params): Params,
@@ -319,49 +213,44 @@ async fn submit(
     let headers = request.headers().clone();
     let caller = caller(&service, &headers, &params).await?;
     let mut submit = submit_request(&headers)?;
-    let multipart = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let data_id = if multipart && matches!(submit.length, UploadLength::Known(n) if n > 0) {
-        let mut form = Multipart::from_request(request, &())
-            .await
-            .map_err(|e| ApiError::bad_request(format!("Invalid multipart body: {e}")))?;
-        let field = loop {
-            match form.next_field().await {
-                Ok(Some(field)) if field.file_name().is_some() || field.name() == Some("file") => {
-                    break field;
+    let data_id =
+        if is_multipart(&headers) && matches!(submit.length, UploadLength::Known(n) if n > 0) {
+            let mut form = Multipart::from_request(request, &())
+                .await
+                .map_err(|e| ApiError::bad_request(format!("Invalid multipart body: {e}")))?;
+            let field = loop {
+                match form.next_field().await {
+                    Ok(Some(field)) if is_file_field(&field) => break field,
+                    Ok(Some(_)) => continue,
+                    Ok(None) => return Err(palisade_service::ServiceError::EmptyFile.into()),
+                    Err(e) => {
+                        return Err(ApiError::bad_request(format!(
+                            "Invalid multipart body: {e}"
+                        )));
+                    }
                 }
-                Ok(Some(_)) => continue,
-                Ok(None) => return Err(palisade_service::ServiceError::EmptyFile.into()),
-                Err(e) => {
-                    return Err(ApiError::bad_request(format!(
-                        "Invalid multipart body: {e}"
-                    )));
-                }
+            };
+            if submit.filename.is_empty() {
+                submit.filename = field.file_name().unwrap_or_default().to_string();
             }
+            let field = std::sync::Arc::new(tokio::sync::Mutex::new(field));
+            service
+                .submit(&caller, submit, move || {
+                    let field = field.clone();
+                    async move { field.lock().await.chunk().await }
+                })
+                .await?
+        } else {
+            let stream = std::sync::Arc::new(tokio::sync::Mutex::new(
+                request.into_body().into_data_stream(),
+            ));
+            service
+                .submit(&caller, submit, move || {
+                    let stream = stream.clone();
+                    async move { stream.lock().await.next().await.transpose() }
+                })
+                .await?
         };
-        if submit.filename.is_empty() {
-            submit.filename = field.file_name().unwrap_or_default().to_string();
-        }
-        let field = std::sync::Arc::new(tokio::sync::Mutex::new(field));
-        service
-            .submit(&caller, submit, move || {
-                let field = field.clone();
-                async move { field.lock().await.chunk().await }
-            })
-            .await?
-    } else {
-        let stream = std::sync::Arc::new(tokio::sync::Mutex::new(
-            request.into_body().into_data_stream(),
-        ));
-        service
-            .submit(&caller, submit, move || {
-                let stream = stream.clone();
-                async move { stream.lock().await.next().await.transpose() }
-            })
-            .await?
-    };
     Ok(json_response(json!({ "data_id": data_id.as_str() })))
 }
 

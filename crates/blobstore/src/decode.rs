@@ -97,46 +97,21 @@ pub(crate) fn store_decoded(
     };
     let mut sink = backend.begin_upload()?;
     let mut hashers = Hashers::new();
-    let mut size = 0u64;
-    let mut buffer = vec![0u8; 256 * 1024];
-    let outcome: Result<(), IngestError> = {
-        let mut decoded: Box<dyn Read + '_> = match encoding {
-            ContentEncoding::Identity => Box::new(&mut source),
-            ContentEncoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut source)),
-            ContentEncoding::Base64 => Box::new(base64::read::DecoderReader::new(
-                SkipWhitespace(&mut source),
-                &base64::engine::general_purpose::STANDARD,
-            )),
-        };
-        loop {
-            match decoded.read(&mut buffer) {
-                Ok(0) => break Ok(()),
-                Ok(n) => {
-                    size += n as u64;
-                    if size > max_size {
-                        break Err(IngestError::TooLarge { limit: max_size });
-                    }
-                    hashers.update(&buffer[..n]);
-                    if let Err(error) = sink.write_chunk(&buffer[..n]) {
-                        break Err(error.into());
-                    }
-                }
-                Err(error) => {
-                    break Err(IngestError::Client(format!(
-                        "content-encoding {encoding:?} could not be decoded: {error}"
-                    )));
-                }
-            }
-        }
-    };
+    let outcome = decode_body(encoding, &mut source, max_size, &mut |chunk| {
+        hashers.update(chunk);
+        sink.write_chunk(chunk)
+    });
     if source.abandoned {
         sink.abort();
         return Err(IngestError::Client("upload abandoned".into()));
     }
-    if let Err(error) = outcome {
-        sink.abort();
-        return Err(error);
-    }
+    let size = match outcome {
+        Ok(size) => size,
+        Err(error) => {
+            sink.abort();
+            return Err(error);
+        }
+    };
     if size == 0 {
         sink.abort();
         return Err(IngestError::Empty);
@@ -148,4 +123,43 @@ pub(crate) fn store_decoded(
         size,
         hash_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
     })
+}
+
+/// Decodes `source` as `encoding` and hands the decoded bytes to `out` in pieces of at most
+/// 256 KiB; returns how many there were. Refuses more than `max_size` decoded bytes
+/// ([`IngestError::TooLarge`]) and undecodable input ([`IngestError::Client`]); errors from `out`
+/// are storage errors. Public for the fuzz targets in `fuzz/`.
+pub fn decode_body(
+    encoding: ContentEncoding,
+    source: &mut dyn Read,
+    max_size: u64,
+    out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<u64, IngestError> {
+    let mut decoded: Box<dyn Read + '_> = match encoding {
+        ContentEncoding::Identity => Box::new(source),
+        ContentEncoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(source)),
+        ContentEncoding::Base64 => Box::new(base64::read::DecoderReader::new(
+            SkipWhitespace(source),
+            &base64::engine::general_purpose::STANDARD,
+        )),
+    };
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        match decoded.read(&mut buffer) {
+            Ok(0) => return Ok(size),
+            Ok(n) => {
+                size += n as u64;
+                if size > max_size {
+                    return Err(IngestError::TooLarge { limit: max_size });
+                }
+                out(&buffer[..n])?;
+            }
+            Err(error) => {
+                return Err(IngestError::Client(format!(
+                    "content-encoding {encoding:?} could not be decoded: {error}"
+                )));
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@ mod s3;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use decode::ContentEncoding;
+pub use decode::{ContentEncoding, decode_body};
 pub use ingest::{Hashers, IngestError, Ingested, hash_all};
 pub use local::LocalBackend;
 pub use s3::S3Backend;

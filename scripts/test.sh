@@ -58,6 +58,16 @@ command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 command -v s3s-fs >/dev/null || cargo install s3s-fs@0.14.1 --features binary --locked
 
+# cargo-fuzz runs the fuzz targets (fuzz/) on the nightly toolchain, which this machine has.
+if ! rustup toolchain list | grep '^nightly' >/dev/null; then
+  echo "the fuzz targets need the nightly toolchain (rustup toolchain install nightly)" >&2
+  exit 1
+fi
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.2 --locked
+
 cargo fmt --all -- --check
+(cd fuzz && cargo fmt -- --check)
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo nextest run --workspace --locked --no-fail-fast
+# A short run of every fuzz target from the kept corpus; any crash fails the suite.
+scripts/fuzz.sh

@@ -8,7 +8,7 @@ mod files_on_disk;
 mod settings;
 mod signing;
 mod throttle;
-mod yaml;
+pub mod yaml;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

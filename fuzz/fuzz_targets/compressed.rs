@@ -1,0 +1,17 @@
+//! The single-stream decompressors (gzip, bzip2, xz, each with a tar inside opened in one step)
+//! on arbitrary bytes; the first byte picks the format.
+#![no_main]
+
+use palisade_extract::Format;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let format = match pick % 3 {
+        0 => Format::Gzip,
+        1 => Format::Bzip2,
+        _ => Format::Xz,
+    };
+    palisade_fuzz::extract(format, rest);
+});

@@ -1,0 +1,6 @@
+//! The Tar reader on arbitrary bytes, under a small extraction budget.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    palisade_fuzz::extract(palisade_extract::Format::Tar, data);
+});

@@ -459,7 +459,7 @@ impl Default for QueueSection {
             engine_timeout_seconds: 60.0,
             poll_interval_ms: 500,
             archive_member_share: 0.5,
-            scan_memory_mib: 1024,
+            scan_memory_mib: 2048,
         }
     }
 }

@@ -407,6 +407,9 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     let blobs = BlobStore::open_in(&layout.blobstore_url, &layout.data_dir.join("scratch"))
         .with_context(|| format!("opening blob store {}", redact(&layout.blobstore_url)))?;
     let (roster, yara) = build_engines(config, &layout.data_dir, &work)?;
+    if role != Role::Gateway {
+        warn_of_unscanned_sizes(&service_settings, &roster, worker_settings.scan_memory);
+    }
     let signer = match (&config.signing.key_file, &config.signing.cert_file) {
         (Some(key), Some(cert)) => BatchSigner::new(key.clone(), cert.clone(), false),
         (None, None) => BatchSigner::in_data_dir(&layout.data_dir),
@@ -690,6 +693,38 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = terminate.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Warns of rules that accept files larger than the scan memory budget while an engine that
+/// holds whole files runs for them: such files are Not Scanned by that engine.
+fn warn_of_unscanned_sizes(
+    settings: &palisade_service::ServiceSettings,
+    roster: &palisade_pipeline::Roster,
+    budget: u64,
+) {
+    let probe = palisade_model::FileHashes::default();
+    for rule in &settings.rules {
+        if rule.max_file_size <= budget {
+            continue;
+        }
+        let sample = palisade_pipeline::Sample {
+            path: std::path::Path::new(""),
+            size: rule.max_file_size,
+            display_name: "",
+            hashes: &probe,
+        };
+        for engine in roster.for_rule(rule.engines.as_deref()) {
+            if engine.memory_for(&sample) > budget {
+                tracing::warn!(
+                    rule = %rule.name,
+                    engine = %engine.descriptor().id,
+                    max_file_size = rule.max_file_size,
+                    scan_memory_mib = budget >> 20,
+                    "the rule accepts files larger than the scan memory budget: this engine will report them Not Scanned (raise queue.scan_memory_mib to scan them)"
+                );
+            }
+        }
     }
 }
 

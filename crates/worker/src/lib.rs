@@ -65,7 +65,7 @@ impl Default for WorkerSettings {
             engine_timeout: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
             engine_concurrency: cores * 4,
-            scan_memory: 1 << 30,
+            scan_memory: 2 << 30,
             archive_member_share: 0.5,
             scratch_dir: std::env::temp_dir(),
         }

@@ -291,3 +291,46 @@ async fn heavy_twenty_concurrent_200_mib_files_are_scanned_within_the_memory_bud
         peak / 1024
     );
 }
+
+#[test]
+fn a_rule_accepting_files_over_the_scan_memory_budget_is_named_at_start() {
+    use std::io::BufRead;
+    let data_dir = tempfile::tempdir().unwrap();
+    let config = data_dir.path().join("test-config.toml");
+    std::fs::write(
+        &config,
+        "[queue]\nscan_memory_mib = 64\n\n[autodetect]\nclamd = false\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .arg("--config")
+        .arg(&config)
+        .env("PALISADE_API_KEY", crate::support::API_KEY)
+        .env("PALISADE_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("scan memory budget") {
+                let _ = sender.send(line);
+            }
+        }
+    });
+    let warning = receiver.recv_timeout(Duration::from_secs(60));
+    let _ = child.kill();
+    let _ = child.wait();
+    let warning = warning.expect("a warning names the rule whose files YARA would not scan");
+    // The default rule accepts 2 GiB; YARA would need that much memory for its largest file.
+    assert!(warning.contains("Default"), "{warning}");
+    assert!(warning.contains("yara"), "{warning}");
+    assert!(warning.contains("queue.scan_memory_mib"), "{warning}");
+}

@@ -112,18 +112,32 @@ pub fn terminal_report(
     report.scan_results.scan_all_result_i = result.code();
     report.scan_results.scan_all_result_a = result.text().into();
     report.process_info.verdicts = vec![result.text().into()];
-    if policy.blocks(result) {
-        report.process_info.result = "Blocked".into();
-        report.process_info.blocked_reason = result.text().into();
-        report.process_info.blocked_reasons = vec![result.text().into()];
+    report.process_info.blocked_reasons = if policy.blocks(result) {
+        vec![result.text().into()]
     } else {
-        report.process_info.result = "Allowed".into();
-    }
+        Vec::new()
+    };
+    decide(&mut report.process_info, result, policy);
     report.process_info.outdated_data = Vec::new();
     if !reason.is_empty() {
         report.process_info.verdicts.push(reason.to_string());
     }
     report
+}
+
+/// The one Allowed/Blocked decision of a final report: Blocked when the policy blocks the main
+/// result (which is then the reason), else when another verdict blocks (the first of
+/// `blocked_reasons`, which the caller has filled); otherwise Allowed.
+fn decide(info: &mut palisade_model::ProcessInfo, main: ScanResult, policy: &VerdictPolicy) {
+    if policy.blocks(main) {
+        info.result = "Blocked".into();
+        info.blocked_reason = main.text().into();
+    } else if let Some(first) = info.blocked_reasons.first() {
+        info.result = "Blocked".into();
+        info.blocked_reason = first.clone();
+    } else {
+        info.result = "Allowed".into();
+    }
 }
 
 fn finish(report: &mut FileReport, context: &ReportContext, now: Millis) {
@@ -265,15 +279,7 @@ pub fn assemble_report(
         .filter(|r| policy.blocks(**r) && !undecisive.contains(r))
         .map(|r| r.text().to_string())
         .collect();
-    if policy.blocks(main_result) {
-        report.process_info.result = "Blocked".into();
-        report.process_info.blocked_reason = main_result.text().into();
-    } else if !report.process_info.blocked_reasons.is_empty() {
-        report.process_info.result = "Blocked".into();
-        report.process_info.blocked_reason = report.process_info.blocked_reasons[0].clone();
-    } else {
-        report.process_info.result = "Allowed".into();
-    }
+    decide(&mut report.process_info, main_result, policy);
     report
 }
 
@@ -348,15 +354,7 @@ pub fn archive_report(
     }
     own.scan_results.scan_all_result_i = main.code();
     own.scan_results.scan_all_result_a = main.text().into();
-    if policy.blocks(main) {
-        own.process_info.result = "Blocked".into();
-        own.process_info.blocked_reason = main.text().into();
-    } else if let Some(first) = own.process_info.blocked_reasons.first() {
-        own.process_info.result = "Blocked".into();
-        own.process_info.blocked_reason = first.clone();
-    } else {
-        own.process_info.result = "Allowed".into();
-    }
+    decide(&mut own.process_info, main, policy);
     own.extraction_info = Some(outcome.info.clone());
     own.extracted_files = Some(palisade_model::ExtractedFiles {
         files_extracted_count: outcome.members,

@@ -29,9 +29,10 @@ fi
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
   found=$(mktemp -d)
+  scratch=$(mktemp -d)
   echo "fuzzing $target for ${seconds} s"
   # New inputs go to a scratch directory (the first one), so the kept corpus changes only on --keep.
-  if ! cargo +nightly fuzz run -s none "$target" "$found" "corpus/$target" -- \
+  if ! TMPDIR="$scratch" cargo +nightly fuzz run -s none "$target" "$found" "corpus/$target" -- \
     -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 >"$found.log" 2>&1; then
     tail -n 60 "$found.log"
@@ -40,7 +41,7 @@ for target in "${targets[@]}"; do
   fi
   grep -E '^(Done|stat::number_of_executed_units)' "$found.log" | head -n 1
   if $keep; then
-    cargo +nightly fuzz run -s none "$target" "corpus/$target" "$found" -- -merge=1 >/dev/null 2>&1
+    TMPDIR="$scratch" cargo +nightly fuzz run -s none "$target" "corpus/$target" "$found" -- -merge=1 >/dev/null 2>&1
   fi
-  rm -rf "$found" "$found.log"
+  rm -rf "$found" "$found.log" "$scratch"
 done

@@ -7,20 +7,18 @@ use std::time::Duration;
 
 use palisade_extract::{BudgetLimits, Extractor, Format, LocalBudget};
 
-/// A scratch directory for this process, removed when the process ends normally (a crash
-/// leaves it for the post-mortem).
+/// A scratch directory for this process, under `TMPDIR`. It is not removed when libFuzzer
+/// exits (statics are not dropped), so `scripts/fuzz.sh` points `TMPDIR` at a directory of its
+/// own and removes that after each run.
 pub fn scratch() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let base = Path::new("/dev/shm");
-        let builder = tempfile::Builder::new()
+        tempfile::Builder::new()
             .prefix("palisade-fuzz-")
-            .tempdir_in(base);
-        builder
-            .or_else(|_| tempfile::tempdir())
+            .tempdir()
             .expect("scratch directory")
+            .keep()
     })
-    .path()
 }
 
 /// The budget the archive targets extract under: small, so that bombs hit it quickly.

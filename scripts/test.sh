@@ -23,6 +23,8 @@ command -v qpdf >/dev/null || need_apt+=(qpdf)
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 # prlimit starts the server under a small open-file limit (connection flood test).
 command -v prlimit >/dev/null || need_apt+=(util-linux)
+# strace shows which writes are synced before an upload is answered (durability test).
+command -v strace >/dev/null || need_apt+=(strace)
 # mount/umount put a small tmpfs under the server for the full-disk readiness test (run as root).
 command -v mount >/dev/null || need_apt+=(mount)
 # PostgreSQL for the cluster metastore tests (each test runs its own server; Debian keeps the

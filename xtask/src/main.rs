@@ -87,7 +87,13 @@ impl Drop for Server {
 }
 
 /// Builds the release binary and returns its path.
+/// The server binary benchmarked: `PALISADE_BINARY` when set (to compare builds side by side),
+/// otherwise a fresh release build of this tree.
 fn release_binary() -> anyhow::Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("PALISADE_BINARY") {
+        eprintln!("benchmarking {}", PathBuf::from(&binary).display());
+        return Ok(PathBuf::from(binary));
+    }
     let root = workspace_root();
     eprintln!("building the release binary ...");
     let status = Command::new(env!("CARGO"))

@@ -1,5 +1,7 @@
 //! Streaming ingest: body chunks go to a blocking thread that hashes and writes them in one pass.
 
+use std::path::Path;
+
 use bytes::{Bytes, BytesMut};
 use md5::Digest;
 use palisade_model::FileHashes;
@@ -28,6 +30,44 @@ pub struct Ingested {
     pub size: u64,
     /// Milliseconds spent hashing and writing, on the ingest thread.
     pub hash_time_ms: i64,
+}
+
+/// Files of [`BlobStore::store_files`] made durable together (and kept open until then).
+const FILE_GROUP: usize = 256;
+
+/// Copies the file at `path` into `sink`, hashing it on the way, and commits it.
+fn copy_into(
+    mut sink: Box<dyn crate::BlobSink>,
+    path: &Path,
+    buf: &mut [u8],
+) -> Result<Ingested, IngestError> {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let mut hashers = Hashers::new();
+    let mut size = 0u64;
+    let copied = (|| {
+        let mut file = std::fs::File::open(path)?;
+        loop {
+            let n = file.read(buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            hashers.update(&buf[..n]);
+            sink.write_chunk(&buf[..n])?;
+            size += n as u64;
+        }
+    })();
+    if let Err(error) = copied {
+        sink.abort();
+        return Err(IngestError::Storage(error));
+    }
+    let hashes = hashers.finish();
+    sink.commit(&hashes.sha256)?;
+    Ok(Ingested {
+        hashes,
+        size,
+        hash_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+    })
 }
 
 /// Bytes gathered before handing them to the hashing thread.
@@ -87,39 +127,33 @@ pub fn hash_all(bytes: &[u8]) -> FileHashes {
 }
 
 impl BlobStore {
-    /// Stores a file already on local disk (an extracted archive member), hashing it as it is
-    /// copied. Blocking; empty files are accepted.
-    pub fn store_file(&self, path: &std::path::Path) -> Result<Ingested, IngestError> {
-        use std::io::Read;
-        let started = std::time::Instant::now();
-        let mut file = std::fs::File::open(path)?;
-        let mut hashers = Hashers::new();
-        let mut sink = self.0.begin_upload()?;
+    /// Stores files already on local disk (extracted archive members), hashing each as it is
+    /// copied, and makes them durable together: when this returns, every one is stored (synced,
+    /// where the store syncs) and readable under its digest. Blocking; empty files are accepted.
+    /// On failure, the index of the file that failed (files of its group are not kept).
+    pub fn store_files(&self, paths: &[&Path]) -> Result<Vec<Ingested>, (usize, IngestError)> {
         let mut buf = vec![0u8; HANDOFF_BYTES];
-        let mut size = 0u64;
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(error) => {
-                    sink.abort();
-                    return Err(error.into());
-                }
-            };
-            hashers.update(&buf[..n]);
-            if let Err(error) = sink.write_chunk(&buf[..n]) {
-                sink.abort();
-                return Err(error.into());
+        let mut stored = Vec::with_capacity(paths.len());
+        for (first, group_paths) in (0..).step_by(FILE_GROUP).zip(paths.chunks(FILE_GROUP)) {
+            let mut group = self.0.begin_group();
+            for (offset, path) in group_paths.iter().enumerate() {
+                let sink = match &mut group {
+                    Some(group) => group.begin_upload(),
+                    None => self.0.begin_upload(),
+                };
+                let ingested = sink
+                    .map_err(IngestError::from)
+                    .and_then(|sink| copy_into(sink, path, &mut buf))
+                    .map_err(|error| (first + offset, error))?;
+                stored.push(ingested);
             }
-            size += n as u64;
+            if let Some(group) = group {
+                group
+                    .finish()
+                    .map_err(|error| (first, IngestError::from(error)))?;
+            }
         }
-        let hashes = hashers.finish();
-        sink.commit(&hashes.sha256)?;
-        Ok(Ingested {
-            hashes,
-            size,
-            hash_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-        })
+        Ok(stored)
     }
 
     /// Stores a small upload already in memory, hashing it in the same pass. Blocking.

@@ -12,6 +12,8 @@ mod s3;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use palisade_model::Durability;
+
 pub use decode::{ContentEncoding, decode_body};
 pub use ingest::{Hashers, IngestError, Ingested, hash_all};
 pub use local::LocalBackend;
@@ -35,6 +37,15 @@ pub trait BlobSink: Send {
     fn commit(self: Box<Self>, sha256: &str) -> std::io::Result<()>;
     /// Throws the partial upload away.
     fn abort(self: Box<Self>);
+}
+
+/// Uploads made durable together: an upload begun here is complete when its sink commits, but
+/// only [`UploadGroup::finish`] makes the group's uploads durable and readable under their
+/// digests, syncing them all at once (a group of archive members waits for the disk about once,
+/// not once per member). Dropping the group without finishing keeps none of them.
+pub trait UploadGroup: Send {
+    fn begin_upload(&mut self) -> std::io::Result<Box<dyn BlobSink>>;
+    fn finish(self: Box<Self>) -> std::io::Result<()>;
 }
 
 /// A readable local copy of a blob for engines: the stored file itself, or a scratch copy for
@@ -75,6 +86,11 @@ impl Drop for SampleFile {
 /// One storage backend (a local or shared directory, or an S3 bucket). All methods are blocking.
 pub trait BlobBackend: Send + Sync + 'static {
     fn begin_upload(&self) -> std::io::Result<Box<dyn BlobSink>>;
+    /// A group of uploads synced together, for backends where that saves work; `None` when each
+    /// upload is as cheap to make durable on its own (S3, or a store that syncs nothing).
+    fn begin_group(&self) -> Option<Box<dyn UploadGroup>> {
+        None
+    }
     fn sample_file(&self, sha256: &str) -> Result<SampleFile, BlobError>;
     fn exists(&self, sha256: &str) -> std::io::Result<bool>;
     fn size(&self, sha256: &str) -> Result<u64, BlobError>;
@@ -108,6 +124,13 @@ impl BlobStore {
     /// Like [`BlobStore::open`]; a remote backend keeps its scratch files (staged uploads,
     /// downloaded samples) under `scratch`.
     pub fn open_in(url: &str, scratch: &Path) -> Result<Self, BlobError> {
+        Self::open_with(url, scratch, Durability::Full)
+    }
+
+    /// Like [`BlobStore::open_in`], with the durability of commits chosen: a local directory syncs
+    /// each committed blob under [`Durability::Full`]; S3 has stored an object durably when it
+    /// answers the upload, whatever the setting.
+    pub fn open_with(url: &str, scratch: &Path, durability: Durability) -> Result<Self, BlobError> {
         if url.starts_with("s3://") {
             return Ok(Self::new(S3Backend::open(url, scratch)?));
         }
@@ -116,7 +139,7 @@ impl BlobStore {
             None if !url.contains("://") => url,
             None => return Err(BlobError::BadUrl(url.to_string())),
         };
-        Ok(Self::new(LocalBackend::open(Path::new(path))?))
+        Ok(Self::new(LocalBackend::open(Path::new(path), durability)?))
     }
 
     pub fn backend(&self) -> &dyn BlobBackend {

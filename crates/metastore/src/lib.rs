@@ -12,7 +12,7 @@ mod sqlite;
 
 use std::sync::Arc;
 
-use palisade_model::{FileHashes, HashKind, Millis};
+use palisade_model::{Durability, FileHashes, HashKind, Millis};
 
 pub use postgres::PostgresBackend;
 pub use sqlite::SqliteBackend;
@@ -353,6 +353,27 @@ pub fn owner_group(owner: &str) -> Option<&str> {
     owner.rfind('/').map(|slash| &owner[..=slash])
 }
 
+/// How a metastore is opened.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// PostgreSQL connections this process keeps at most (SQLite has one writer and four readers).
+    pub max_connections: u32,
+    /// With [`Durability::Full`], a commit returns once it is on stable storage: SQLite syncs its
+    /// log on every commit, and PostgreSQL commits under the server's own `synchronous_commit`.
+    /// With [`Durability::Relaxed`], SQLite syncs only at checkpoints and PostgreSQL sessions set
+    /// `synchronous_commit = off`.
+    pub durability: Durability,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            durability: Durability::Full,
+        }
+    }
+}
+
 /// The metastore handle used throughout the program.
 #[derive(Clone)]
 pub struct Metastore(Arc<dyn MetaBackend>);
@@ -365,19 +386,20 @@ impl Metastore {
     /// Opens the store named by `url`, applying migrations: `sqlite:///path/to/palisade.db`, or
     /// `postgres://user:password@host:port/database` (also `postgresql://`) for a cluster.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        Self::open_with(url, 16).await
+        Self::open_with(url, &OpenOptions::default()).await
     }
 
-    /// Like [`Metastore::open`]; a PostgreSQL store keeps at most `max_connections` connections.
-    pub async fn open_with(url: &str, max_connections: u32) -> StoreResult<Self> {
+    /// Like [`Metastore::open`], with the pool size and durability chosen.
+    pub async fn open_with(url: &str, options: &OpenOptions) -> StoreResult<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::new(
-                PostgresBackend::open(url, max_connections.max(2)).await?,
+                PostgresBackend::open(url, options.max_connections.max(2), options.durability)
+                    .await?,
             ));
         }
         if let Some(path) = url.strip_prefix("sqlite://") {
             return Ok(Self::new(
-                SqliteBackend::open(std::path::Path::new(path)).await?,
+                SqliteBackend::open(std::path::Path::new(path), options.durability).await?,
             ));
         }
         Err(StoreError::BadUrl(url.to_string()))

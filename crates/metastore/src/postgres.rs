@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use palisade_model::{HashKind, Millis};
+use palisade_model::{Durability, HashKind, Millis};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Executor, QueryBuilder, Row};
 use tokio::sync::Notify;
@@ -66,9 +66,18 @@ impl Drop for PostgresBackend {
 
 impl PostgresBackend {
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=...`) and applies
-    /// migrations. `max_connections` bounds this process's pool.
-    pub async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
-        let options: PgConnectOptions = url.parse()?;
+    /// migrations. `max_connections` bounds this process's pool. Under [`Durability::Relaxed`]
+    /// sessions commit with `synchronous_commit = off`; under `Full` the server's own setting
+    /// holds, and a server that does not sync its commits is named in a warning.
+    pub async fn open(
+        url: &str,
+        max_connections: u32,
+        durability: Durability,
+    ) -> StoreResult<Self> {
+        let mut options: PgConnectOptions = url.parse()?;
+        if !durability.syncs() {
+            options = options.options([("synchronous_commit", "off")]);
+        }
         // A request waits at most 5 s for a connection: when PostgreSQL is down, uploads and
         // reads answer an error promptly instead of hanging.
         let pool = PgPoolOptions::new()
@@ -77,6 +86,9 @@ impl PostgresBackend {
             .connect_with(options)
             .await?;
         migrate(&pool).await?;
+        if durability.syncs() {
+            warn_if_commits_are_not_synced(&pool).await?;
+        }
         let submissions = {
             let pool = pool.clone();
             GroupCommit::start(move |jobs| {
@@ -93,6 +105,28 @@ impl PostgresBackend {
             listeners: Mutex::new(Vec::new()),
         })
     }
+}
+
+/// Full durability relies on the server syncing its commits; a server set up not to (common on
+/// test and benchmark servers) is named at start, since accepted files may then be lost with it.
+async fn warn_if_commits_are_not_synced(pool: &PgPool) -> StoreResult<()> {
+    let fsync: String = sqlx::query_scalar("SELECT current_setting('fsync')")
+        .fetch_one(pool)
+        .await?;
+    let synchronous_commit: String =
+        sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+            .fetch_one(pool)
+            .await?;
+    if fsync == "off" || synchronous_commit == "off" {
+        tracing::warn!(
+            fsync,
+            synchronous_commit,
+            "PostgreSQL does not sync its commits: files accepted shortly before a crash of its \
+             machine may be lost (durability = \"full\" needs fsync = on and synchronous_commit \
+             other than off)"
+        );
+    }
+    Ok(())
 }
 
 /// Runs `$body` (a future over the transaction `$tx`) and commits, again (up to 3 times) when

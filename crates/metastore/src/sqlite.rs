@@ -4,7 +4,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use palisade_model::{HashKind, Millis};
+use palisade_model::{Durability, HashKind, Millis};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -158,7 +158,10 @@ async fn insert_job_rows(
 }
 
 impl SqliteBackend {
-    pub async fn open(path: &Path) -> StoreResult<Self> {
+    /// Opens (creating) the database at `path`. Under [`Durability::Full`] every commit syncs the
+    /// write-ahead log (`synchronous = FULL`); under `Relaxed` only checkpoints sync (`NORMAL`),
+    /// which keeps commits safe from a killed process but not from a power cut.
+    pub async fn open(path: &Path, durability: Durability) -> StoreResult<Self> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Corrupt(format!("cannot create {parent:?}: {e}")))?;
@@ -166,7 +169,11 @@ impl SqliteBackend {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(if durability.syncs() {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-16000");
         let writer = SqlitePoolOptions::new()

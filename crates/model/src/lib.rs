@@ -15,6 +15,26 @@ pub use report::{
 };
 pub use result::ScanResult;
 
+/// What an answered upload survives, chosen once for the blob store and the metastore.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// A `data_id` is answered only once the file and its job are on stable storage (synced),
+    /// so both survive a power cut or a kernel crash.
+    #[default]
+    Full,
+    /// Nothing is synced: an answered file survives the process being killed, but not a power
+    /// cut, which may lose what was accepted in the seconds before it.
+    Relaxed,
+}
+
+impl Durability {
+    /// Whether writes are synced to stable storage before they count as done.
+    pub fn syncs(self) -> bool {
+        self == Durability::Full
+    }
+}
+
 /// Milliseconds since the Unix epoch, the one time unit stored everywhere.
 pub type Millis = i64;
 

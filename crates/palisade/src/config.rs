@@ -416,6 +416,9 @@ pub struct StorageSection {
     pub blobstore_url: Option<String>,
     /// PostgreSQL connections this process keeps at most.
     pub max_connections: u32,
+    /// `full`: a `data_id` is answered once the file and its job are synced to stable storage;
+    /// `relaxed`: nothing is synced (faster; survives a killed process, not a power cut).
+    pub durability: palisade_model::Durability,
 }
 
 impl Default for StorageSection {
@@ -424,6 +427,7 @@ impl Default for StorageSection {
             metastore_url: None,
             blobstore_url: None,
             max_connections: 16,
+            durability: palisade_model::Durability::Full,
         }
     }
 }

@@ -196,8 +196,12 @@ async fn open_metastore(
 ) -> anyhow::Result<Metastore> {
     let url = &layout.metastore_url;
     datadir::check_before_open(&layout.data_dir, url, new_database)?;
+    let options = palisade_metastore::OpenOptions {
+        max_connections,
+        durability: layout.config.storage.durability,
+    };
     let open = || async {
-        Metastore::open_with(url, max_connections)
+        Metastore::open_with(url, &options)
             .await
             .with_context(|| format!("opening metastore {}", redact(url)))
     };
@@ -404,8 +408,12 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     let tls = config::tls(&config.tls)?;
     let metastore =
         open_metastore(&layout, config.storage.max_connections, common.new_database).await?;
-    let blobs = BlobStore::open_in(&layout.blobstore_url, &layout.data_dir.join("scratch"))
-        .with_context(|| format!("opening blob store {}", redact(&layout.blobstore_url)))?;
+    let blobs = BlobStore::open_with(
+        &layout.blobstore_url,
+        &layout.data_dir.join("scratch"),
+        config.storage.durability,
+    )
+    .with_context(|| format!("opening blob store {}", redact(&layout.blobstore_url)))?;
     let (roster, yara) = build_engines(config, &layout.data_dir, &work)?;
     if role != Role::Gateway {
         warn_of_unscanned_sizes(&service_settings, &roster, worker_settings.scan_memory);

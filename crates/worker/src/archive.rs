@@ -281,12 +281,21 @@ async fn extract(
         }
         let now = now_millis();
         let root = job.root_id.clone().unwrap_or_else(|| job.data_id.clone());
+        // Members are stored, and synced, together before any of their jobs exists.
+        let paths: Vec<&std::path::Path> =
+            outcome.members.iter().map(|m| m.path.as_path()).collect();
+        let stored = match blobs.store_files(&paths) {
+            Ok(stored) => stored,
+            Err((index, error)) => {
+                let name = outcome
+                    .members
+                    .get(index)
+                    .map_or("a member", |m| m.name.as_str());
+                return failed(format!("storing {name} failed: {error}"));
+            }
+        };
         let mut children = Vec::with_capacity(outcome.members.len());
-        for member in &outcome.members {
-            let stored = match blobs.store_file(&member.path) {
-                Ok(stored) => stored,
-                Err(error) => return failed(format!("storing {} failed: {error}", member.name)),
-            };
+        for (member, stored) in outcome.members.iter().zip(stored) {
             let sample = palisade_pipeline::Sample {
                 path: &member.path,
                 size: stored.size,

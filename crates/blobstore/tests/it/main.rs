@@ -103,7 +103,67 @@ suite!(
     large_uploads_stream_in_and_out_in_bounded_pieces,
     a_second_process_on_the_same_storage_leaves_uploads_in_progress_alone,
     a_write_probe_succeeds_and_leaves_nothing,
+    files_stored_together_are_all_readable_and_a_failure_names_its_file,
 );
+
+async fn files_stored_together_are_all_readable_and_a_failure_names_its_file(fixture: Fixture) {
+    let sources = tempfile::tempdir().unwrap();
+    // More files than one group, and the same content twice.
+    let contents: Vec<Vec<u8>> = (0..300)
+        .map(|i: usize| format!("member {} of an archive", i % 290).into_bytes())
+        .collect();
+    let paths: Vec<std::path::PathBuf> = contents
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let path = sources.path().join(format!("m{i}"));
+            std::fs::write(&path, bytes).unwrap();
+            path
+        })
+        .collect();
+    let store = fixture.store.clone();
+    let borrowed = paths.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        let paths: Vec<&std::path::Path> = borrowed.iter().map(|p| p.as_path()).collect();
+        store.store_files(&paths)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|(index, error)| panic!("file {index}: {error}"));
+    assert_eq!(stored.len(), 300);
+    for (ingested, bytes) in stored.iter().zip(&contents) {
+        assert_eq!(ingested.hashes, hash_all(bytes));
+        assert_eq!(ingested.size, bytes.len() as u64);
+        let sample = fixture
+            .store
+            .sample_file(&ingested.hashes.sha256)
+            .await
+            .unwrap();
+        assert_eq!(&std::fs::read(sample.path()).unwrap(), bytes);
+    }
+    assert_eq!(
+        fixture.stored(),
+        290,
+        "each content once, nothing staged left"
+    );
+
+    let mut broken = paths.clone();
+    broken[270] = sources.path().join("vanished");
+    let store = fixture.store.clone();
+    let failed = tokio::task::spawn_blocking(move || {
+        let paths: Vec<&std::path::Path> = broken.iter().map(|p| p.as_path()).collect();
+        store.store_files(&paths).map(|_| ())
+    })
+    .await
+    .unwrap();
+    let (index, _) = failed.expect_err("a file that cannot be read fails the call");
+    assert_eq!(index, 270);
+    assert_eq!(
+        std::fs::read_dir(&fixture.staging).unwrap().count(),
+        0,
+        "nothing staged is left behind"
+    );
+}
 
 async fn a_write_probe_succeeds_and_leaves_nothing(fixture: Fixture) {
     fixture.store.probe_write().await.unwrap();

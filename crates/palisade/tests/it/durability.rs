@@ -334,3 +334,243 @@ fn a_rule_accepting_files_over_the_scan_memory_budget_is_named_at_start() {
     assert!(warning.contains("yara"), "{warning}");
     assert!(warning.contains("queue.scan_memory_mib"), "{warning}");
 }
+
+/// One system call from an `strace -f -y` log: where it started and finished in the log (a call
+/// that blocked shows as `<unfinished ...>` and later `<... resumed>`).
+#[derive(Debug)]
+struct Call {
+    name: String,
+    args: String,
+    started: usize,
+    finished: usize,
+}
+
+fn parse_trace(text: &str) -> Vec<Call> {
+    let mut calls: Vec<Call> = Vec::new();
+    let mut pending = std::collections::HashMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let Some((pid, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        if let Some(resumed) = rest.strip_prefix("<... ") {
+            if let Some(position) = pending.remove(pid) {
+                let call: &mut Call = &mut calls[position];
+                call.finished = index;
+                call.args.push_str(resumed);
+            }
+            continue;
+        }
+        let Some((name, args)) = rest.split_once('(') else {
+            continue;
+        };
+        let unfinished = args.ends_with("<unfinished ...>");
+        if unfinished {
+            pending.insert(pid.to_string(), calls.len());
+        }
+        calls.push(Call {
+            name: name.to_string(),
+            args: args.to_string(),
+            started: index,
+            finished: if unfinished { usize::MAX } else { index },
+        });
+    }
+    calls
+}
+
+fn is_sync(call: &Call) -> bool {
+    call.name == "fsync" || call.name == "fdatasync"
+}
+
+/// How one blob reached the store in a trace: the rename that named it, the name it was staged
+/// under, and its shard directory.
+struct BlobTrace<'a> {
+    calls: &'a [Call],
+    rename: &'a Call,
+    staged: String,
+    shard_dir: String,
+}
+
+impl<'a> BlobTrace<'a> {
+    fn find(calls: &'a [Call], data_dir: &std::path::Path, sha256: &str) -> Self {
+        let rename = calls
+            .iter()
+            .find(|c| c.name.starts_with("rename") && c.args.contains(sha256))
+            .unwrap_or_else(|| panic!("no rename names the blob {sha256}"));
+        let staged = rename.args.split('"').nth(1).unwrap().to_string();
+        let shard_dir = data_dir
+            .join("blobs/blobs")
+            .join(&sha256[0..2])
+            .join(&sha256[2..4]);
+        BlobTrace {
+            calls,
+            rename,
+            staged,
+            shard_dir: shard_dir.display().to_string(),
+        }
+    }
+
+    /// Syncs of a file descriptor open on `path` (exactly), in log order.
+    fn syncs_of(&self, path: &str) -> Vec<&'a Call> {
+        let fd_path = format!("<{path}>");
+        self.calls
+            .iter()
+            .filter(|c| is_sync(c) && c.args.contains(&fd_path))
+            .collect()
+    }
+
+    /// Where in the log the blob is durable: its bytes were synced before the rename, and its
+    /// directory after it. Panics, with the log, when either is missing.
+    fn durable_at(&self, text: &str) -> usize {
+        let data_syncs = self.syncs_of(&self.staged);
+        assert!(
+            data_syncs
+                .iter()
+                .any(|sync| sync.finished < self.rename.started),
+            "the blob's bytes are synced before it is renamed into place: {data_syncs:?}\n{text}"
+        );
+        self.syncs_of(&self.shard_dir)
+            .iter()
+            .filter(|sync| sync.started > self.rename.finished)
+            .map(|sync| sync.finished)
+            .min()
+            .unwrap_or_else(|| panic!("the blob's directory is synced after the rename\n{text}"))
+    }
+}
+
+/// The first write or send that carries `needle` (the server's answer naming a `data_id`).
+fn response_with<'a>(calls: &'a [Call], needle: &str) -> &'a Call {
+    calls
+        .iter()
+        .find(|c| {
+            (c.name.starts_with("write") || c.name.starts_with("send")) && c.args.contains(needle)
+        })
+        .unwrap_or_else(|| panic!("no response carries {needle}"))
+}
+
+/// Syncs of the metastore's log that started after `after` and finished before `before`.
+fn log_syncs_between(calls: &[Call], after: usize, before: usize) -> usize {
+    calls
+        .iter()
+        .filter(|c| is_sync(c) && c.args.contains("palisade.db-wal>"))
+        .filter(|c| c.started > after && c.finished < before)
+        .count()
+}
+
+/// Uploads `body` and returns its `data_id`, with the trace log read once the response is in it.
+async fn traced_upload(
+    server: &Server,
+    trace: &std::path::Path,
+    body: Vec<u8>,
+) -> (String, String) {
+    let response = server
+        .post("/file")
+        .header("filename", "traced.bin")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let json: serde_json::Value = response.json().await.unwrap();
+    let data_id = json["data_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(trace).unwrap_or_default();
+        if text.contains(&data_id) {
+            return (data_id, text);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the trace never showed the response"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const SYNC_SYSCALLS: &str = "fsync,fdatasync,rename,renameat,renameat2,write,writev,sendto,sendmsg";
+
+#[tokio::test]
+async fn an_answered_upload_has_its_blob_its_directory_and_its_job_synced_first() {
+    let trace_dir = tempfile::tempdir().unwrap();
+    let trace = trace_dir.path().join("strace.log");
+    let server = Server::start_traced("", SYNC_SYSCALLS, &trace);
+    let data_dir = server.data_dir.canonicalize().unwrap();
+    // A small upload (stored from memory) and a streamed one take different paths to the store.
+    for body in [vec![7u8; 4096], vec![9u8; 3 * 1024 * 1024 + 5]] {
+        let sha256 = palisade_blobstore::hash_all(&body).sha256;
+        let (data_id, text) = traced_upload(&server, &trace, body).await;
+        let calls = parse_trace(&text);
+        let blob = BlobTrace::find(&calls, &data_dir, &sha256);
+        let durable = blob.durable_at(&text);
+        let response = response_with(&calls, &data_id);
+        assert!(
+            durable < response.started,
+            "the blob is durable before the answer\n{text}"
+        );
+        assert!(
+            log_syncs_between(&calls, blob.rename.finished, response.started) > 0,
+            "the metastore's commit of the job is synced before the answer\n{text}"
+        );
+    }
+
+    // Archive members are stored together, and each is synced into place the same way.
+    let members: Vec<Vec<u8>> = (0..3)
+        .map(|i| format!("member {i} of a traced zip").into_bytes())
+        .collect();
+    let zip = {
+        let sources = trace_dir.path().join("zip");
+        std::fs::create_dir_all(&sources).unwrap();
+        let mut command = std::process::Command::new("zip");
+        command.current_dir(&sources).arg("-q").arg("../traced.zip");
+        for (i, bytes) in members.iter().enumerate() {
+            std::fs::write(sources.join(format!("m{i}.txt")), bytes).unwrap();
+            command.arg(format!("m{i}.txt"));
+        }
+        assert!(command.status().unwrap().success());
+        std::fs::read(trace_dir.path().join("traced.zip")).unwrap()
+    };
+    let (data_id, _) = traced_upload(&server, &trace, zip).await;
+    let report = server.wait_final(&data_id).await;
+    assert_eq!(
+        report["extracted_files"]["files_extracted_count"], 3,
+        "{report}"
+    );
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let calls = parse_trace(&text);
+    for bytes in &members {
+        let sha256 = palisade_blobstore::hash_all(bytes).sha256;
+        BlobTrace::find(&calls, &data_dir, &sha256).durable_at(&text);
+    }
+}
+
+#[tokio::test]
+async fn relaxed_durability_answers_uploads_without_syncing() {
+    let trace_dir = tempfile::tempdir().unwrap();
+    let trace = trace_dir.path().join("strace.log");
+    let server = Server::start_traced(
+        "[storage]\ndurability = \"relaxed\"\n",
+        SYNC_SYSCALLS,
+        &trace,
+    );
+    let data_dir = server.data_dir.canonicalize().unwrap();
+    let body = vec![5u8; 4096];
+    let sha256 = palisade_blobstore::hash_all(&body).sha256;
+    let (data_id, text) = traced_upload(&server, &trace, body).await;
+    let calls = parse_trace(&text);
+    let blob = BlobTrace::find(&calls, &data_dir, &sha256);
+    assert!(blob.syncs_of(&blob.staged).is_empty(), "{text}");
+    assert!(blob.syncs_of(&blob.shard_dir).is_empty(), "{text}");
+    let blob_syncs: Vec<_> = calls
+        .iter()
+        .filter(|c| is_sync(c) && c.args.contains("/blobs/"))
+        // The readiness check's write probe syncs a file of its own.
+        .filter(|c| !c.args.contains("/probe-"))
+        .collect();
+    assert!(blob_syncs.is_empty(), "no blob is synced: {blob_syncs:?}");
+    let response = response_with(&calls, &data_id);
+    assert_eq!(
+        log_syncs_between(&calls, blob.rename.finished, response.started),
+        0,
+        "the job's commit is not synced\n{text}"
+    );
+}

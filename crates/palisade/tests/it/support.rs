@@ -19,6 +19,9 @@ pub struct Server {
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     pub client: reqwest::Client,
+    /// The server's own pid when `child` is a tracer around it (killed first: a killed tracer
+    /// leaves its tracee running).
+    tracee: Option<u32>,
 }
 
 impl Server {
@@ -47,6 +50,41 @@ impl Server {
         let limit = format!("--nofile={open_files}:{open_files}");
         let mut server = Self::launch_with("serve", &data_dir, config, &["prlimit", &limit, "--"]);
         server._temp = Some(temp);
+        server
+    }
+
+    /// `palisade serve` on a fresh data directory, run under `strace -f` with the system calls
+    /// `syscalls` (a comma-separated list) written to `trace`, each with its file descriptors'
+    /// paths and up to 512 bytes of the data it passes.
+    pub fn start_traced(config: &str, syscalls: &str, trace: &Path) -> Server {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().to_path_buf();
+        let filter = format!("trace={syscalls}");
+        let output = trace.to_str().unwrap();
+        let wrapper = [
+            "strace",
+            "-f",
+            "-y",
+            "-qq",
+            "-s",
+            "512",
+            "-e",
+            "signal=none",
+            "-e",
+            &filter,
+            "-o",
+            output,
+        ];
+        let mut server = Self::launch_with("serve", &data_dir, config, &wrapper);
+        server._temp = Some(temp);
+        let strace = server.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{strace}/task/{strace}/children"))
+            .unwrap_or_default();
+        server.tracee = children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok());
+        assert!(server.tracee.is_some(), "strace runs palisade as its child");
         server
     }
 
@@ -131,6 +169,7 @@ impl Server {
                 .timeout(Duration::from_secs(120))
                 .build()
                 .unwrap(),
+            tracee: None,
         }
     }
 
@@ -268,6 +307,11 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if let Some(pid) = self.tracee {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

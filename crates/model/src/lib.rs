@@ -10,8 +10,8 @@ pub use ids::{BatchId, DataId, FileHashes, HashKind, InvalidId, random_hex};
 pub use report::{
     ArchiveMember, BatchFileEntry, BatchFiles, BatchMemberProcessInfo, BatchProcessInfo,
     BatchReport, BatchScanResults, EngineDetail, ExtractedFiles, ExtractionInfo, FileInfo,
-    FileReport, FileTypeDetails, FileTypeInfo, PostProcessing, ProcessInfo, ProcessingTimeDetails,
-    ScanResults, YaraHit, YaraSection, format_timestamp,
+    FileReport, FileTypeDetails, FileTypeInfo, PostProcessing, ProcessInfo, ProcessResult,
+    ProcessingTimeDetails, ScanResults, YaraHit, YaraSection, format_timestamp,
 };
 pub use result::ScanResult;
 

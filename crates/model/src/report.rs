@@ -96,6 +96,15 @@ pub struct FileInfo {
     pub upload_time: i64,
 }
 
+/// `process_info.result` of a file or a batch: still being processed, or the final decision.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcessResult {
+    #[default]
+    Processing,
+    Allowed,
+    Blocked,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct ProcessInfo {
     pub blocked_reason: String,
@@ -108,7 +117,7 @@ pub struct ProcessInfo {
     pub profile: String,
     pub progress_percentage: u32,
     pub queue_time: i64,
-    pub result: String,
+    pub result: ProcessResult,
     pub user_agent: String,
     pub username: String,
     pub verdicts: Vec<String>,
@@ -245,7 +254,7 @@ pub struct BatchFileEntry {
 pub struct BatchMemberProcessInfo {
     pub blocked_reason: String,
     pub progress_percentage: u32,
-    pub result: String,
+    pub result: ProcessResult,
     pub verdicts: Vec<String>,
 }
 
@@ -256,7 +265,7 @@ pub struct BatchProcessInfo {
     pub profile: String,
     /// Share of the batch's members that are final (100 only when all are).
     pub progress_percentage: u32,
-    pub result: String,
+    pub result: ProcessResult,
     pub user_agent: String,
     pub username: String,
 }

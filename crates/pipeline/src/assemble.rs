@@ -1,8 +1,8 @@
 //! From engine runs to one report: per-engine details, the main result, verdicts and the block decision.
 
 use palisade_model::{
-    EngineDetail, FileInfo, FileReport, Millis, ProcessInfo, ScanResult, ScanResults,
-    format_timestamp,
+    EngineDetail, FileInfo, FileReport, Millis, ProcessInfo, ProcessResult, ScanResult,
+    ScanResults, format_timestamp,
 };
 
 use crate::{EngineRun, RunOutcome, Section, Stage};
@@ -84,7 +84,7 @@ fn base_report(context: &ReportContext) -> FileReport {
 pub fn in_progress_report(context: &ReportContext, progress: u32, now: Millis) -> FileReport {
     let mut report = base_report(context);
     let progress = progress.min(99);
-    report.process_info.result = "Processing".into();
+    report.process_info.result = ProcessResult::Processing;
     report.process_info.progress_percentage = progress;
     report.scan_results.progress_percentage = progress;
     report.scan_results.scan_all_result_i = ScanResult::InProgress.code();
@@ -130,13 +130,13 @@ pub fn terminal_report(
 /// `blocked_reasons`, which the caller has filled); otherwise Allowed.
 fn decide(info: &mut palisade_model::ProcessInfo, main: ScanResult, policy: &VerdictPolicy) {
     if policy.blocks(main) {
-        info.result = "Blocked".into();
+        info.result = ProcessResult::Blocked;
         info.blocked_reason = main.text().into();
     } else if let Some(first) = info.blocked_reasons.first() {
-        info.result = "Blocked".into();
+        info.result = ProcessResult::Blocked;
         info.blocked_reason = first.clone();
     } else {
-        info.result = "Allowed".into();
+        info.result = ProcessResult::Allowed;
     }
 }
 
@@ -416,7 +416,7 @@ mod tests {
             found(ScanResult::NoThreatDetected, ""),
         )];
         let report = assemble_report(&context(), &runs, &VerdictPolicy::default(), 2_000);
-        assert_eq!(report.process_info.result, "Allowed");
+        assert_eq!(report.process_info.result, ProcessResult::Allowed);
         assert_eq!(report.process_info.blocked_reason, "");
         assert_eq!(report.scan_results.scan_all_result_i, 0);
         assert_eq!(report.scan_results.scan_all_result_a, "No Threat Detected");
@@ -444,7 +444,7 @@ mod tests {
         ];
         let report = assemble_report(&context(), &runs, &VerdictPolicy::default(), 2_000);
         assert_eq!(report.scan_results.scan_all_result_i, 3);
-        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.process_info.result, ProcessResult::Blocked);
         let b = &report.scan_results.scan_details["B"];
         assert_eq!(b.scan_result_i, 3);
         assert!(b.threat_found.contains("boom"));
@@ -508,7 +508,7 @@ mod tests {
         ];
         let report = assemble_report(&context(), &runs, &policy, 2_000);
         assert_eq!(report.scan_results.scan_all_result_i, 8);
-        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.process_info.result, ProcessResult::Blocked);
 
         let runs = [
             clean_av.clone(),
@@ -531,7 +531,7 @@ mod tests {
         ];
         let report = assemble_report(&context(), &runs, &policy, 2_000);
         assert_eq!(report.scan_results.scan_all_result_i, 7);
-        assert_eq!(report.process_info.result, "Allowed");
+        assert_eq!(report.process_info.result, ProcessResult::Allowed);
 
         // An allow-listed file that an engine still detects is not waved through.
         let runs = [
@@ -540,7 +540,7 @@ mod tests {
         ];
         let report = assemble_report(&context(), &runs, &policy, 2_000);
         assert_eq!(report.scan_results.scan_all_result_i, 1);
-        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.process_info.result, ProcessResult::Blocked);
 
         let runs = [
             clean_av,
@@ -565,7 +565,7 @@ mod tests {
             ),
         ];
         let report = assemble_report(&context(), &one, &policy, 2_000);
-        assert_eq!(report.process_info.result, "Allowed");
+        assert_eq!(report.process_info.result, ProcessResult::Allowed);
         assert_eq!(report.scan_results.scan_all_result_i, 0);
         assert_eq!(report.scan_results.scan_details["A"].scan_result_i, 1);
         assert_eq!(report.process_info.verdicts, vec!["Infected"]);
@@ -576,7 +576,7 @@ mod tests {
             run("B", Stage::Antivirus, found(ScanResult::Suspicious, "Y")),
         ];
         let report = assemble_report(&context(), &two, &policy, 2_000);
-        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.process_info.result, ProcessResult::Blocked);
         assert_eq!(report.scan_results.scan_all_result_i, 1);
 
         // A failure is never outvoted into clean.
@@ -586,7 +586,7 @@ mod tests {
         ];
         let report = assemble_report(&context(), &failed, &policy, 2_000);
         assert_eq!(report.scan_results.scan_all_result_i, 3);
-        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.process_info.result, ProcessResult::Blocked);
     }
 
     #[test]
@@ -605,7 +605,7 @@ mod tests {
         };
         let report = archive_report(own.clone(), &infected_member, &policy, 1_500, 9_000);
         assert_eq!(report.scan_results.scan_all_result_i, 1);
-        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.process_info.result, ProcessResult::Blocked);
         let files = report.extracted_files.as_ref().unwrap();
         assert_eq!(files.worst_data_id, "child-2");
         assert_eq!(files.files_extracted_count, 3);
@@ -618,7 +618,7 @@ mod tests {
         };
         let report = archive_report(own.clone(), &clean_members, &policy, 1_500, 9_000);
         assert_eq!(report.scan_results.scan_all_result_i, 0);
-        assert_eq!(report.process_info.result, "Allowed");
+        assert_eq!(report.process_info.result, ProcessResult::Allowed);
         assert_eq!(report.extracted_files.unwrap().worst_data_id, "");
 
         let encrypted = ArchiveOutcome {
@@ -627,7 +627,7 @@ mod tests {
         };
         let report = archive_report(own, &encrypted, &policy, 1_500, 9_000);
         assert_eq!(report.scan_results.scan_all_result_i, 12);
-        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.process_info.result, ProcessResult::Blocked);
     }
 
     #[test]
@@ -646,7 +646,7 @@ mod tests {
         };
         let report = archive_report(own, &damaged, &policy, 1_500, 9_000);
         assert_eq!(report.scan_results.scan_all_result_i, 1);
-        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.process_info.result, ProcessResult::Blocked);
         assert_eq!(report.process_info.blocked_reason, "Infected");
         assert_eq!(
             report.process_info.verdicts,
@@ -704,7 +704,7 @@ mod tests {
         let own = assemble_report(&context(), &clean, &lenient, 2_000);
         let report = archive_report(own.clone(), &damaged, &lenient, 1_500, 9_000);
         assert_eq!(report.scan_results.scan_all_result_i, 24);
-        assert_eq!(report.process_info.result, "Allowed");
+        assert_eq!(report.process_info.result, ProcessResult::Allowed);
         let with_member = ArchiveOutcome {
             problem: Some(ScanResult::ExtractionFailed),
             members: 1,
@@ -713,7 +713,7 @@ mod tests {
         };
         let report = archive_report(own, &with_member, &lenient, 1_500, 9_000);
         assert_eq!(report.scan_results.scan_all_result_i, 1);
-        assert_eq!(report.process_info.result, "Blocked");
+        assert_eq!(report.process_info.result, ProcessResult::Blocked);
         assert_eq!(report.process_info.blocked_reasons, vec!["Infected"]);
         assert_eq!(report.extracted_files.unwrap().worst_data_id, "child");
     }
@@ -739,7 +739,7 @@ mod tests {
     #[test]
     fn in_progress_reports_say_processing_in_both_progress_fields() {
         let report = in_progress_report(&context(), 0, 1_700);
-        assert_eq!(report.process_info.result, "Processing");
+        assert_eq!(report.process_info.result, ProcessResult::Processing);
         assert_eq!(report.scan_results.scan_all_result_i, 255);
         assert_eq!(report.scan_results.scan_all_result_a, "In Progress");
         assert_eq!(report.process_info.progress_percentage, 0);

@@ -3,7 +3,7 @@
 use palisade_metastore::{BatchRecord, JobRecord};
 use palisade_model::{
     BatchFileEntry, BatchFiles, BatchId, BatchMemberProcessInfo, BatchProcessInfo, BatchReport,
-    BatchScanResults, FileReport, ScanResult, format_timestamp, now_millis,
+    BatchScanResults, FileReport, ProcessResult, ScanResult, format_timestamp, now_millis,
 };
 
 use crate::{Caller, Service, ServiceError, ServiceResult};
@@ -30,7 +30,7 @@ fn member_entry(report: &FileReport) -> BatchFileEntry {
         process_info: BatchMemberProcessInfo {
             blocked_reason: report.process_info.blocked_reason.clone(),
             progress_percentage: report.process_info.progress_percentage,
-            result: report.process_info.result.clone(),
+            result: report.process_info.result,
             verdicts: report.process_info.verdicts.clone(),
         },
         progress_percentage: report.scan_results.progress_percentage,
@@ -146,12 +146,16 @@ impl Service {
         entries: Vec<BatchFileEntry>,
         verdict: BatchVerdict,
     ) -> BatchReport {
-        let (result_text, result, blocked_reason) = if verdict.in_progress() {
-            ("Processing", ScanResult::InProgress, String::new())
+        let (decision, result, blocked_reason) = if verdict.in_progress() {
+            (
+                ProcessResult::Processing,
+                ScanResult::InProgress,
+                String::new(),
+            )
         } else if let Some(reason) = &verdict.blocked {
-            ("Blocked", verdict.result(), reason.clone())
+            (ProcessResult::Blocked, verdict.result(), reason.clone())
         } else {
-            ("Allowed", verdict.result(), String::new())
+            (ProcessResult::Allowed, verdict.result(), String::new())
         };
         let end = match verdict.last_finish {
             Some(last) if !verdict.in_progress() => last,
@@ -172,7 +176,7 @@ impl Service {
                 file_type_skipped_scan: false,
                 profile: batch.rule.clone(),
                 progress_percentage: verdict.progress(),
-                result: result_text.into(),
+                result: decision,
                 user_agent: batch.user_agent.clone(),
                 username: batch.username.clone(),
             },
@@ -333,7 +337,7 @@ impl BatchVerdict {
         if worse {
             self.worst = Some(result);
         }
-        let blocked = report.process_info.result == "Blocked";
+        let blocked = report.process_info.result == ProcessResult::Blocked;
         if blocked && (worse || self.blocked.is_none()) {
             self.blocked = Some(report.process_info.blocked_reason.clone());
         }

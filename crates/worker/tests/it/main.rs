@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use palisade_blobstore::BlobStore;
 use palisade_metastore::Metastore;
-use palisade_model::{FileReport, ScanResult};
+use palisade_model::{FileReport, ProcessResult, ScanResult};
 use palisade_pipeline::{
     Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Roster, Sample, Stage,
 };
@@ -219,7 +219,7 @@ async fn engine_failures_are_recorded_and_never_read_as_clean() {
     assert!(details["Slow"].threat_found.contains("timed out"));
     assert_eq!(report.scan_results.total_avs, 4);
     assert_eq!(report.scan_results.scan_all_result_i, 3);
-    assert_eq!(report.process_info.result, "Blocked");
+    assert_eq!(report.process_info.result, ProcessResult::Blocked);
     workers.stop().await;
 }
 
@@ -300,7 +300,7 @@ async fn a_file_over_its_global_timeout_ends_as_global_timeout_exceeded() {
         report.scan_results.scan_all_result_a,
         "Global Timeout Exceeded"
     );
-    assert_eq!(report.process_info.result, "Blocked");
+    assert_eq!(report.process_info.result, ProcessResult::Blocked);
     assert!(
         report
             .process_info

@@ -319,7 +319,8 @@ async fn complete_once(
     let texts: Vec<&str> = reports.iter().map(|r| r.2.as_str()).collect();
     let rows = sqlx::query(
         "UPDATE jobs SET state = 'done', result_i = v.result_i, report = v.report, \
-         finish_ts = $4, finished_by = lease_owner, lease_owner = NULL, lease_expires = NULL \
+         finish_ts = $4, finished_by = lease_owner, lease_owner = NULL, lease_expires = NULL, \
+         archive_passwords = '[]' \
          FROM UNNEST($1::text[], $2::int4[], $3::text[]) AS v(data_id, result_i, report) \
          WHERE jobs.data_id = v.data_id AND jobs.state = 'running' AND jobs.lease_owner = $5 \
          RETURNING jobs.data_id, jobs.parent_id",
@@ -366,7 +367,7 @@ async fn cancel_once(
         "WITH RECURSIVE tree(id) AS ( \
            SELECT $4::text UNION ALL SELECT j.data_id FROM jobs j JOIN tree ON j.parent_id = tree.id) \
          UPDATE jobs SET state = 'cancelled', result_i = $1, report = $2, finish_ts = $3, \
-         lease_owner = NULL, lease_expires = NULL, pending_children = 0 \
+         lease_owner = NULL, lease_expires = NULL, pending_children = 0, archive_passwords = '[]' \
          WHERE data_id IN (SELECT id FROM tree) AND state NOT IN ('done', 'cancelled') \
          RETURNING data_id, parent_id",
     )

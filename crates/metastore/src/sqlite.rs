@@ -342,7 +342,10 @@ impl MetaBackend for SqliteBackend {
             "UPDATE jobs SET state = 'done', result_i = v.column2, report = v.column3, finish_ts = ",
         );
         query.push_bind(now);
-        query.push(", finished_by = lease_owner, lease_owner = NULL, lease_expires = NULL FROM (");
+        query.push(
+            ", finished_by = lease_owner, lease_owner = NULL, lease_expires = NULL, \
+             archive_passwords = '[]' FROM (",
+        );
         query.push_values(reports, |mut row, (data_id, result_i, report)| {
             row.push_bind(data_id).push_bind(result_i).push_bind(report);
         });
@@ -408,7 +411,7 @@ impl MetaBackend for SqliteBackend {
             "WITH RECURSIVE tree(id) AS ( \
                SELECT ?4 UNION ALL SELECT j.data_id FROM jobs j JOIN tree ON j.parent_id = tree.id) \
              UPDATE jobs SET state = 'cancelled', result_i = ?1, report = ?2, finish_ts = ?3, \
-             lease_owner = NULL, lease_expires = NULL, pending_children = 0 \
+             lease_owner = NULL, lease_expires = NULL, pending_children = 0, archive_passwords = '[]' \
              WHERE data_id IN (SELECT id FROM tree) AND state NOT IN ('done', 'cancelled') \
              RETURNING data_id, parent_id",
         )

@@ -852,3 +852,35 @@ pub async fn the_database_has_one_identity_from_its_first_claim(store: &Metastor
     store.probe_write(7).await.unwrap();
     assert!(store.integrity_problems().await.unwrap().is_empty());
 }
+
+pub async fn archive_passwords_are_forgotten_once_a_job_is_final(store: &Metastore) {
+    for name in ["done", "cancelled", "running"] {
+        let mut locked = job(name, name);
+        locked.archive_passwords = vec!["s3cret".into(), "other".into()];
+        store.submit(&locked).await.unwrap();
+    }
+    let claimed = store.claim("w", 0, 1_000, 3, u32::MAX).await.unwrap();
+    assert!(
+        claimed
+            .iter()
+            .all(|record| record.job.archive_passwords == ["s3cret", "other"]),
+        "a worker gets the passwords while the job runs"
+    );
+    store
+        .complete("w", &[(id("done"), 0, "{}".into())], 10)
+        .await
+        .unwrap();
+    store.cancel(&id("cancelled"), 19, "{}", 20).await.unwrap();
+    let passwords = |name: &'static str| async move {
+        store
+            .job(&id(name))
+            .await
+            .unwrap()
+            .unwrap()
+            .job
+            .archive_passwords
+    };
+    assert!(passwords("done").await.is_empty());
+    assert!(passwords("cancelled").await.is_empty());
+    assert_eq!(passwords("running").await, ["s3cret", "other"]);
+}

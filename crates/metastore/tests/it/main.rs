@@ -61,6 +61,7 @@ both!(
     each_node_runs_at_most_its_share_of_members,
     admission_holds_the_queue_limit_exactly,
     the_database_has_one_identity_from_its_first_claim,
+    archive_passwords_are_forgotten_once_a_job_is_final,
 );
 
 /// Four processes' metastores on one PostgreSQL database (four gateways) admit exactly the

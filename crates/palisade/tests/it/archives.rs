@@ -132,6 +132,18 @@ async fn encrypted_archives_need_the_password_and_are_never_clean_without_it() {
     assert_eq!(opened["extraction_info"]["decrypted_status"], "Success");
     assert_eq!(opened["scan_results"]["scan_all_result_i"], 1, "{opened}");
     assert_eq!(members(&opened)[0]["display_name"], "eicar.com");
+
+    // Once the archive is final, its passwords are kept nowhere: not on its row, not on its members'.
+    let kept = std::process::Command::new("sqlite3")
+        .arg(server.data_dir.join("palisade.db"))
+        .arg("SELECT COUNT(*) || '/' || (SELECT COUNT(*) FROM jobs) FROM jobs WHERE archive_passwords LIKE '%s3cret%'")
+        .output()
+        .expect("sqlite3 runs");
+    assert_eq!(
+        String::from_utf8_lossy(&kept.stdout).trim(),
+        "0/3",
+        "{kept:?}"
+    );
 }
 
 #[tokio::test]

@@ -361,7 +361,7 @@ impl Engine for ClamavEngine {
 
     /// The last health check's result; clamd is asked only when there is none yet.
     fn status(&self) -> EngineStatus {
-        self.status.get_or(|| self.refresh())
+        self.status.current()
     }
 
     fn refresh(&self) -> EngineStatus {

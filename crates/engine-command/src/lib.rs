@@ -262,7 +262,7 @@ impl Engine for CommandEngine {
     }
 
     fn status(&self) -> EngineStatus {
-        self.status.get_or(|| self.refresh())
+        self.status.current()
     }
 
     fn refresh(&self) -> EngineStatus {

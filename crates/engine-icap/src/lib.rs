@@ -477,7 +477,7 @@ impl Engine for IcapEngine {
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
             .map(|h| h.status.clone());
-        known.unwrap_or_else(|| self.refresh())
+        known.unwrap_or_else(EngineStatus::not_checked)
     }
 
     fn refresh(&self) -> EngineStatus {

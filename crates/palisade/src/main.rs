@@ -393,6 +393,20 @@ fn raise_open_file_limit() -> Option<u64> {
     limit
 }
 
+/// How long start-up waits for the first health check of every engine before serving anyway.
+const FIRST_HEALTH_CHECK_WAIT: Duration = Duration::from_secs(5);
+
+/// Checks every engine's health now (blocking I/O), warning about the unhealthy ones.
+fn check_engine_health(roster: &Roster) {
+    for engine in roster.all() {
+        let status = engine.refresh();
+        if !status.state.is_production() {
+            tracing::warn!(engine = %engine.descriptor().id, state = %status.state,
+                problems = ?status.problems, "engine unhealthy");
+        }
+    }
+}
+
 async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow::Result<()> {
     let workers = role != Role::Gateway;
     let layout = layout(&common)?;
@@ -477,26 +491,25 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     {
         // Engine health is checked in the background so a failed engine shows as failed, and
         // recovers, without waiting for a scan to notice.
+        // Checks do I/O, so they run on the blocking pool; `Engine::status` only reads their
+        // results and reads "not checked yet" before the first. That first check runs before
+        // the listener serves, waiting at most FIRST_HEALTH_CHECK_WAIT for slow engines.
         let interval = config::seconds(config.health.check_seconds, "health.check_seconds")?;
         let roster = service.roster().clone();
+        let first = tokio::task::spawn_blocking({
+            let roster = roster.clone();
+            move || check_engine_health(&roster)
+        });
+        let _ = tokio::time::timeout(FIRST_HEALTH_CHECK_WAIT, first).await;
         let mut stop = stop.clone();
         tasks.spawn(async move {
             loop {
-                let engines = roster.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    for engine in engines.all() {
-                        let status = engine.refresh();
-                        if !status.state.is_production() {
-                            tracing::warn!(engine = %engine.descriptor().id, state = %status.state,
-                                problems = ?status.problems, "engine unhealthy");
-                        }
-                    }
-                })
-                .await;
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
                     _ = stop.changed() => return,
                 }
+                let engines = roster.clone();
+                let _ = tokio::task::spawn_blocking(move || check_engine_health(&engines)).await;
             }
         });
     }

@@ -77,6 +77,11 @@ impl EngineStatus {
         }
     }
 
+    /// An engine whose health has not been checked yet (it reads as down until it is).
+    pub fn not_checked() -> Self {
+        Self::failed("not checked yet")
+    }
+
     /// An engine that cannot work on this machine (permanently failed), with why.
     pub fn unavailable(problem: impl Into<String>) -> Self {
         Self {
@@ -102,9 +107,10 @@ impl StatusCell {
         status
     }
 
-    /// The known status, or the result of `check` when there is none yet.
-    pub fn get_or(&self, check: impl FnOnce() -> EngineStatus) -> EngineStatus {
-        self.get().unwrap_or_else(check)
+    /// The last check's result, or [`EngineStatus::not_checked`] before the first: never does
+    /// the check itself, since callers may be on an async thread.
+    pub fn current(&self) -> EngineStatus {
+        self.get().unwrap_or_else(EngineStatus::not_checked)
     }
 }
 

@@ -60,7 +60,10 @@ fn scan(engine: &CommandEngine, name: &str, bytes: &[u8]) -> Result<Finding, Eng
 fn clamscan_detections_are_named_and_clean_files_pass() {
     let clamd = Clamd::start("");
     let engine = CommandEngine::new(clamscan(&clamd.database_dir()));
-    let status = engine.status();
+    // Until its first check (on the blocking pool at start), an engine is not known to work.
+    assert_eq!(engine.status(), palisade_pipeline::EngineStatus::not_checked());
+    let status = engine.refresh();
+    assert_eq!(engine.status(), status, "status() answers the last check");
     assert_eq!(
         status.state,
         palisade_model::EngineState::Production,
@@ -88,7 +91,7 @@ fn unlisted_exit_codes_and_missing_programs_fail() {
 
     let missing = CommandEngine::new(settings(&["/nonexistent/scanner", "{path}"]));
     assert_eq!(
-        missing.status().state,
+        missing.refresh().state,
         palisade_model::EngineState::PermanentlyFailed
     );
     assert!(matches!(

@@ -26,7 +26,8 @@ fn infections_are_named_and_clean_files_pass_small_or_beyond_the_preview() {
     let icap = IcapServer::start(&clamd);
     let engine = icap_engine(&icap.url());
 
-    let status = engine.status();
+    assert_eq!(engine.status(), palisade_pipeline::EngineStatus::not_checked());
+    let status = engine.refresh();
     assert_eq!(
         status.state,
         palisade_model::EngineState::Production,
@@ -69,7 +70,7 @@ fn an_unreachable_or_failing_service_is_failed_never_clean() {
     let mut icap = IcapServer::start(&clamd);
     let engine = icap_engine(&icap.url());
     assert_eq!(
-        engine.status().state,
+        engine.refresh().state,
         palisade_model::EngineState::Production
     );
     icap.stop();

@@ -185,8 +185,18 @@ pub(crate) async fn after_engines(
         info: extracted.info,
         problem: extracted.problem.map(ScanResult::code),
     };
-    let Ok(partial) = serde_json::to_string(&partial) else {
-        return Next::Final(Box::new(report));
+    let partial = match serde_json::to_string(&partial) {
+        Ok(partial) => partial,
+        Err(error) => {
+            let outcome = unstorable(&error.to_string());
+            return Next::Final(Box::new(archive_report(
+                report,
+                &outcome,
+                policy,
+                start,
+                now_millis(),
+            )));
+        }
     };
     match service
         .metastore()
@@ -206,6 +216,20 @@ pub(crate) async fn after_engines(
             tracing::error!(data_id = %record.job.data_id, %error, "queueing archive members failed");
             Next::Waiting
         }
+    }
+}
+
+/// The outcome of an archive whose state could not be stored for its members: Failed with the
+/// reason, never the archive's own report passed off as if it had no members.
+fn unstorable(error: &str) -> ArchiveOutcome {
+    ArchiveOutcome {
+        problem: Some(ScanResult::Failed),
+        info: ExtractionInfo {
+            err_category: "extraction".into(),
+            err_details: format!("archive state could not be stored: {error}"),
+            ..ExtractionInfo::default()
+        },
+        ..ArchiveOutcome::default()
     }
 }
 
@@ -423,4 +447,37 @@ pub(crate) async fn finish(
         start,
         now_millis(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_archive_whose_state_cannot_be_stored_ends_failed_not_clean() {
+        // The archive's own engines found nothing; its members were extracted but cannot be queued.
+        let own = FileReport::default();
+        let report = archive_report(
+            own,
+            &unstorable("key must be a string"),
+            &VerdictPolicy::default(),
+            0,
+            10,
+        );
+        assert_eq!(
+            report.scan_results.scan_all_result_i,
+            ScanResult::Failed.code()
+        );
+        assert_eq!(
+            report.process_info.result,
+            palisade_model::ProcessResult::Blocked
+        );
+        let info = report
+            .extraction_info
+            .expect("the report says what happened");
+        assert_eq!(
+            info.err_details,
+            "archive state could not be stored: key must be a string"
+        );
+    }
 }

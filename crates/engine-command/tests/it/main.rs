@@ -61,7 +61,10 @@ fn clamscan_detections_are_named_and_clean_files_pass() {
     let clamd = Clamd::start("");
     let engine = CommandEngine::new(clamscan(&clamd.database_dir()));
     // Until its first check (on the blocking pool at start), an engine is not known to work.
-    assert_eq!(engine.status(), palisade_pipeline::EngineStatus::not_checked());
+    assert_eq!(
+        engine.status(),
+        palisade_pipeline::EngineStatus::not_checked()
+    );
     let status = engine.refresh();
     assert_eq!(engine.status(), status, "status() answers the last check");
     assert_eq!(

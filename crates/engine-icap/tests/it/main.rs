@@ -26,7 +26,10 @@ fn infections_are_named_and_clean_files_pass_small_or_beyond_the_preview() {
     let icap = IcapServer::start(&clamd);
     let engine = icap_engine(&icap.url());
 
-    assert_eq!(engine.status(), palisade_pipeline::EngineStatus::not_checked());
+    assert_eq!(
+        engine.status(),
+        palisade_pipeline::EngineStatus::not_checked()
+    );
     let status = engine.refresh();
     assert_eq!(
         status.state,

@@ -3,6 +3,7 @@
 
 mod config;
 mod datadir;
+mod duties;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -355,29 +356,6 @@ impl Role {
 
 /// What keeps the stores from taking new files now: a write that fails, or a disk with less than
 /// `min_free` bytes free.
-async fn storage_problems(service: &Service, disks: &[PathBuf], min_free: u64) -> Vec<String> {
-    let mut problems = Vec::new();
-    let now = palisade_model::now_millis();
-    let metastore = service.metastore().probe_write(now);
-    problems.extend(palisade_service::probe("metastore cannot write", metastore).await);
-    let blobs = service.blobs().probe_write();
-    problems.extend(palisade_service::probe("blob store cannot write", blobs).await);
-    for disk in disks {
-        if let Ok(stat) = rustix::fs::statvfs(disk) {
-            let free = stat.f_bavail.saturating_mul(stat.f_frsize);
-            if free < min_free {
-                problems.push(format!(
-                    "disk nearly full: {} MiB free for {}, below readiness.min_free_mib = {}",
-                    free >> 20,
-                    disk.display(),
-                    min_free >> 20
-                ));
-            }
-        }
-    }
-    problems
-}
-
 /// Raises the soft open-file limit to the hard one and returns it (`None` when unlimited).
 fn raise_open_file_limit() -> Option<u64> {
     use rustix::process::{Resource, getrlimit, setrlimit};
@@ -391,20 +369,6 @@ fn raise_open_file_limit() -> Option<u64> {
     let limit = getrlimit(Resource::Nofile).current;
     tracing::debug!(open_files = ?limit, "open-file limit");
     limit
-}
-
-/// How long start-up waits for the first health check of every engine before serving anyway.
-const FIRST_HEALTH_CHECK_WAIT: Duration = Duration::from_secs(5);
-
-/// Checks every engine's health now (blocking I/O), warning about the unhealthy ones.
-fn check_engine_health(roster: &Roster) {
-    for engine in roster.all() {
-        let status = engine.refresh();
-        if !status.state.is_production() {
-            tracing::warn!(engine = %engine.descriptor().id, state = %status.state,
-                problems = ?status.problems, "engine unhealthy");
-        }
-    }
 }
 
 async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow::Result<()> {
@@ -466,56 +430,19 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
     let mut tasks = JoinSet::new();
     if role != Role::Node {
-        tasks.spawn(async move {
-            // Generate or load the signing key in the background: RSA-4096 generation takes
-            // seconds. Scanning nodes sign nothing.
-            if let Err(error) = signer.keys().await {
-                tracing::error!(%error, "batch signing key unavailable");
-            }
-        });
+        tasks.spawn(duties::load_signing_key(signer));
     }
     if let Some(yara) = yara {
         let interval = Duration::from_secs_f64(config.yara.reload_seconds.max(0.5));
-        let mut stop = stop.clone();
-        tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
-                    _ = stop.changed() => return,
-                }
-                let engine = yara.clone();
-                let _ = tokio::task::spawn_blocking(move || engine.reload_if_changed()).await;
-            }
-        });
+        tasks.spawn(duties::reload_yara(yara, interval, stop.clone()));
     }
     {
-        // Engine health is checked in the background so a failed engine shows as failed, and
-        // recovers, without waiting for a scan to notice.
-        // Checks do I/O, so they run on the blocking pool; `Engine::status` only reads their
-        // results and reads "not checked yet" before the first. That first check runs before
-        // the listener serves, waiting at most FIRST_HEALTH_CHECK_WAIT for slow engines.
         let interval = config::seconds(config.health.check_seconds, "health.check_seconds")?;
         let roster = service.roster().clone();
-        let first = tokio::task::spawn_blocking({
-            let roster = roster.clone();
-            move || check_engine_health(&roster)
-        });
-        let _ = tokio::time::timeout(FIRST_HEALTH_CHECK_WAIT, first).await;
-        let mut stop = stop.clone();
-        tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
-                    _ = stop.changed() => return,
-                }
-                let engines = roster.clone();
-                let _ = tokio::task::spawn_blocking(move || check_engine_health(&engines)).await;
-            }
-        });
+        duties::first_health_check(roster.clone()).await;
+        tasks.spawn(duties::check_engines(roster, interval, stop.clone()));
     }
     {
-        // Readiness: the stores must accept writes and the disks must have room. Probed in
-        // the background, so /readyz stays cheap.
         let interval = config::seconds(config.readiness.probe_seconds, "readiness.probe_seconds")?;
         let min_free = config.readiness.min_free_mib.saturating_mul(1 << 20);
         let mut disks = vec![layout.data_dir.clone()];
@@ -526,31 +453,20 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
                 .local_root()
                 .map(Path::to_path_buf),
         );
-        let service = service.clone();
-        let mut stop = stop.clone();
-        tasks.spawn(async move {
-            loop {
-                let problems = storage_problems(&service, &disks, min_free).await;
-                if !problems.is_empty() {
-                    tracing::warn!(?problems, "storage is not ready");
-                }
-                service.set_storage_problems(problems);
-                tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
-                    _ = stop.changed() => return,
-                }
-            }
-        });
+        tasks.spawn(duties::probe_storage(
+            service.clone(),
+            disks,
+            min_free,
+            interval,
+            stop.clone(),
+        ));
     }
     let node_id = node_id(config, &layout.data_dir, role)?;
     {
-        // The node registry: this process, its role, load and engines, every heartbeat.
         let interval = config::seconds(
             config.cluster.heartbeat_seconds,
             "cluster.heartbeat_seconds",
         )?;
-        let service = service.clone();
-        let mut stop = stop.clone();
         let forget_ms = i64::try_from(
             config::seconds(
                 config.cluster.forget_offline_after_hours * 3600.0,
@@ -574,27 +490,13 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
             running: 0,
             engines: String::new(),
         };
-        tasks.spawn(async move {
-            loop {
-                let beat = palisade_metastore::NodeRecord {
-                    last_seen: palisade_model::now_millis(),
-                    engines: service.engine_summary(),
-                    ..record.clone()
-                };
-                if let Err(error) = service.metastore().node_heartbeat(&beat).await {
-                    tracing::warn!(%error, "node heartbeat failed");
-                }
-                let _ = service
-                    .metastore()
-                    .forget_nodes(beat.last_seen - forget_ms)
-                    .await;
-
-                tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
-                    _ = stop.changed() => break,
-                }
-            }
-        });
+        tasks.spawn(duties::heartbeat_node(
+            service.clone(),
+            record,
+            forget_ms,
+            interval,
+            stop.clone(),
+        ));
     }
     if workers {
         // Leases name this start of the node too, so a restarted node never mistakes its dead

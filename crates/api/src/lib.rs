@@ -2,6 +2,7 @@
 //! connection limits, and the one place where errors become status codes and `{"err":...}`
 //! bodies. The only crate that knows HTTP.
 
+mod auth;
 pub mod decode;
 mod error;
 mod listener;
@@ -13,6 +14,7 @@ use std::future::Future;
 use palisade_service::Service;
 use tokio::net::TcpListener;
 
+pub use auth::Authenticated;
 pub use error::ApiError;
 pub use listener::HttpLimits;
 pub use routes::{health_router, router};

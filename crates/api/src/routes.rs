@@ -11,10 +11,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use palisade_metastore::HashQuery;
 use palisade_model::now_millis;
-use palisade_service::{Caller, ReportBody, Service, UploadLength};
+use palisade_service::{ReportBody, Service, UploadLength};
 use serde_json::json;
 
 use crate::ApiError;
+use crate::auth::Authenticated;
 use crate::decode::{
     apikey, header_flag, header_text, is_file_field, is_multipart, number, submit_request,
 };
@@ -95,14 +96,6 @@ async fn json_error_body(response: Response) -> Response {
     ApiError::new(status, message).into_response()
 }
 
-async fn caller(
-    service: &Service,
-    headers: &HeaderMap,
-    params: &HashMap<String, String>,
-) -> Result<Caller, ApiError> {
-    Ok(service.authenticate(apikey(headers, params)).await?)
-}
-
 fn json_response(value: impl serde::Serialize) -> Response {
     Json(value).into_response()
 }
@@ -172,30 +165,19 @@ pub fn health_router(service: Service) -> Router {
         .with_state(service)
 }
 
-async fn nodes(
-    State(service): State<Service>,
-    Query(params): Params,
-    headers: HeaderMap,
-) -> ApiResult {
-    caller(&service, &headers, &params).await?;
+async fn nodes(State(service): State<Service>, _: Authenticated) -> ApiResult {
     Ok(json_response(service.node_stats().await?))
 }
 
-async fn engines(
-    State(service): State<Service>,
-    Query(params): Params,
-    headers: HeaderMap,
-) -> ApiResult {
-    caller(&service, &headers, &params).await?;
+async fn engines(State(service): State<Service>, _: Authenticated) -> ApiResult {
     Ok(json_response(service.engine_stats().await?))
 }
 
 async fn rules(
     State(service): State<Service>,
-    Query(params): Params,
     headers: HeaderMap,
+    Authenticated(caller): Authenticated,
 ) -> ApiResult {
-    let caller = caller(&service, &headers, &params).await?;
     let user_agent = header_text(&headers, "user_agent").unwrap_or_default();
     let list: Vec<_> = service
         .rules_for(&caller, &user_agent)
@@ -207,11 +189,10 @@ async fn rules(
 
 async fn submit(
     State(service): State<Service>,
-    Query(params): Params,
+    Authenticated(caller): Authenticated,
     request: Request,
 ) -> ApiResult {
     let headers = request.headers().clone();
-    let caller = caller(&service, &headers, &params).await?;
     let mut submit = submit_request(&headers)?;
     let data_id =
         if is_multipart(&headers) && matches!(submit.length, UploadLength::Known(n) if n > 0) {
@@ -273,9 +254,8 @@ async fn report(
     State(service): State<Service>,
     Path(data_id): Path<String>,
     Query(params): Params,
-    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
 ) -> ApiResult {
-    let caller = caller(&service, &headers, &params).await?;
     let first = number(&params, "first")?;
     let size = number(&params, "size")?;
     match service.report_body(&caller, &data_id, first, size).await? {
@@ -287,10 +267,9 @@ async fn report(
 async fn hash_lookup(
     State(service): State<Service>,
     Path(hash): Path<String>,
-    Query(params): Params,
     headers: HeaderMap,
+    Authenticated(caller): Authenticated,
 ) -> ApiResult {
-    let caller = caller(&service, &headers, &params).await?;
     let hours = match header_text(&headers, "timerange") {
         Some(text) if !text.trim().is_empty() => text
             .trim()
@@ -314,26 +293,17 @@ async fn hash_lookup(
 async fn cancel(
     State(service): State<Service>,
     Path(data_id): Path<String>,
-    Query(params): Params,
-    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
 ) -> ApiResult {
-    let caller = caller(&service, &headers, &params).await?;
     service.cancel(&caller, &data_id).await?;
     let mut map = serde_json::Map::new();
     map.insert(data_id.to_ascii_lowercase(), json!("cancelled"));
     Ok(json_response(serde_json::Value::Object(map)))
 }
 
-async fn download(
-    State(service): State<Service>,
-    Path(data_id): Path<String>,
-    Query(params): Params,
-    headers: HeaderMap,
-) -> ApiResult {
-    caller(&service, &headers, &params).await?;
+async fn download(Path(_data_id): Path<String>, _: Authenticated) -> ApiResult {
     // No engine produces sanitized or DLP-processed output yet (CDR and DLP come later), so no
     // data id has an output to serve.
-    let _ = data_id;
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
         "File could not be found",
@@ -342,10 +312,9 @@ async fn download(
 
 async fn create_batch(
     State(service): State<Service>,
-    Query(params): Params,
     headers: HeaderMap,
+    Authenticated(caller): Authenticated,
 ) -> ApiResult {
-    let caller = caller(&service, &headers, &params).await?;
     let rule = header_text(&headers, "rule").or_else(|| header_text(&headers, "workflow"));
     let user_agent = header_text(&headers, "user_agent").unwrap_or_default();
     let user_data = header_text(&headers, "user-data").unwrap_or_default();
@@ -359,9 +328,8 @@ async fn batch_status(
     State(service): State<Service>,
     Path(batch_id): Path<String>,
     Query(params): Params,
-    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
 ) -> ApiResult {
-    let caller = caller(&service, &headers, &params).await?;
     let report = service
         .batch_status(
             &caller,
@@ -376,10 +344,8 @@ async fn batch_status(
 async fn close_batch(
     State(service): State<Service>,
     Path(batch_id): Path<String>,
-    Query(params): Params,
-    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
 ) -> ApiResult {
-    let caller = caller(&service, &headers, &params).await?;
     Ok(json_response(
         service.close_batch(&caller, &batch_id).await?,
     ))
@@ -388,10 +354,8 @@ async fn close_batch(
 async fn cancel_batch(
     State(service): State<Service>,
     Path(batch_id): Path<String>,
-    Query(params): Params,
-    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
 ) -> ApiResult {
-    let caller = caller(&service, &headers, &params).await?;
     service.cancel_batch(&caller, &batch_id).await?;
     let mut map = serde_json::Map::new();
     map.insert(batch_id.to_ascii_lowercase(), json!("cancelled"));
@@ -401,10 +365,8 @@ async fn cancel_batch(
 async fn batch_certificate(
     State(service): State<Service>,
     Path(batch_id): Path<String>,
-    Query(params): Params,
-    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
 ) -> ApiResult {
-    let caller = caller(&service, &headers, &params).await?;
     let body = service.batch_certificate(&caller, &batch_id).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }

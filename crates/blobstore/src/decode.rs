@@ -116,13 +116,7 @@ pub(crate) fn store_decoded(
         sink.abort();
         return Err(IngestError::Empty);
     }
-    let hashes = hashers.finish();
-    sink.commit(&hashes.sha256)?;
-    Ok(Ingested {
-        hashes,
-        size,
-        hash_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-    })
+    crate::ingest::commit(sink, hashers.finish(), size, started)
 }
 
 /// Decodes `source` as `encoding` and hands the decoded bytes to `out` in pieces of at most

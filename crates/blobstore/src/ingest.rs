@@ -61,7 +61,16 @@ fn copy_into(
         sink.abort();
         return Err(IngestError::Storage(error));
     }
-    let hashes = hashers.finish();
+    commit(sink, hashers.finish(), size, started)
+}
+
+/// Commits a complete upload under its digest, with how long taking it in took since `started`.
+pub(crate) fn commit(
+    sink: Box<dyn crate::BlobSink>,
+    hashes: FileHashes,
+    size: u64,
+    started: std::time::Instant,
+) -> Result<Ingested, IngestError> {
     sink.commit(&hashes.sha256)?;
     Ok(Ingested {
         hashes,
@@ -168,12 +177,7 @@ impl BlobStore {
             sink.abort();
             return Err(error.into());
         }
-        sink.commit(&hashes.sha256)?;
-        Ok(Ingested {
-            hashes,
-            size: bytes.len() as u64,
-            hash_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-        })
+        commit(sink, hashes, bytes.len() as u64, started)
     }
 
     /// Takes an upload in from a stream of chunks, never holding more than a few chunks in memory.
@@ -219,14 +223,7 @@ impl BlobStore {
                     }
                 }
             }
-            let hashes = hashers.finish();
-            sink.commit(&hashes.sha256)?;
-            let hash_time_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-            Ok(Ingested {
-                hashes,
-                size,
-                hash_time_ms,
-            })
+            commit(sink, hashers.finish(), size, started)
         });
         let mut received = 0u64;
         // Network frames are small; gathering them into larger pieces wakes the hashing thread

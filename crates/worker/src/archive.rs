@@ -144,6 +144,16 @@ pub(crate) async fn after_engines(
         return Next::Final(Box::new(report));
     };
     let start = record.start_ts.unwrap_or_else(now_millis);
+    // The archive's report, final now, from its own analysis and what extraction came to.
+    let final_now = |report, outcome: ArchiveOutcome| {
+        Next::Final(Box::new(archive_report(
+            report,
+            &outcome,
+            policy,
+            start,
+            now_millis(),
+        )))
+    };
     if record.job.depth >= settings.max_depth {
         let outcome = ArchiveOutcome {
             problem: Some(ScanResult::ExceededArchiveDepth),
@@ -154,13 +164,7 @@ pub(crate) async fn after_engines(
             },
             ..ArchiveOutcome::default()
         };
-        return Next::Final(Box::new(archive_report(
-            report,
-            &outcome,
-            policy,
-            start,
-            now_millis(),
-        )));
+        return final_now(report, outcome);
     }
     let extracted = {
         let _slot = slots.acquire().await;
@@ -172,13 +176,7 @@ pub(crate) async fn after_engines(
             problem: extracted.problem,
             ..ArchiveOutcome::default()
         };
-        return Next::Final(Box::new(archive_report(
-            report,
-            &outcome,
-            policy,
-            start,
-            now_millis(),
-        )));
+        return final_now(report, outcome);
     }
     let partial = Partial {
         report: report.clone(),
@@ -188,14 +186,7 @@ pub(crate) async fn after_engines(
     let partial = match serde_json::to_string(&partial) {
         Ok(partial) => partial,
         Err(error) => {
-            let outcome = unstorable(&error.to_string());
-            return Next::Final(Box::new(archive_report(
-                report,
-                &outcome,
-                policy,
-                start,
-                now_millis(),
-            )));
+            return final_now(report, unstorable(&error.to_string()));
         }
     };
     match service

@@ -9,7 +9,9 @@ mod ingest;
 mod local;
 mod s3;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use palisade_model::Durability;
@@ -94,6 +96,11 @@ pub trait BlobBackend: Send + Sync + 'static {
     fn sample_file(&self, sha256: &str) -> Result<SampleFile, BlobError>;
     fn exists(&self, sha256: &str) -> std::io::Result<bool>;
     fn size(&self, sha256: &str) -> Result<u64, BlobError>;
+    /// The bytes `range` of a blob (within its size), as a stream read a chunk at a time: a
+    /// download is never held in memory.
+    fn read_range(&self, sha256: &str, range: Range<u64>) -> Result<ByteStream, BlobError>;
+    /// Removes a blob nothing refers to any more; a blob already gone is not an error.
+    fn delete(&self, sha256: &str) -> std::io::Result<()>;
     fn describe(&self) -> String;
     /// Succeeds when the storage can be reached (readiness checks).
     fn check(&self) -> std::io::Result<()>;
@@ -103,6 +110,46 @@ pub trait BlobBackend: Send + Sync + 'static {
     fn local_root(&self) -> Option<&Path> {
         None
     }
+}
+
+/// A blob's bytes arriving a chunk at a time.
+pub type ByteStream =
+    Pin<Box<dyn futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
+
+/// Chunks a download reads from a local file at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Streams `len` bytes of `file` from `start`, a chunk at a time on Tokio's file threads.
+pub(crate) fn file_stream(file: std::fs::File, start: u64, len: u64) -> ByteStream {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let state = (tokio::fs::File::from_std(file), start, len, false);
+    Box::pin(futures_util::stream::unfold(
+        state,
+        |(mut file, start, left, positioned)| async move {
+            if left == 0 {
+                return None;
+            }
+            if !positioned && let Err(error) = file.seek(std::io::SeekFrom::Start(start)).await {
+                return Some((Err(error), (file, start, 0, true)));
+            }
+            let want = usize::try_from(left).unwrap_or(READ_CHUNK).min(READ_CHUNK);
+            let mut buf = bytes::BytesMut::zeroed(want);
+            match file.read(&mut buf).await {
+                Ok(0) => Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "blob ended early",
+                    )),
+                    (file, start, 0, true),
+                )),
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(buf.freeze()), (file, start, left - n as u64, true)))
+                }
+                Err(error) => Some((Err(error), (file, start, 0, true))),
+            }
+        },
+    ))
 }
 
 /// The blob store handle passed around the program.
@@ -163,6 +210,24 @@ impl BlobStore {
     pub async fn probe_write(&self) -> Result<(), BlobError> {
         let backend = self.0.clone();
         run_blocking(move || backend.probe_write().map_err(BlobError::Io)).await
+    }
+
+    /// Streams the bytes `range` of a blob.
+    pub async fn read_range(
+        &self,
+        sha256: &str,
+        range: Range<u64>,
+    ) -> Result<ByteStream, BlobError> {
+        let backend = self.0.clone();
+        let sha256 = sha256.to_string();
+        run_blocking(move || backend.read_range(&sha256, range)).await
+    }
+
+    /// Removes a blob nothing refers to any more.
+    pub async fn delete(&self, sha256: &str) -> Result<(), BlobError> {
+        let backend = self.0.clone();
+        let sha256 = sha256.to_string();
+        run_blocking(move || backend.delete(&sha256).map_err(BlobError::Io)).await
     }
 
     pub async fn size(&self, sha256: &str) -> Result<u64, BlobError> {

@@ -2,12 +2,13 @@
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use palisade_model::Durability;
 
-use crate::{BlobBackend, BlobError, BlobSink, SampleFile, UploadGroup};
+use crate::{BlobBackend, BlobError, BlobSink, ByteStream, SampleFile, UploadGroup};
 
 /// Blobs in a directory on a local (or shared) filesystem.
 pub struct LocalBackend {
@@ -268,6 +269,32 @@ impl BlobBackend for LocalBackend {
 
     fn exists(&self, sha256: &str) -> std::io::Result<bool> {
         Ok(self.blob_path(sha256).map(|p| p.exists()).unwrap_or(false))
+    }
+
+    fn read_range(&self, sha256: &str, range: Range<u64>) -> Result<ByteStream, BlobError> {
+        let path = self.blob_path(sha256)?;
+        let file = match fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BlobError::NotFound(sha256.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(crate::file_stream(
+            file,
+            range.start,
+            range.end.saturating_sub(range.start),
+        ))
+    }
+
+    fn delete(&self, sha256: &str) -> std::io::Result<()> {
+        let Ok(path) = self.blob_path(sha256) else {
+            return Ok(());
+        };
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     fn size(&self, sha256: &str) -> Result<u64, BlobError> {

@@ -11,6 +11,7 @@
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload, WriteMultipart};
 
-use crate::{BlobBackend, BlobError, BlobSink, SampleFile};
+use crate::{BlobBackend, BlobError, BlobSink, ByteStream, SampleFile};
 
 /// Uploads larger than this go in parts of this size.
 const PART_BYTES: usize = 8 << 20;
@@ -238,6 +239,36 @@ impl BlobBackend for S3Backend {
             return Ok(false);
         };
         Ok(head(&self.store, &key).map_err(io_error)?.is_some())
+    }
+
+    fn read_range(&self, sha256: &str, range: Range<u64>) -> Result<ByteStream, BlobError> {
+        let key = self.key(sha256)?;
+        if range.is_empty() {
+            return Ok(Box::pin(futures_util::stream::empty()));
+        }
+        let options = object_store::GetOptions {
+            range: Some(object_store::GetRange::Bounded(range)),
+            ..Default::default()
+        };
+        match block_on(self.store.get_opts(&key, options)) {
+            Ok(object) => Ok(Box::pin(
+                object.into_stream().map(|chunk| chunk.map_err(io_error)),
+            )),
+            Err(object_store::Error::NotFound { .. }) => {
+                Err(BlobError::NotFound(sha256.to_string()))
+            }
+            Err(error) => Err(BlobError::Io(io_error(error))),
+        }
+    }
+
+    fn delete(&self, sha256: &str) -> std::io::Result<()> {
+        let Ok(key) = self.key(sha256) else {
+            return Ok(());
+        };
+        match block_on(self.store.delete(&key)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(io_error(error)),
+        }
     }
 
     fn size(&self, sha256: &str) -> Result<u64, BlobError> {

@@ -15,7 +15,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use palisade_pipeline::{
-    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Sample, Stage, StatusCell,
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Sample, ScanContext, Stage,
+    StatusCell,
 };
 
 /// Where clamd listens.
@@ -228,6 +229,7 @@ impl ClamavEngine {
                 stage: Stage::Antivirus,
                 in_scan_details: true,
                 kind: palisade_model::EngineKind::ClamAv,
+                produces: None,
             },
             settings,
             status: StatusCell::default(),
@@ -373,7 +375,7 @@ impl Engine for ClamavEngine {
         self.status.set(status)
     }
 
-    fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
+    fn scan(&self, sample: &Sample<'_>, _context: &ScanContext) -> Result<Finding, EngineError> {
         let verdict = self.scan_stream(sample);
         // A failed scan may mean the daemon went down, a good one that it came back: when the
         // known health says otherwise, check again now rather than at the next periodic check.

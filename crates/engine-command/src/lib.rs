@@ -14,7 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use palisade_model::ScanResult;
 use palisade_pipeline::{
-    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Sample, Stage, StatusCell,
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Sample, ScanContext, Stage,
+    StatusCell,
 };
 use regex::Regex;
 
@@ -185,6 +186,7 @@ impl CommandEngine {
                 stage: Stage::Antivirus,
                 in_scan_details: true,
                 kind: palisade_model::EngineKind::Command,
+                produces: None,
             },
             settings,
             status: StatusCell::default(),
@@ -269,7 +271,8 @@ impl Engine for CommandEngine {
         self.status.set(self.probe())
     }
 
-    fn scan(&self, sample: &Sample<'_>, limits: &Limits) -> Result<Finding, EngineError> {
+    fn scan(&self, sample: &Sample<'_>, context: &ScanContext) -> Result<Finding, EngineError> {
+        let limits = &context.limits;
         let settings = &self.settings;
         let scratch = match &settings.scratch_dir {
             Some(parent) => tempfile::Builder::new().prefix("scan-").tempdir_in(parent),

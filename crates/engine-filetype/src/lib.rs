@@ -4,8 +4,8 @@
 use file_format::{FileFormat, Kind};
 use palisade_model::{FileTypeDetails, FileTypeInfo};
 use palisade_pipeline::{
-    Engine, EngineDescriptor, EngineError, EngineStatus, FileTypeFinding, Finding, Limits, Sample,
-    Section, Stage,
+    Engine, EngineDescriptor, EngineError, EngineStatus, FileTypeFinding, Finding, Sample,
+    ScanContext, Section, Stage,
 };
 
 /// The built-in file type engine.
@@ -22,6 +22,7 @@ impl Default for FileTypeEngine {
                 stage: Stage::FileType,
                 in_scan_details: false,
                 kind: palisade_model::EngineKind::FileType,
+                produces: None,
             },
         }
     }
@@ -134,7 +135,7 @@ impl Engine for FileTypeEngine {
         EngineStatus::production("file-format 0.28", "")
     }
 
-    fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
+    fn scan(&self, sample: &Sample<'_>, _context: &ScanContext) -> Result<Finding, EngineError> {
         let finding = identify(sample)?;
         let protected = protected_document(sample.path)?;
         Ok(Finding {
@@ -145,6 +146,7 @@ impl Engine for FileTypeEngine {
                     result: palisade_model::ScanResult::PasswordProtectedDocument,
                     threat_found: kind.into(),
                     section: Section::None,
+                    outputs: Vec::new(),
                 },
                 None => Finding::clean(),
             }

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use palisade_model::{FileHashes, ScanResult};
 use palisade_pipeline::{
-    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Sample, Stage,
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Sample, ScanContext, Stage,
 };
 
 /// What the lists mean.
@@ -162,6 +162,7 @@ impl HashListEngine {
                 // Not an antivirus: its result shows in the main result and verdicts.
                 in_scan_details: false,
                 kind,
+                produces: None,
             },
             settings,
             lists: RwLock::new(lists),
@@ -223,7 +224,7 @@ impl Engine for HashListEngine {
         self.status()
     }
 
-    fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
+    fn scan(&self, sample: &Sample<'_>, _context: &ScanContext) -> Result<Finding, EngineError> {
         let lists = self.lists.read().unwrap_or_else(|e| e.into_inner());
         let (bad_result, good_result, neither) = match self.settings.kind {
             ListKind::Operator => (

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use palisade_model::ScanResult;
 use palisade_pipeline::{
-    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Sample, Stage,
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Sample, ScanContext, Stage,
 };
 
 /// An `icap://host[:port]/service[?query]` address.
@@ -245,6 +245,7 @@ impl IcapEngine {
                 stage: Stage::Antivirus,
                 in_scan_details: true,
                 kind: palisade_model::EngineKind::Icap,
+                produces: None,
             },
             settings,
             health: Mutex::new(None),
@@ -514,7 +515,7 @@ impl Engine for IcapEngine {
         status
     }
 
-    fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
+    fn scan(&self, sample: &Sample<'_>, _context: &ScanContext) -> Result<Finding, EngineError> {
         let options = self.current_options()?;
         let result = self.respmod(sample, &options);
         if result.is_err() {

@@ -13,7 +13,8 @@ use std::time::SystemTime;
 
 use palisade_model::{ScanResult, YaraHit, YaraSection, format_timestamp};
 use palisade_pipeline::{
-    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Sample, Section, Stage,
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Sample, ScanContext,
+    Section, Stage,
 };
 
 /// The rules Palisade ships: they detect the EICAR test file as Infected.
@@ -164,6 +165,7 @@ impl YaraEngine {
                 stage: Stage::Yara,
                 in_scan_details: true,
                 kind: palisade_model::EngineKind::Yara,
+                produces: None,
             },
             settings,
             loaded: RwLock::new(Arc::new(loaded)),
@@ -290,7 +292,8 @@ impl Engine for YaraEngine {
         sample.size
     }
 
-    fn scan(&self, sample: &Sample<'_>, limits: &Limits) -> Result<Finding, EngineError> {
+    fn scan(&self, sample: &Sample<'_>, context: &ScanContext) -> Result<Finding, EngineError> {
+        let limits = &context.limits;
         if sample.size > limits.max_bytes {
             return Err(EngineError::NotScanned(format!(
                 "file of {} bytes exceeds the {} bytes the YARA engine reads",
@@ -329,6 +332,7 @@ impl Engine for YaraEngine {
             result: worst,
             threat_found: threat,
             section: Section::Yara(YaraSection { hits, verdict }),
+            outputs: Vec::new(),
         })
     }
 }
@@ -355,7 +359,12 @@ mod tests {
             display_name: "sample",
             hashes: &hashes,
         };
-        engine.scan(&sample, &Limits::default()).unwrap()
+        engine
+            .scan(
+                &sample,
+                &ScanContext::new(Limits::default(), dir.path().join("outputs")),
+            )
+            .unwrap()
     }
 
     #[test]

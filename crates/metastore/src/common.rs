@@ -3,14 +3,16 @@
 //! reads by number too. Each backend keeps what differs: the queue's locking, submissions,
 //! cancel, node heartbeats.
 
-use palisade_model::{HashKind, Millis};
+use palisade_model::{HashKind, Millis, OutputRecord};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
 
 use crate::rows::{
-    JOB_COLUMNS, batch_from_row, job_from_row, node_from_row, session_from_row, to_i64,
+    JOB_COLUMNS, batch_from_row, job_from_row, node_from_row, output_from_row, session_from_row,
+    to_i64,
 };
 use crate::{
-    BatchRecord, HashQuery, JobRecord, NodeRecord, SessionRecord, StoreResult, UserRecord,
+    BatchRecord, ExpiredOutputs, HashQuery, JobRecord, NodeRecord, SessionRecord, StoreResult,
+    UserRecord,
 };
 
 /// How many rows a statement changed, whatever the database.
@@ -82,6 +84,86 @@ where
             requeued |= state.as_deref() == Some("queued");
         }
         Ok(requeued)
+    }
+
+    /// Records the outputs of the jobs a completion just finished (`completed`), in its
+    /// transaction: an output of a job whose result was not stored is not recorded either.
+    pub(crate) async fn insert_outputs(
+        tx: &mut sqlx::Transaction<'_, DB>,
+        outputs: &[OutputRecord],
+        completed: &[String],
+    ) -> StoreResult<()> {
+        for output in outputs.iter().filter(|o| completed.contains(&o.data_id)) {
+            sqlx::query::<DB>(
+                "INSERT INTO outputs (data_id, kind, sha256, size, name, created_ts) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (data_id, kind) DO NOTHING",
+            )
+            .bind(output.data_id.as_str())
+            .bind(output.kind.as_str())
+            .bind(output.sha256.as_str())
+            .bind(to_i64(output.size))
+            .bind(output.name.as_str())
+            .bind(output.created_ts)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A file's stored outputs that have not expired, the one a download prefers first.
+    pub(crate) async fn outputs(&self, data_id: &str) -> StoreResult<Vec<OutputRecord>> {
+        let rows = sqlx::query::<DB>(
+            "SELECT data_id, kind, sha256, size, name, created_ts FROM outputs WHERE data_id = $1",
+        )
+        .bind(data_id)
+        .fetch_all(&self.read)
+        .await?;
+        let mut outputs = rows
+            .iter()
+            .map(output_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        outputs.sort_by_key(|o| o.kind.download_preference());
+        Ok(outputs)
+    }
+
+    /// Forgets up to `limit` outputs created before `before`; returns the digests of the blobs
+    /// nothing refers to any more (no output, no submitted file), which the caller deletes.
+    pub(crate) async fn expire_outputs(
+        &self,
+        before: Millis,
+        limit: u32,
+    ) -> StoreResult<ExpiredOutputs> {
+        let mut tx = self.write.begin().await?;
+        let expired: Vec<String> = sqlx::query_scalar::<DB, String>(
+            "DELETE FROM outputs WHERE (data_id, kind) IN \
+             (SELECT data_id, kind FROM outputs WHERE created_ts < $1 ORDER BY created_ts LIMIT $2) \
+             RETURNING sha256",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut unreferenced = Vec::new();
+        for sha256 in &expired {
+            if unreferenced.contains(sha256) {
+                continue;
+            }
+            let referenced: bool = sqlx::query_scalar::<DB, bool>(
+                "SELECT EXISTS (SELECT 1 FROM outputs WHERE sha256 = $1) \
+                 OR EXISTS (SELECT 1 FROM blobs WHERE sha256 = $1)",
+            )
+            .bind(sha256.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            if !referenced {
+                unreferenced.push(sha256.clone());
+            }
+        }
+        tx.commit().await?;
+        Ok(ExpiredOutputs {
+            rows: u64::try_from(expired.len()).unwrap_or(u64::MAX),
+            unreferenced_blobs: unreferenced,
+        })
     }
 
     pub(crate) async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>> {

@@ -12,7 +12,7 @@ mod sqlite;
 
 use std::sync::Arc;
 
-use palisade_model::{Durability, FileHashes, HashKind, Millis};
+use palisade_model::{Durability, FileHashes, HashKind, Millis, OutputRecord};
 
 pub use postgres::PostgresBackend;
 pub use sqlite::SqliteBackend;
@@ -199,6 +199,16 @@ pub enum SubmitOutcome {
     QueueFull,
 }
 
+/// What one retention pass over the outputs did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpiredOutputs {
+    /// Output rows forgotten.
+    pub rows: u64,
+    /// Digests of blobs that no output and no submitted file refers to any more: the caller
+    /// deletes them from the blob store.
+    pub unreferenced_blobs: Vec<String>,
+}
+
 /// One database implementation of the metastore. Every method is one transaction.
 #[async_trait::async_trait]
 pub trait MetaBackend: Send + Sync + 'static {
@@ -235,12 +245,20 @@ pub trait MetaBackend: Send + Sync + 'static {
     ) -> StoreResult<u64>;
     /// Stores final reports for jobs `owner` still holds, in one transaction. Returns which ids were completed;
     /// a job whose lease was lost or that was cancelled meanwhile keeps its existing outcome.
+    /// The outputs of those jobs (a sanitized or redacted copy, already in the blob store) are
+    /// recorded in the same transaction, for the jobs that were completed.
     async fn complete(
         &self,
         owner: &str,
         reports: &[(String, i32, String)],
+        outputs: &[OutputRecord],
         now: Millis,
     ) -> StoreResult<Vec<String>>;
+    /// A file's outputs that have not expired, the one `GET /file/download` serves first.
+    async fn outputs(&self, data_id: &str) -> StoreResult<Vec<OutputRecord>>;
+    /// Forgets up to `limit` outputs created before `before` (retention), and says which of
+    /// their blobs nothing refers to any more.
+    async fn expire_outputs(&self, before: Millis, limit: u32) -> StoreResult<ExpiredOutputs>;
     /// Gives the leases back without finishing (graceful drain); the jobs run again elsewhere.
     async fn release(&self, owner: &str, data_ids: &[String]) -> StoreResult<()>;
     /// Turns a running archive into a waiting parent of `children` (queued in the same

@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use palisade_model::{Durability, HashKind, Millis};
+use palisade_model::{Durability, HashKind, Millis, OutputRecord};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Executor, QueryBuilder, Row};
 use tokio::sync::Notify;
@@ -17,8 +17,8 @@ use crate::common::Common;
 use crate::group::{GroupCommit, Submission};
 use crate::rows::{JOB_COLUMNS, job_from_row, to_i64};
 use crate::{
-    BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob, NodeRecord,
-    SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
+    BatchRecord, CancelOutcome, ExpiredOutputs, HashQuery, JobRecord, JobState, MetaBackend,
+    NewJob, NodeRecord, SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
 };
 
 /// Versioned schema migrations, applied in order and recorded in `schema_version`.
@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0003_hashed_sessions.sql"),
     ),
     (4, include_str!("../migrations/postgres/0004_instance.sql")),
+    (5, include_str!("../migrations/postgres/0005_outputs.sql")),
 ];
 
 /// The channel that wakes idle workers.
@@ -312,6 +313,7 @@ async fn complete_once(
     tx: &mut Tx,
     owner: &str,
     reports: &[(String, i32, String)],
+    outputs: &[OutputRecord],
     now: Millis,
 ) -> StoreResult<Vec<String>> {
     let ids: Vec<&str> = reports.iter().map(|r| r.0.as_str()).collect();
@@ -341,6 +343,7 @@ async fn complete_once(
         }
     }
     settle_parents(tx, &parents).await?;
+    Common::insert_outputs(tx, outputs, &completed).await?;
     Ok(completed)
 }
 
@@ -503,12 +506,21 @@ impl MetaBackend for PostgresBackend {
         &self,
         owner: &str,
         reports: &[(String, i32, String)],
+        outputs: &[OutputRecord],
         now: Millis,
     ) -> StoreResult<Vec<String>> {
         if reports.is_empty() {
             return Ok(Vec::new());
         }
-        retrying!(self.common.write, tx => complete_once(&mut tx, owner, reports, now))
+        retrying!(self.common.write, tx => complete_once(&mut tx, owner, reports, outputs, now))
+    }
+
+    async fn outputs(&self, data_id: &str) -> StoreResult<Vec<OutputRecord>> {
+        self.common.outputs(data_id).await
+    }
+
+    async fn expire_outputs(&self, before: Millis, limit: u32) -> StoreResult<ExpiredOutputs> {
+        self.common.expire_outputs(before, limit).await
     }
 
     async fn release(&self, owner: &str, data_ids: &[String]) -> StoreResult<()> {

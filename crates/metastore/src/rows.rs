@@ -1,6 +1,6 @@
 //! Decoding rows into records, shared by the database backends.
 
-use palisade_model::FileHashes;
+use palisade_model::{FileHashes, OutputKind, OutputRecord};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::{
@@ -139,5 +139,26 @@ where
         workers: u32::try_from(row.try_get::<i64, _>("workers")?).unwrap_or(0),
         running: u64::try_from(row.try_get::<i64, _>("running")?).unwrap_or(0),
         engines: row.try_get("engines")?,
+    })
+}
+
+/// Reads an output from a row of `data_id, kind, sha256, size, name, created_ts`.
+pub(crate) fn output_from_row<'r, R>(row: &'r R) -> StoreResult<OutputRecord>
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let kind: String = row.try_get("kind")?;
+    let size: i64 = row.try_get("size")?;
+    Ok(OutputRecord {
+        data_id: row.try_get("data_id")?,
+        kind: OutputKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown output kind {kind:?}")))?,
+        sha256: row.try_get("sha256")?,
+        size: u64::try_from(size).unwrap_or(0),
+        name: row.try_get("name")?,
+        created_ts: row.try_get("created_ts")?,
     })
 }

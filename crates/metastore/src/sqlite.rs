@@ -4,7 +4,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use palisade_model::{Durability, HashKind, Millis};
+use palisade_model::{Durability, HashKind, Millis, OutputRecord};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -17,8 +17,8 @@ use crate::common::Common;
 use crate::group::{GroupCommit, Submission};
 use crate::rows::{JOB_COLUMNS, job_from_row, to_i64};
 use crate::{
-    BatchRecord, CancelOutcome, HashQuery, JobRecord, JobState, MetaBackend, NewJob, NodeRecord,
-    SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
+    BatchRecord, CancelOutcome, ExpiredOutputs, HashQuery, JobRecord, JobState, MetaBackend,
+    NewJob, NodeRecord, SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
 };
 
 /// Versioned schema migrations, applied in order and recorded in `schema_version`.
@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0005_hashed_sessions.sql"),
     ),
     (6, include_str!("../migrations/sqlite/0006_instance.sql")),
+    (7, include_str!("../migrations/sqlite/0007_outputs.sql")),
 ];
 
 /// A metastore in one SQLite file.
@@ -333,6 +334,7 @@ impl MetaBackend for SqliteBackend {
         &self,
         owner: &str,
         reports: &[(String, i32, String)],
+        outputs: &[OutputRecord],
         now: Millis,
     ) -> StoreResult<Vec<String>> {
         if reports.is_empty() {
@@ -363,11 +365,20 @@ impl MetaBackend for SqliteBackend {
             }
         }
         let requeued = Common::settle_parents(&mut tx, &parents).await?;
+        Common::insert_outputs(&mut tx, outputs, &completed).await?;
         tx.commit().await?;
         if requeued {
             self.watchers.wake();
         }
         Ok(completed)
+    }
+
+    async fn outputs(&self, data_id: &str) -> StoreResult<Vec<OutputRecord>> {
+        self.common.outputs(data_id).await
+    }
+
+    async fn expire_outputs(&self, before: Millis, limit: u32) -> StoreResult<ExpiredOutputs> {
+        self.common.expire_outputs(before, limit).await
     }
 
     async fn release(&self, owner: &str, data_ids: &[String]) -> StoreResult<()> {

@@ -35,6 +35,63 @@ impl Durability {
     }
 }
 
+/// What an output file of an analysis is: the two kinds of copy a client can download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputKind {
+    /// A rebuilt copy without active content (Deep CDR), served by `GET /file/converted/{id}`.
+    Sanitized,
+    /// A copy with sensitive data blacked out (DLP).
+    Redacted,
+}
+
+impl OutputKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputKind::Sanitized => "sanitized",
+            OutputKind::Redacted => "redacted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "sanitized" => Some(OutputKind::Sanitized),
+            "redacted" => Some(OutputKind::Redacted),
+            _ => None,
+        }
+    }
+
+    /// The action `process_info.post_processing.actions_ran` (or `actions_failed`) names.
+    pub fn action(self) -> &'static str {
+        match self {
+            OutputKind::Sanitized => "Sanitized",
+            OutputKind::Redacted => "Redacted",
+        }
+    }
+
+    /// Which of a file's outputs `GET /file/download/{id}` serves: the sanitized copy when there
+    /// is one, else the redacted one, as the API document says. Sanitization is the last step
+    /// of the flow, so this is also the last step's output.
+    pub fn download_preference(self) -> u8 {
+        match self {
+            OutputKind::Sanitized => 0,
+            OutputKind::Redacted => 1,
+        }
+    }
+}
+
+/// One stored output of an analysis (a row of the `outputs` table).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct OutputRecord {
+    pub data_id: String,
+    pub kind: OutputKind,
+    pub sha256: String,
+    pub size: u64,
+    /// The file name a download offers (`Content-Disposition`).
+    pub name: String,
+    pub created_ts: Millis,
+}
+
 /// Milliseconds since the Unix epoch, the one time unit stored everywhere.
 pub type Millis = i64;
 

@@ -20,7 +20,8 @@ pub struct ReportContext {
     pub upload_ts: Millis,
     pub start_ts: Option<Millis>,
     pub hash_time: i64,
-    /// Engines that will appear in `scan_details` (known before they run).
+    /// Engines that appear in `scan_details`: [`crate::Plan::total_avs`], before the engines
+    /// run and after.
     pub total_avs: u32,
 }
 
@@ -256,9 +257,6 @@ pub fn assemble_report(
             }
         }
     }
-    report.scan_results.total_avs = u32::try_from(report.scan_results.scan_details.len())
-        .unwrap_or(u32::MAX)
-        .max(context.total_avs);
 
     // Nothing wrong found: an allow-list or known-good match is the decisive answer.
     if main.is_none()
@@ -280,7 +278,47 @@ pub fn assemble_report(
         .map(|r| r.text().to_string())
         .collect();
     decide(&mut report.process_info, main_result, policy);
+    record_post_processing(&mut report.process_info.post_processing, &ordered);
     report
+}
+
+/// Whether these runs block the file: the verdict the post-processing steps wait for.
+pub fn verdict_blocks(runs: &[EngineRun], policy: &VerdictPolicy) -> bool {
+    let report = assemble_report(&ReportContext::default(), runs, policy, 0);
+    report.process_info.result == ProcessResult::Blocked
+}
+
+/// `post_processing`: each post-processing step that produced its copy is in `actions_ran`,
+/// each that did not in `actions_failed` (never reported as done when it was not); the
+/// sanitized copy's name is `converted_destination`, its extension `converted_to`.
+fn record_post_processing(post: &mut palisade_model::PostProcessing, runs: &[&EngineRun]) {
+    let mut ran: Vec<&str> = Vec::new();
+    let mut failed: Vec<&str> = Vec::new();
+    for run in runs {
+        let Some(kind) = run.descriptor.produces else {
+            continue;
+        };
+        let produced = match &run.outcome {
+            RunOutcome::Finished(finding) => finding.outputs.iter().find(|o| o.kind == kind),
+            _ => None,
+        };
+        match produced {
+            Some(output) => {
+                ran.push(kind.action());
+                if kind == palisade_model::OutputKind::Sanitized {
+                    post.converted_destination = output.name.clone();
+                    post.converted_to = output
+                        .name
+                        .rsplit_once('.')
+                        .map(|(_, ext)| ext.to_ascii_lowercase())
+                        .unwrap_or_default();
+                }
+            }
+            None => failed.push(kind.action()),
+        }
+    }
+    post.actions_ran = ran.join("|");
+    post.actions_failed = failed.join("|");
 }
 
 /// What extracting an archive and analysing its members came to.
@@ -384,6 +422,7 @@ mod tests {
                 stage,
                 in_scan_details: stage == Stage::Antivirus || stage == Stage::Yara,
                 kind: palisade_model::EngineKind::ClamAv,
+                produces: None,
             },
             def_time: "2026-01-01T00:00:00.000Z".into(),
             scan_time_ms: 3,
@@ -396,6 +435,7 @@ mod tests {
             result,
             threat_found: threat.into(),
             section: Section::None,
+            outputs: Vec::new(),
         })
     }
 
@@ -404,6 +444,7 @@ mod tests {
             data_id: "d".into(),
             upload_ts: 1_000,
             start_ts: Some(1_500),
+            total_avs: 1,
             ..ReportContext::default()
         }
     }

@@ -5,16 +5,20 @@
 //! blocking pool under timeouts and hands their outcomes to [`assemble_report`].
 
 mod assemble;
+mod plan;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use palisade_model::{EngineKind, EngineState, FileHashes, FileTypeInfo, ScanResult, YaraSection};
+use palisade_model::{
+    EngineKind, EngineState, FileHashes, FileTypeInfo, OutputKind, ScanResult, YaraSection,
+};
 
 pub use assemble::{
     ArchiveOutcome, ReportContext, VerdictPolicy, archive_report, archive_result, assemble_report,
-    in_progress_report, terminal_report,
+    in_progress_report, terminal_report, verdict_blocks,
 };
+pub use plan::{Phase, Plan, PlanRules, PostProcessWhen};
 
 /// The steps of the flow, in the order that decides the main result: the earliest step with a finding wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,6 +47,9 @@ pub struct EngineDescriptor {
     /// What kind of engine it is: `eng_type` of `/stat/engines`, and through
     /// [`EngineKind::engine_type`] its `engine_type`.
     pub kind: EngineKind,
+    /// The kind of copy the engine makes of a file, for a post-processing step (sanitize,
+    /// redact), which runs after the engines that decide the verdict; `None` for those.
+    pub produces: Option<OutputKind>,
 }
 
 /// An engine's health, as `/stat/engines` shows it.
@@ -140,6 +147,58 @@ impl Default for Limits {
     }
 }
 
+/// What an engine is given besides the sample: its bounds, and a private directory for the
+/// files it produces. The directory is made on first use, so engines that produce nothing cost
+/// nothing; the worker stores what the finding names from it, then removes it.
+#[derive(Debug)]
+pub struct ScanContext {
+    pub limits: Limits,
+    output_dir: PathBuf,
+    made: std::sync::OnceLock<()>,
+}
+
+impl ScanContext {
+    /// A context whose outputs go to `output_dir`, which must not exist yet (or be empty).
+    pub fn new(limits: Limits, output_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            limits,
+            output_dir: output_dir.into(),
+            made: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The engine's private, empty output directory, made (owner-only) on the first call.
+    pub fn output_dir(&self) -> std::io::Result<&Path> {
+        if self.made.get().is_none() {
+            use std::os::unix::fs::DirBuilderExt;
+            match std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&self.output_dir)
+            {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(error) => return Err(error),
+            }
+            let _ = self.made.set(());
+        }
+        Ok(&self.output_dir)
+    }
+
+    /// Whether the engine asked for its output directory (so there is one to clean up).
+    pub fn output_dir_made(&self) -> bool {
+        self.made.get().is_some()
+    }
+}
+
+/// A file an engine produced from the sample, inside its [`ScanContext::output_dir`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputFile {
+    pub kind: OutputKind,
+    /// The name a download offers.
+    pub name: String,
+    pub path: PathBuf,
+}
+
 /// What an engine found about a sample.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
@@ -147,6 +206,8 @@ pub struct Finding {
     /// Threat name for detections; otherwise empty.
     pub threat_found: String,
     pub section: Section,
+    /// Files the engine produced (a sanitized or redacted copy).
+    pub outputs: Vec<OutputFile>,
 }
 
 impl Finding {
@@ -155,6 +216,16 @@ impl Finding {
             result: ScanResult::NoThreatDetected,
             threat_found: String::new(),
             section: Section::None,
+            outputs: Vec::new(),
+        }
+    }
+
+    /// A finding of `result` with a threat name and nothing else.
+    pub fn of(result: ScanResult, threat_found: impl Into<String>) -> Self {
+        Self {
+            result,
+            threat_found: threat_found.into(),
+            ..Self::clean()
         }
     }
 }
@@ -204,7 +275,7 @@ pub trait Engine: Send + Sync + 'static {
     fn memory_for(&self, _sample: &Sample<'_>) -> u64 {
         0
     }
-    fn scan(&self, sample: &Sample<'_>, limits: &Limits) -> Result<Finding, EngineError>;
+    fn scan(&self, sample: &Sample<'_>, context: &ScanContext) -> Result<Finding, EngineError>;
 }
 
 /// How one engine's run on one sample ended.
@@ -283,13 +354,14 @@ impl Roster {
             .collect()
     }
 
-    /// `total_avs` for a rule: how many of its engines appear in `scan_details`.
-    pub fn scan_details_count(&self, selected: Option<&[String]>) -> u32 {
-        let count = self
-            .for_rule(selected)
-            .iter()
-            .filter(|engine| engine.descriptor().in_scan_details)
-            .count();
-        u32::try_from(count).unwrap_or(u32::MAX)
+    /// A rule's engines and the plan that runs them (which also counts `total_avs`).
+    pub fn plan(
+        &self,
+        selected: Option<&[String]>,
+        rules: PlanRules,
+    ) -> (Vec<std::sync::Arc<dyn Engine>>, Plan) {
+        let engines = self.for_rule(selected);
+        let descriptors = engines.iter().map(|e| e.descriptor().clone()).collect();
+        (engines, Plan::new(descriptors, rules))
     }
 }

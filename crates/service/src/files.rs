@@ -147,7 +147,13 @@ pub fn report_context(
         upload_ts: job.upload_ts,
         start_ts: record.start_ts,
         hash_time: job.hash_time,
-        total_avs: roster.scan_details_count(rule.and_then(|r| r.engines.as_deref())),
+        total_avs: roster
+            .plan(
+                rule.and_then(|r| r.engines.as_deref()),
+                rule.map(RuleSettings::plan_rules).unwrap_or_default(),
+            )
+            .1
+            .total_avs(),
     }
 }
 

@@ -23,6 +23,8 @@ pub struct RuleSettings {
     pub av_detections_to_block: usize,
     /// Files on the allow list or known good skip the antivirus engines.
     pub skip_antivirus_when_trusted: bool,
+    /// Which files the post-processing steps (sanitize, redact) run on.
+    pub post_process: palisade_pipeline::PostProcessWhen,
     /// How archives are opened, and the limits of one submission's extraction.
     pub archives: ArchiveSettings,
 }
@@ -72,6 +74,7 @@ impl RuleSettings {
             global_timeout: None,
             av_detections_to_block: 1,
             skip_antivirus_when_trusted: false,
+            post_process: palisade_pipeline::PostProcessWhen::default(),
             archives: ArchiveSettings::default(),
         }
     }
@@ -80,6 +83,14 @@ impl RuleSettings {
     pub fn permits(&self, role: &str, user_agent: &str) -> bool {
         (self.roles.is_empty() || role == "admin" || self.roles.iter().any(|r| r == role))
             && (self.user_agents.is_empty() || self.user_agents.iter().any(|u| u == user_agent))
+    }
+
+    /// What the execution plan needs to know of the rule.
+    pub fn plan_rules(&self) -> palisade_pipeline::PlanRules {
+        palisade_pipeline::PlanRules {
+            skip_antivirus_when_trusted: self.skip_antivirus_when_trusted,
+            post_process: self.post_process,
+        }
     }
 
     pub fn policy(&self) -> palisade_pipeline::VerdictPolicy {

@@ -26,7 +26,10 @@ pub fn scan_bytes(
             display_name,
             hashes: &hashes,
         },
-        &palisade_pipeline::Limits::default(),
+        &palisade_pipeline::ScanContext::new(
+            palisade_pipeline::Limits::default(),
+            dir.path().join("outputs"),
+        ),
     )
 }
 

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use palisade_extract::{Budget, BudgetLimits, Extractor, Format, Limit};
 use palisade_metastore::{JobRecord, Metastore, NewJob};
-use palisade_model::{DataId, ExtractionInfo, FileReport, Millis, ScanResult, now_millis};
+use palisade_model::{
+    DataId, ExtractionInfo, FileReport, Millis, OutputRecord, ScanResult, now_millis,
+};
 use palisade_pipeline::{ArchiveOutcome, VerdictPolicy, archive_report};
 use palisade_service::{ArchiveSettings, Service};
 use serde::{Deserialize, Serialize};
@@ -17,6 +19,9 @@ struct Partial {
     report: FileReport,
     info: ExtractionInfo,
     problem: Option<i32>,
+    /// The archive's own outputs (already in the blob store), recorded when it completes.
+    #[serde(default)]
+    outputs: Vec<OutputRecord>,
 }
 
 /// What to do with a job after its engines ran.
@@ -128,6 +133,7 @@ pub(crate) async fn after_engines(
     policy: &VerdictPolicy,
     path: PathBuf,
     report: FileReport,
+    outputs: &[OutputRecord],
 ) -> Next {
     // Only files identified as archives at upload are opened: documents that happen to be zip
     // containers (docx, odt) are analysed as documents.
@@ -182,6 +188,7 @@ pub(crate) async fn after_engines(
         report: report.clone(),
         info: extracted.info,
         problem: extracted.problem.map(ScanResult::code),
+        outputs: outputs.to_vec(),
     };
     let partial = match serde_json::to_string(&partial) {
         Ok(partial) => partial,
@@ -369,7 +376,7 @@ pub(crate) async fn finish(
     record: &JobRecord,
     partial: &str,
     policy: &VerdictPolicy,
-) -> Option<FileReport> {
+) -> Option<(FileReport, Vec<OutputRecord>)> {
     let partial: Partial = match serde_json::from_str(partial) {
         Ok(partial) => partial,
         Err(error) => {
@@ -431,13 +438,8 @@ pub(crate) async fn finish(
         worst,
     };
     let start = record.start_ts.unwrap_or_else(now_millis);
-    Some(archive_report(
-        partial.report,
-        &outcome,
-        policy,
-        start,
-        now_millis(),
-    ))
+    let report = archive_report(partial.report, &outcome, policy, start, now_millis());
+    Some((report, partial.outputs))
 }
 
 #[cfg(test)]

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use palisade_metastore::JobRecord;
-use palisade_model::{ScanResult, now_millis};
+use palisade_model::{FileReport, OutputRecord, ScanResult, now_millis};
 use palisade_pipeline::{
-    Engine, EngineRun, Limits, RunOutcome, Sample, Stage, assemble_report, terminal_report,
+    Engine, EngineError, EngineRun, Finding, Limits, OutputFile, ReportContext, RunOutcome, Sample,
+    ScanContext, VerdictPolicy, assemble_report, terminal_report,
 };
 use palisade_service::{RuleSettings, Service, report_context};
 use tokio::sync::{Notify, Semaphore};
@@ -195,31 +196,56 @@ async fn process_batch(shared: &Arc<Shared>, owner: &str, jobs: Vec<JobRecord>) 
         if reports.is_empty() {
             continue;
         }
-        held.retain(|id| !reports.iter().any(|(done, _, _)| done == id));
+        held.retain(|id| !reports.iter().any(|done| &done.data_id == id));
         store_reports(shared, owner, &reports).await;
     }
 }
 
-type Report = (String, i32, String);
+/// A final report ready to be stored, with the outputs it names (already in the blob store).
+struct Completion {
+    data_id: String,
+    result: i32,
+    report: String,
+    outputs: Vec<OutputRecord>,
+}
+
+/// What became of one claimed job.
+enum JobOutcome {
+    /// Store this final result.
+    Store(Completion),
+    /// Leave the job to its lease: it runs again when the lease expires (the blob store was
+    /// unreachable, or the archive's state unreadable).
+    LeaveToLease,
+    /// The archive's members were queued; it is finished when they are.
+    Waiting,
+}
 
 fn collect_finished(
-    joined: Result<Option<Report>, tokio::task::JoinError>,
-    reports: &mut Vec<Report>,
+    joined: Result<JobOutcome, tokio::task::JoinError>,
+    completions: &mut Vec<Completion>,
 ) {
     match joined {
-        Ok(Some(report)) => reports.push(report),
-        Ok(None) => {}
+        Ok(JobOutcome::Store(completion)) => completions.push(completion),
+        Ok(JobOutcome::LeaveToLease | JobOutcome::Waiting) => {}
         Err(error) => {
             tracing::error!(%error, "job task failed; its lease will expire and it runs again")
         }
     }
 }
 
-async fn store_reports(shared: &Arc<Shared>, owner: &str, reports: &[Report]) {
+async fn store_reports(shared: &Arc<Shared>, owner: &str, completions: &[Completion]) {
+    let reports: Vec<(String, i32, String)> = completions
+        .iter()
+        .map(|c| (c.data_id.clone(), c.result, c.report.clone()))
+        .collect();
+    let outputs: Vec<OutputRecord> = completions
+        .iter()
+        .flat_map(|c| c.outputs.iter().cloned())
+        .collect();
     match shared
         .service
         .metastore()
-        .complete(owner, reports, now_millis())
+        .complete(owner, &reports, &outputs, now_millis())
         .await
     {
         Ok(done) if done.len() < reports.len() => tracing::info!(
@@ -233,157 +259,269 @@ async fn store_reports(shared: &Arc<Shared>, owner: &str, reports: &[Report]) {
     }
 }
 
-/// Runs one job; returns (data_id, result code, report JSON), or `None` when its file is gone.
-async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> Option<Report> {
-    let service = &shared.service;
-    let rule = service.settings().rule(&record.job.rule).cloned();
-    let policy = rule.as_ref().map(RuleSettings::policy).unwrap_or_default();
-    let context = report_context(&record, service.roster(), rule.as_ref());
-    let data_id = record.job.data_id.clone();
-    let archives = rule
-        .as_ref()
-        .map(|r| r.archives.clone())
-        .unwrap_or_default();
-    // Set when the engines ran on the file, so an archive can be opened next.
-    let mut scanned: Option<std::path::PathBuf> = None;
-    // The local copy stays until the archive is opened (a remote blob store's copy is deleted
-    // when dropped).
-    let mut _sample_kept = None;
+/// What a job runs under, read once from its rule.
+struct JobSetup {
+    rule: Option<RuleSettings>,
+    policy: VerdictPolicy,
+    context: ReportContext,
+}
 
-    let report = if let Some(partial) = &record.partial {
+impl JobSetup {
+    fn new(service: &Service, record: &JobRecord) -> Self {
+        let rule = service.settings().rule(&record.job.rule).cloned();
+        let policy = rule.as_ref().map(RuleSettings::policy).unwrap_or_default();
+        let context = report_context(record, service.roster(), rule.as_ref());
+        Self {
+            rule,
+            policy,
+            context,
+        }
+    }
+
+    fn terminal(&self, result: ScanResult, reason: &str) -> FileReport {
+        terminal_report(&self.context, result, reason, &self.policy, now_millis())
+    }
+}
+
+/// Runs one claimed job to its outcome.
+async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> JobOutcome {
+    let service = &shared.service;
+    let setup = JobSetup::new(service, &record);
+    if let Some(partial) = &record.partial {
         // An archive whose members are all final: finish it from their results.
-        archive::finish(service, &record, partial, &policy).await?
-    } else if record.attempts > shared.settings.max_attempts {
-        tracing::warn!(data_id = %data_id, attempts = record.attempts, "giving up on job");
+        return match archive::finish(service, &record, partial, &setup.policy).await {
+            Some((report, outputs)) => store(&record, &report, outputs),
+            None => JobOutcome::LeaveToLease,
+        };
+    }
+    if record.attempts > shared.settings.max_attempts {
+        tracing::warn!(data_id = %record.job.data_id, attempts = record.attempts, "giving up on job");
         let reason = format!(
             "processing did not complete after {} attempts",
             shared.settings.max_attempts
         );
-        terminal_report(&context, ScanResult::Failed, &reason, &policy, now_millis())
-    } else {
-        match service.blobs().sample_file(&record.job.hashes.sha256).await {
-            Ok(sample) => {
-                let engines = service
-                    .roster()
-                    .for_rule(rule.as_ref().and_then(|r| r.engines.as_deref()));
-                let skip = rule.as_ref().is_some_and(|r| r.skip_antivirus_when_trusted);
-                let path = sample.path().to_path_buf();
-                scanned = Some(path.clone());
-                _sample_kept = Some(sample);
-                let runs = async {
-                    let runs = run_engines(shared, &record, path, engines, skip).await;
-                    // total_avs counts the engines that ran when trusted files skip some.
-                    let ran = runs.iter().filter(|r| r.descriptor.in_scan_details).count();
-                    let mut context = context.clone();
-                    if skip {
-                        context.total_avs = u32::try_from(ran).unwrap_or(u32::MAX);
-                    }
-                    (runs, context)
-                };
-                match record.job.global_timeout_ms {
-                    Some(limit) => {
-                        let limit = Duration::from_millis(u64::try_from(limit).unwrap_or(0));
-                        match tokio::time::timeout(limit, runs).await {
-                            Ok((runs, context)) => {
-                                assemble_report(&context, &runs, &policy, now_millis())
-                            }
-                            Err(_) => {
-                                let reason = format!(
-                                    "analysis exceeded the global timeout of {} ms",
-                                    limit.as_millis()
-                                );
-                                scanned = None;
-                                terminal_report(
-                                    &context,
-                                    ScanResult::GlobalTimeoutExceeded,
-                                    &reason,
-                                    &policy,
-                                    now_millis(),
-                                )
-                            }
-                        }
-                    }
-                    None => {
-                        let (runs, context) = runs.await;
-                        assemble_report(&context, &runs, &policy, now_millis())
-                    }
-                }
-            }
-            Err(palisade_blobstore::BlobError::Io(error)) => {
-                // The blob store is unreachable or failing (an S3 outage, a lost mount): not the
-                // file's fault. The job is left to its lease and runs again; only after
-                // `max_attempts` claims does it finish, as Failed, never clean.
-                tracing::warn!(data_id = %data_id, %error,
-                    "blob store unavailable; the job runs again when its lease expires");
-                return None;
-            }
-            Err(error) => {
-                tracing::error!(data_id = %data_id, %error, "stored file is unreadable");
-                let reason = format!("stored file is unreadable: {error}");
-                terminal_report(&context, ScanResult::Failed, &reason, &policy, now_millis())
-            }
+        return store(
+            &record,
+            &setup.terminal(ScanResult::Failed, &reason),
+            Vec::new(),
+        );
+    }
+    let sample = match service.blobs().sample_file(&record.job.hashes.sha256).await {
+        Ok(sample) => sample,
+        Err(palisade_blobstore::BlobError::Io(error)) => {
+            // The blob store is unreachable or failing (an S3 outage, a lost mount): not the
+            // file's fault. The job is left to its lease and runs again; only after
+            // `max_attempts` claims does it finish, as Failed, never clean.
+            tracing::warn!(data_id = %record.job.data_id, %error,
+                "blob store unavailable; the job runs again when its lease expires");
+            return JobOutcome::LeaveToLease;
         }
-    };
-    let report = match scanned {
-        Some(path) => {
-            let owner = record.lease_owner.clone().unwrap_or_default();
-            match archive::after_engines(
-                service,
-                &shared.extraction_slots,
-                &shared.settings.scratch_dir,
-                &owner,
-                &record,
-                &archives,
-                &policy,
-                path,
-                report,
-            )
-            .await
-            {
-                archive::Next::Final(report) => *report,
-                archive::Next::Waiting => return None,
-            }
-        }
-        None => report,
-    };
-    let result = report.scan_results.scan_all_result_i;
-    match serde_json::to_string(&report) {
-        Ok(text) => Some((data_id, result, text)),
         Err(error) => {
-            tracing::error!(data_id = %data_id, %error, "report did not serialise");
-            None
+            tracing::error!(data_id = %record.job.data_id, %error, "stored file is unreadable");
+            let reason = format!("stored file is unreadable: {error}");
+            return store(
+                &record,
+                &setup.terminal(ScanResult::Failed, &reason),
+                Vec::new(),
+            );
+        }
+    };
+    // The local copy stays until the archive is opened (a remote blob store's copy is deleted
+    // when dropped).
+    let path = sample.path().to_path_buf();
+    let (report, produced) = match analyse(shared, &record, &setup, path.clone()).await {
+        Analysis::Done { report, produced } => (report, produced),
+        Analysis::TimedOut(report) => return store(&record, &report, Vec::new()),
+    };
+    let outputs = match store_outputs(service, &record.job.data_id, produced).await {
+        Ok(outputs) => outputs,
+        Err(error) => {
+            tracing::warn!(data_id = %record.job.data_id, %error,
+                "storing outputs failed; the job runs again when its lease expires");
+            return JobOutcome::LeaveToLease;
+        }
+    };
+    let owner = record.lease_owner.clone().unwrap_or_default();
+    let archives = setup
+        .rule
+        .as_ref()
+        .map(|r| r.archives.clone())
+        .unwrap_or_default();
+    let next = archive::after_engines(
+        service,
+        &shared.extraction_slots,
+        &shared.settings.scratch_dir,
+        &owner,
+        &record,
+        &archives,
+        &setup.policy,
+        path,
+        report,
+        &outputs,
+    )
+    .await;
+    drop(sample);
+    match next {
+        archive::Next::Final(report) => store(&record, &report, outputs),
+        archive::Next::Waiting => JobOutcome::Waiting,
+    }
+}
+
+/// A final report to store, or (when it cannot be written down) the job left to its lease.
+fn store(record: &JobRecord, report: &FileReport, outputs: Vec<OutputRecord>) -> JobOutcome {
+    match serde_json::to_string(report) {
+        Ok(text) => JobOutcome::Store(Completion {
+            data_id: record.job.data_id.clone(),
+            result: report.scan_results.scan_all_result_i,
+            report: text,
+            outputs,
+        }),
+        Err(error) => {
+            tracing::error!(data_id = %record.job.data_id, %error, "report did not serialise");
+            JobOutcome::LeaveToLease
         }
     }
 }
 
-/// Runs a rule's engines. When the rule lets trusted files skip antivirus, the hash lists run
-/// first, and an allow-list or known-good match drops the antivirus engines.
-async fn run_engines(
+/// How running the engines on a file ended.
+enum Analysis {
+    /// Every phase ran: the report, and the files the engines produced.
+    Done {
+        report: FileReport,
+        produced: Produced,
+    },
+    /// The rule's global timeout ended the analysis first.
+    TimedOut(FileReport),
+}
+
+/// Output files engines produced, in their private directories (removed when dropped).
+#[derive(Default)]
+struct Produced {
+    files: Vec<OutputFile>,
+    _dirs: Vec<OutputDir>,
+}
+
+/// Runs the rule's plan on the file, phase by phase, under the rule's global timeout.
+async fn analyse(
     shared: &Arc<Shared>,
     record: &JobRecord,
+    setup: &JobSetup,
     path: std::path::PathBuf,
-    engines: Vec<Arc<dyn Engine>>,
-    skip_antivirus_when_trusted: bool,
-) -> Vec<EngineRun> {
-    let is_list = |engine: &Arc<dyn Engine>| {
-        matches!(engine.descriptor().stage, Stage::Lists | Stage::Reputation)
+) -> Analysis {
+    let (engines, mut plan) = shared.service.roster().plan(
+        setup.rule.as_ref().and_then(|r| r.engines.as_deref()),
+        setup
+            .rule
+            .as_ref()
+            .map(RuleSettings::plan_rules)
+            .unwrap_or_default(),
+    );
+    let phases = async {
+        let mut runs: Vec<EngineRun> = Vec::new();
+        let mut produced = Produced::default();
+        while let Some((_phase, chosen)) = plan.next_phase(&runs, &setup.policy) {
+            let phase_engines = chosen.iter().map(|&i| engines[i].clone()).collect();
+            for (run, dir) in run_concurrently(shared, record, path.clone(), phase_engines).await {
+                if let RunOutcome::Finished(finding) = &run.outcome {
+                    produced.files.extend(finding.outputs.iter().cloned());
+                }
+                produced._dirs.extend(dir);
+                runs.push(run);
+            }
+        }
+        (runs, produced)
     };
-    if !skip_antivirus_when_trusted || !engines.iter().any(is_list) {
-        return run_concurrently(shared, record, path, engines).await;
+    let limit = record
+        .job
+        .global_timeout_ms
+        .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
+    let (runs, produced) = match limit {
+        Some(limit) => match tokio::time::timeout(limit, phases).await {
+            Ok(done) => done,
+            Err(_) => {
+                let reason = format!(
+                    "analysis exceeded the global timeout of {} ms",
+                    limit.as_millis()
+                );
+                return Analysis::TimedOut(
+                    setup.terminal(ScanResult::GlobalTimeoutExceeded, &reason),
+                );
+            }
+        },
+        None => phases.await,
+    };
+    let mut context = setup.context.clone();
+    context.total_avs = plan.total_avs();
+    Analysis::Done {
+        report: assemble_report(&context, &runs, &setup.policy, now_millis()),
+        produced,
     }
-    let (lists, mut rest): (Vec<_>, Vec<_>) = engines.into_iter().partition(is_list);
-    let mut runs = run_concurrently(shared, record, path.clone(), lists).await;
-    let trusted = runs.iter().any(|run| {
-        matches!(
-            run.result(),
-            ScanResult::Whitelisted | ScanResult::KnownGood
-        )
-    });
-    if trusted {
-        rest.retain(|engine| engine.descriptor().stage != Stage::Antivirus);
+}
+
+/// Puts the files the engines produced into the blob store, as the outputs of `data_id`.
+async fn store_outputs(
+    service: &Service,
+    data_id: &str,
+    produced: Produced,
+) -> Result<Vec<OutputRecord>, String> {
+    if produced.files.is_empty() {
+        return Ok(Vec::new());
     }
-    runs.extend(run_concurrently(shared, record, path, rest).await);
-    runs
+    let blobs = service.blobs().clone();
+    let data_id = data_id.to_string();
+    let stored = tokio::task::spawn_blocking(move || {
+        let paths: Vec<&std::path::Path> =
+            produced.files.iter().map(|f| f.path.as_path()).collect();
+        let stored = blobs
+            .store_files(&paths)
+            .map_err(|(index, error)| format!("{}: {error}", produced.files[index].name))?;
+        let now = now_millis();
+        Ok(produced
+            .files
+            .iter()
+            .zip(stored)
+            .map(|(file, blob)| OutputRecord {
+                data_id: data_id.clone(),
+                kind: file.kind,
+                sha256: blob.hashes.sha256,
+                size: blob.size,
+                name: file.name.clone(),
+                created_ts: now,
+            })
+            .collect())
+    })
+    .await;
+    stored.unwrap_or_else(|join| Err(join.to_string()))
+}
+
+/// An engine's private output directory, removed with what is in it when dropped.
+struct OutputDir(std::path::PathBuf);
+
+impl Drop for OutputDir {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_dir_all(&self.0)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %self.0.display(), %error, "an output directory was not removed");
+        }
+    }
+}
+
+/// Checks that every output a finding names is a regular file inside the engine's own output
+/// directory (an engine may not offer any other file of the machine for download).
+fn check_outputs(finding: &Finding, dir: &std::path::Path) -> Result<(), EngineError> {
+    for output in &finding.outputs {
+        let inside = output.path.parent() == Some(dir);
+        let regular =
+            std::fs::symlink_metadata(&output.path).is_ok_and(|m| m.file_type().is_file());
+        if !inside || !regular {
+            return Err(EngineError::Failed(format!(
+                "output {:?} is not a file the engine wrote in its output directory",
+                output.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 async fn run_concurrently(
@@ -391,7 +529,7 @@ async fn run_concurrently(
     record: &JobRecord,
     path: std::path::PathBuf,
     engines: Vec<Arc<dyn Engine>>,
-) -> Vec<EngineRun> {
+) -> Vec<(EngineRun, Option<OutputDir>)> {
     let mut set = JoinSet::new();
     for (index, engine) in engines.into_iter().enumerate() {
         let shared = shared.clone();
@@ -418,7 +556,7 @@ async fn run_one_engine(
     engine: Arc<dyn Engine>,
     path: std::path::PathBuf,
     job: palisade_metastore::NewJob,
-) -> EngineRun {
+) -> (EngineRun, Option<OutputDir>) {
     let descriptor = engine.descriptor().clone();
     let def_time = engine.status().def_time;
     let timeout = shared.settings.engine_timeout;
@@ -435,12 +573,13 @@ async fn run_one_engine(
     let reservation = match memory_reservation(needed, shared.settings.scan_memory) {
         Ok(kib) => kib,
         Err(reason) => {
-            return EngineRun {
+            let run = EngineRun {
                 descriptor,
                 def_time,
                 scan_time_ms: 0,
                 outcome: RunOutcome::NotScanned(reason),
             };
+            return (run, None);
         }
     };
     // Memory first, then an engine slot: a big file waiting for memory holds no slot. The
@@ -452,6 +591,12 @@ async fn run_one_engine(
         .await;
     let _slot = shared.engine_slots.acquire().await;
     let started = Instant::now();
+    let output_dir = shared
+        .settings
+        .scratch_dir
+        .join(format!("out-{}", palisade_model::random_hex(12)));
+    // The directory goes with the scan's result: a scan the worker stopped waiting for removes
+    // it when it ends.
     let task = tokio::task::spawn_blocking(move || {
         let _memory = memory;
         let sample = Sample {
@@ -460,10 +605,20 @@ async fn run_one_engine(
             display_name: &job.display_name,
             hashes: &job.hashes,
         };
-        engine.scan(&sample, &limits)
+        let context = ScanContext::new(limits, output_dir.clone());
+        let result = engine.scan(&sample, &context);
+        let dir = context.output_dir_made().then(|| OutputDir(output_dir));
+        let result = match (result, &dir) {
+            (Ok(finding), Some(dir)) => check_outputs(&finding, &dir.0).map(|()| finding),
+            (Ok(finding), None) if !finding.outputs.is_empty() => Err(EngineError::Failed(
+                "the engine named outputs without writing them in its output directory".into(),
+            )),
+            (other, _) => other,
+        };
+        (result, dir)
     });
-    let outcome = match tokio::time::timeout(timeout, task).await {
-        Ok(Ok(result)) => EngineRun::outcome_of(result),
+    let (outcome, dir) = match tokio::time::timeout(timeout, task).await {
+        Ok(Ok((result, dir))) => (EngineRun::outcome_of(result), dir),
         Ok(Err(join)) if join.is_panic() => {
             let payload = join.into_panic();
             let message = payload
@@ -472,20 +627,21 @@ async fn run_one_engine(
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "panic".into());
             tracing::error!(engine = %descriptor.id, %message, "engine panicked");
-            RunOutcome::Panicked(message)
+            (RunOutcome::Panicked(message), None)
         }
-        Ok(Err(join)) => RunOutcome::Errored(join.to_string()),
+        Ok(Err(join)) => (RunOutcome::Errored(join.to_string()), None),
         Err(_) => {
             tracing::warn!(engine = %descriptor.id, "engine timed out");
-            RunOutcome::TimedOut(timeout)
+            (RunOutcome::TimedOut(timeout), None)
         }
     };
-    EngineRun {
+    let run = EngineRun {
         descriptor,
         def_time,
         scan_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
         outcome,
-    }
+    };
+    (run, dir)
 }
 
 /// The scan memory budget in KiB, the unit of its semaphore.

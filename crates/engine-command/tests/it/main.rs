@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use palisade_engine_command::{CommandEngine, CommandSettings};
 use palisade_model::{FileHashes, ScanResult};
-use palisade_pipeline::{Engine, EngineError, Finding, Limits, Sample};
+use palisade_pipeline::{Engine, EngineError, Finding, Limits, Sample, ScanContext};
 use palisade_test_support::{Clamd, eicar};
 
 fn settings(command: &[&str]) -> CommandSettings {
@@ -46,7 +46,7 @@ fn scan(engine: &CommandEngine, name: &str, bytes: &[u8]) -> Result<Finding, Eng
             display_name: name,
             hashes: &hashes,
         },
-        &Limits::default(),
+        &ScanContext::new(Limits::default(), dir.path().join("outputs")),
     );
     assert_eq!(
         std::fs::read(&path).unwrap(),

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use palisade_engine_filetype::{FileTypeEngine, protected_document};
 use palisade_model::{FileHashes, ScanResult};
-use palisade_pipeline::{Engine, Limits, Sample};
+use palisade_pipeline::{Engine, Limits, Sample, ScanContext};
 
 fn run(dir: &Path, program: &str, args: &[&str]) {
     let status = Command::new(program)
@@ -26,7 +26,10 @@ fn scan(path: &Path) -> ScanResult {
         hashes: &hashes,
     };
     FileTypeEngine::default()
-        .scan(&sample, &Limits::default())
+        .scan(
+            &sample,
+            &ScanContext::new(Limits::default(), "/nonexistent/outputs"),
+        )
         .unwrap()
         .result
 }

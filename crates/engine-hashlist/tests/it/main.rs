@@ -2,7 +2,7 @@
 
 use palisade_engine_hashlist::{HashListEngine, HashListSettings, ListKind};
 use palisade_model::{FileHashes, ScanResult};
-use palisade_pipeline::{Engine, EngineError, Finding, Limits, Sample};
+use palisade_pipeline::{Engine, EngineError, Finding, Limits, Sample, ScanContext};
 
 fn hashes(md5: &str, sha256: &str) -> FileHashes {
     FileHashes {
@@ -21,7 +21,7 @@ fn check(engine: &HashListEngine, hashes: &FileHashes) -> Result<Finding, Engine
             display_name: "x",
             hashes,
         },
-        &Limits::default(),
+        &ScanContext::new(Limits::default(), "/nonexistent/outputs"),
     )
 }
 

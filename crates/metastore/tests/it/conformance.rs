@@ -93,17 +93,32 @@ pub async fn an_expired_lease_is_claimed_again_and_the_stale_owner_cannot_comple
     assert_eq!(retaken[0].start_ts, Some(0), "the first start time is kept");
 
     let stale = store
-        .complete("slow", &[(id("a"), 0, "{\"by\":\"slow\"}".into())], 1_500)
+        .complete(
+            "slow",
+            &[(id("a"), 0, "{\"by\":\"slow\"}".into())],
+            &[],
+            1_500,
+        )
         .await
         .unwrap();
     assert!(stale.is_empty(), "a lost lease cannot store a result");
     let fresh = store
-        .complete("fast", &[(id("a"), 1, "{\"by\":\"fast\"}".into())], 1_600)
+        .complete(
+            "fast",
+            &[(id("a"), 1, "{\"by\":\"fast\"}".into())],
+            &[],
+            1_600,
+        )
         .await
         .unwrap();
     assert_eq!(fresh, [id("a")]);
     let late = store
-        .complete("slow", &[(id("a"), 0, "{\"by\":\"slow\"}".into())], 1_700)
+        .complete(
+            "slow",
+            &[(id("a"), 0, "{\"by\":\"slow\"}".into())],
+            &[],
+            1_700,
+        )
         .await
         .unwrap();
     assert!(late.is_empty(), "exactly one final result");
@@ -183,7 +198,7 @@ pub async fn cancel_wins_over_a_running_worker(store: &Metastore) {
     );
     assert!(
         store
-            .complete("w", &[(id("a"), 0, "{}".into())], 70)
+            .complete("w", &[(id("a"), 0, "{}".into())], &[], 70)
             .await
             .unwrap()
             .is_empty()
@@ -237,11 +252,11 @@ pub async fn hash_lookup_filters_by_digest_rule_time_and_progress(store: &Metast
 
     store.claim("w", 2_000, 1_000, 2, u32::MAX).await.unwrap();
     store
-        .complete("w", &[(id("a"), 0, "{}".into())], 3_000)
+        .complete("w", &[(id("a"), 0, "{}".into())], &[], 3_000)
         .await
         .unwrap();
     store
-        .complete("w", &[(id("b"), 1, "{}".into())], 4_000)
+        .complete("w", &[(id("b"), 1, "{}".into())], &[], 4_000)
         .await
         .unwrap();
     for (kind, hash) in [
@@ -466,13 +481,16 @@ pub async fn an_archive_waits_for_its_members_and_is_queued_again_when_they_fini
     assert_eq!(page[0].job.data_id, id("m1"));
 
     store
-        .complete("w", &[report("m0", 0), report("m2", 1)], 30)
+        .complete("w", &[report("m0", 0), report("m2", 1)], &[], 30)
         .await
         .unwrap();
     let parent = store.job(&id("zip")).await.unwrap().unwrap();
     assert_eq!(parent.state, JobState::Waiting);
     assert_eq!(parent.pending_children, 1);
-    store.complete("w", &[report("m1", 0)], 40).await.unwrap();
+    store
+        .complete("w", &[report("m1", 0)], &[], 40)
+        .await
+        .unwrap();
     let parent = store.job(&id("zip")).await.unwrap().unwrap();
     assert_eq!(parent.state, JobState::Queued);
     assert_eq!(parent.pending_children, 0);
@@ -481,7 +499,10 @@ pub async fn an_archive_waits_for_its_members_and_is_queued_again_when_they_fini
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].partial.as_deref(), Some("{\"own\":1}"));
     assert_eq!(
-        store.complete("v", &[report("zip", 1)], 60).await.unwrap(),
+        store
+            .complete("v", &[report("zip", 1)], &[], 60)
+            .await
+            .unwrap(),
         vec![id("zip")]
     );
 
@@ -519,7 +540,10 @@ pub async fn cancelling_an_archive_cancels_every_unfinished_member_below_it(stor
             .unwrap()
     );
     store.claim("w", 2, 10_000, 5, 10).await.unwrap();
-    store.complete("w", &[report("done", 0)], 3).await.unwrap();
+    store
+        .complete("w", &[report("done", 0)], &[], 3)
+        .await
+        .unwrap();
     let level2 = [NewJob {
         depth: 2,
         ..member("deep", "deep file", "inner", "top", 0)
@@ -587,7 +611,10 @@ pub async fn members_take_at_most_their_share_of_running_jobs(store: &Metastore)
             .unwrap()
             .is_empty()
     );
-    store.complete("w", &[report("k0", 0)], 12).await.unwrap();
+    store
+        .complete("w", &[report("k0", 0)], &[], 12)
+        .await
+        .unwrap();
     let next = store.claim("w", 13, 10_000, 10, 2).await.unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].job.data_id, id("k2"));
@@ -709,7 +736,7 @@ pub async fn new_work_wakes_a_watcher(store: &Metastore) {
     let member = store.claim("w2", 10_000, 60_000, 1, 10).await.unwrap();
     assert_eq!(member.len(), 1);
     store
-        .complete("w2", &[(id("member"), 0, "{}".into())], 10_100)
+        .complete("w2", &[(id("member"), 0, "{}".into())], &[], 10_100)
         .await
         .unwrap();
     assert!(heard().await, "a parent ready to finish wakes the watcher");
@@ -740,7 +767,7 @@ pub async fn concurrent_claimers_never_take_the_same_job(store: &Metastore) {
                     .iter()
                     .map(|j| (j.job.data_id.clone(), 0, format!("{{\"by\":\"{owner}\"}}")))
                     .collect();
-                let done = store.complete(&owner, &reports, 10_001).await.unwrap();
+                let done = store.complete(&owner, &reports, &[], 10_001).await.unwrap();
                 assert_eq!(done.len(), claimed.len(), "a claimed job was lost");
                 mine.extend(done);
             }
@@ -867,7 +894,7 @@ pub async fn archive_passwords_are_forgotten_once_a_job_is_final(store: &Metasto
         "a worker gets the passwords while the job runs"
     );
     store
-        .complete("w", &[(id("done"), 0, "{}".into())], 10)
+        .complete("w", &[(id("done"), 0, "{}".into())], &[], 10)
         .await
         .unwrap();
     store.cancel(&id("cancelled"), 19, "{}", 20).await.unwrap();

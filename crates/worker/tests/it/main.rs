@@ -9,7 +9,8 @@ use palisade_blobstore::BlobStore;
 use palisade_metastore::Metastore;
 use palisade_model::{FileReport, ProcessResult, ScanResult};
 use palisade_pipeline::{
-    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Roster, Sample, Stage,
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Roster, Sample, ScanContext,
+    Stage,
 };
 use palisade_service::{
     BatchSigner, Caller, Service, ServiceSettings, SubmitRequest, UploadLength,
@@ -40,6 +41,7 @@ impl ScriptedEngine {
                 stage: Stage::Antivirus,
                 in_scan_details: true,
                 kind: palisade_model::EngineKind::Command,
+                produces: None,
             },
             script,
         })
@@ -55,7 +57,7 @@ impl Engine for ScriptedEngine {
         EngineStatus::production("1", "2026-01-01T00:00:00.000Z")
     }
 
-    fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
+    fn scan(&self, sample: &Sample<'_>, _context: &ScanContext) -> Result<Finding, EngineError> {
         // Engines really read the file.
         let bytes = std::fs::read(sample.path)?;
         assert_eq!(bytes.len() as u64, sample.size);
@@ -331,7 +333,7 @@ impl Engine for WholeFileEngine {
         sample.size
     }
 
-    fn scan(&self, sample: &Sample<'_>, _limits: &Limits) -> Result<Finding, EngineError> {
+    fn scan(&self, sample: &Sample<'_>, _context: &ScanContext) -> Result<Finding, EngineError> {
         use std::sync::atomic::Ordering;
         let bytes = std::fs::read(sample.path)?;
         let held = self.held.fetch_add(bytes.len() as u64, Ordering::SeqCst) + bytes.len() as u64;
@@ -351,6 +353,7 @@ async fn whole_file_scans_share_the_memory_budget_and_bigger_files_are_not_scann
             stage: Stage::Yara,
             in_scan_details: true,
             kind: palisade_model::EngineKind::Yara,
+            produces: None,
         },
         held: Default::default(),
         peak: Default::default(),

@@ -4,6 +4,7 @@
 
 mod auth;
 pub mod decode;
+mod downloads;
 mod error;
 mod listener;
 mod routes;

@@ -19,6 +19,7 @@ use crate::auth::Authenticated;
 use crate::decode::{
     apikey, header_flag, header_text, is_file_field, is_multipart, number, submit_request,
 };
+use crate::downloads;
 
 type Params = Query<HashMap<String, String>>;
 type ApiResult = Result<Response, ApiError>;
@@ -44,8 +45,8 @@ pub fn router(service: Service) -> Router {
         .route("/file/batch/{batch_id}/close", post(close_batch))
         .route("/file/batch/{batch_id}/cancel", post(cancel_batch))
         .route("/file/batch/{batch_id}/certificate", get(batch_certificate))
-        .route("/file/converted/{data_id}", get(download))
-        .route("/file/download/{data_id}", get(download))
+        .route("/file/converted/{data_id}", get(downloads::converted))
+        .route("/file/download/{data_id}", get(downloads::download))
         .route("/file/{data_id}", get(report))
         .route("/file/{data_id}/cancel", post(cancel))
         .route("/hash/{hash}", get(hash_lookup))
@@ -299,15 +300,6 @@ async fn cancel(
     let mut map = serde_json::Map::new();
     map.insert(data_id.to_ascii_lowercase(), json!("cancelled"));
     Ok(json_response(serde_json::Value::Object(map)))
-}
-
-async fn download(Path(_data_id): Path<String>, _: Authenticated) -> ApiResult {
-    // No engine produces sanitized or DLP-processed output yet (CDR and DLP come later), so no
-    // data id has an output to serve.
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "File could not be found",
-    ))
 }
 
 async fn create_batch(

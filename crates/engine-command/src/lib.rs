@@ -1,6 +1,7 @@
 //! Command-line scanner engine: runs a scanner program on a copy of the sample in a scratch
 //! directory, under a timeout, and reads the verdict from its exit code and the threat name from
-//! its output.
+//! its output. A program that makes a copy of the file (a sanitizer or a redactor) writes it to
+//! `{output}`, a path in the scan's private output directory, and is a post-processing step.
 //!
 //! The program gets a private copy (scanners may quarantine or delete what they detect) under a
 //! sanitised file name. Its output is kept up to a bound and the rest is discarded. On timeout the
@@ -12,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use palisade_model::ScanResult;
+use palisade_model::{OutputKind, ScanResult};
 use palisade_pipeline::{
-    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Sample, ScanContext, Stage,
-    StatusCell,
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, OutputFile, Sample, ScanContext,
+    Stage, StatusCell,
 };
 use regex::Regex;
 
@@ -42,6 +43,10 @@ pub struct CommandSettings {
     pub definitions: Option<PathBuf>,
     /// Bytes of stdout and of stderr kept; the rest is read and dropped.
     pub max_output: usize,
+    /// Set for a program that makes a copy of the file (a sanitizer or a redactor) instead of
+    /// scanning it: it writes the copy to `{output}` and exits with a clean code. It runs as a
+    /// post-processing step, after the engines that decide the verdict.
+    pub produces: Option<OutputKind>,
 }
 
 /// What one run of a program produced.
@@ -183,10 +188,15 @@ impl CommandEngine {
             descriptor: EngineDescriptor {
                 id: settings.id.clone(),
                 name: settings.name.clone(),
-                stage: Stage::Antivirus,
-                in_scan_details: true,
+                stage: match settings.produces {
+                    None => Stage::Antivirus,
+                    Some(OutputKind::Sanitized) => Stage::Cdr,
+                    Some(OutputKind::Redacted) => Stage::Dlp,
+                },
+                // A post-processing step is not an antivirus engine.
+                in_scan_details: settings.produces.is_none(),
                 kind: palisade_model::EngineKind::Command,
-                produces: None,
+                produces: settings.produces,
             },
             settings,
             status: StatusCell::default(),
@@ -250,6 +260,33 @@ impl CommandEngine {
     }
 }
 
+/// The finding of a program that exited clean after writing its copy of the file to `output`;
+/// Failed when it wrote none (a step that did not produce its copy is never reported as done).
+fn produced(kind: OutputKind, display_name: &str, output: PathBuf) -> Result<Finding, EngineError> {
+    match std::fs::symlink_metadata(&output) {
+        Ok(meta) if meta.file_type().is_file() => {}
+        _ => {
+            return Err(EngineError::Failed(format!(
+                "the program exited clean but wrote no {} copy to {{output}}",
+                kind.as_str()
+            )));
+        }
+    }
+    let name = display_name
+        .rsplit(['/', '\\'])
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("file");
+    Ok(Finding {
+        outputs: vec![OutputFile {
+            kind,
+            name: name.to_string(),
+            path: output,
+        }],
+        ..Finding::clean()
+    })
+}
+
 fn program_exists(program: &str) -> bool {
     if program.contains('/') {
         return Path::new(program).is_file();
@@ -281,13 +318,22 @@ impl Engine for CommandEngine {
         let name = sanitised_name(sample.display_name);
         let copy = scratch.path().join(&name);
         std::fs::copy(sample.path, &copy)?;
+        let output = match settings.produces {
+            Some(_) => Some(context.output_dir()?.join(&name)),
+            None => None,
+        };
         let argv: Vec<String> = settings
             .command
             .iter()
             .map(|arg| {
-                arg.replace("{path}", &copy.to_string_lossy())
+                let arg = arg
+                    .replace("{path}", &copy.to_string_lossy())
                     .replace("{dir}", &scratch.path().to_string_lossy())
-                    .replace("{name}", &name)
+                    .replace("{name}", &name);
+                match &output {
+                    Some(output) => arg.replace("{output}", &output.to_string_lossy()),
+                    None => arg,
+                }
             })
             .collect();
         let timeout = settings.timeout.min(limits.timeout);
@@ -303,7 +349,10 @@ impl Engine for CommandEngine {
             return Err(EngineError::Failed("scanner was killed by a signal".into()));
         };
         if settings.clean_codes.contains(&code) {
-            Ok(Finding::clean())
+            match (settings.produces, output) {
+                (Some(kind), Some(output)) => produced(kind, sample.display_name, output),
+                _ => Ok(Finding::clean()),
+            }
         } else if settings.infected_codes.contains(&code) {
             Ok(Finding {
                 result: ScanResult::Infected,

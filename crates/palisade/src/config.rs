@@ -36,6 +36,27 @@ pub struct ConfigFile {
     pub http: HttpSection,
     pub readiness: ReadinessSection,
     pub tls: TlsSection,
+    pub outputs: OutputsSection,
+}
+
+/// `[outputs]`: the copies analyses produce (sanitized, redacted files).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputsSection {
+    /// Hours a copy can be downloaded; then it is deleted and the report says `outdated_data:
+    /// ["sanitization"]`.
+    pub retention_hours: f64,
+    /// How often expired copies are deleted.
+    pub sweep_seconds: f64,
+}
+
+impl Default for OutputsSection {
+    fn default() -> Self {
+        Self {
+            retention_hours: 24.0,
+            sweep_seconds: 60.0,
+        }
+    }
 }
 
 /// `[tls]`: HTTPS on the listener (the API of gateways and `serve`, the health listener of nodes).
@@ -260,7 +281,8 @@ pub struct IcapEntry {
 pub struct CommandEntry {
     pub id: String,
     pub name: Option<String>,
-    /// Program and arguments; `{path}`, `{dir}` and `{name}` are substituted.
+    /// Program and arguments; `{path}`, `{dir}`, `{name}` and (for a program that produces a
+    /// copy) `{output}` are substituted.
     pub command: Vec<String>,
     #[serde(default = "default_clean_codes")]
     pub clean_codes: Vec<i32>,
@@ -276,6 +298,18 @@ pub struct CommandEntry {
     pub definitions: Option<PathBuf>,
     #[serde(default = "default_max_output")]
     pub max_output_bytes: usize,
+    /// `"sanitized"` or `"redacted"`: the program writes that copy of the file to `{output}`
+    /// and runs as a post-processing step.
+    pub produces: Option<palisade_model::OutputKind>,
+}
+
+/// `rules.post_process`.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PostProcessEntry {
+    #[default]
+    NotBlocked,
+    Always,
 }
 
 fn default_clamav_id() -> String {
@@ -352,6 +386,14 @@ pub fn antivirus_engines(config: &ConfigFile, work: &Path) -> anyhow::Result<Vec
                 if command.command.is_empty() {
                     bail!("engine {:?}: command is empty", command.id);
                 }
+                if command.produces.is_some()
+                    && !command.command.iter().any(|arg| arg.contains("{output}"))
+                {
+                    bail!(
+                        "engine {:?}: a command that produces a copy must write it to {{output}}",
+                        command.id
+                    );
+                }
                 let threat_pattern = command
                     .threat_pattern
                     .as_deref()
@@ -376,6 +418,7 @@ pub fn antivirus_engines(config: &ConfigFile, work: &Path) -> anyhow::Result<Vec
                     version_command: command.version_command.clone(),
                     definitions: command.definitions.clone(),
                     max_output: command.max_output_bytes,
+                    produces: command.produces,
                 }))
             }
         };
@@ -533,6 +576,9 @@ pub struct RuleEntry {
     pub av_detections_to_block: usize,
     #[serde(default)]
     pub skip_antivirus_when_trusted: bool,
+    /// Which files the post-processing steps run on: `"not-blocked"` (default) or `"always"`.
+    #[serde(default)]
+    pub post_process: PostProcessEntry,
     /// Whether archives are opened (default true).
     pub archive_extract: Option<bool>,
     pub archive_max_depth: Option<u32>,
@@ -676,6 +722,10 @@ pub fn service_settings(
         }
         rule.av_detections_to_block = entry.av_detections_to_block;
         rule.skip_antivirus_when_trusted = entry.skip_antivirus_when_trusted;
+        rule.post_process = match entry.post_process {
+            PostProcessEntry::NotBlocked => palisade_pipeline::PostProcessWhen::NotBlocked,
+            PostProcessEntry::Always => palisade_pipeline::PostProcessWhen::Always,
+        };
         let archives = &mut rule.archives;
         if let Some(extract) = entry.archive_extract {
             archives.extract = extract;
@@ -738,6 +788,10 @@ pub fn service_settings(
             "cluster.heartbeat_seconds",
         )?,
         engines_from_registry: false,
+        output_retention: seconds(
+            config.outputs.retention_hours * 3600.0,
+            "outputs.retention_hours",
+        )?,
     };
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
         settings.api_keys.push(palisade_service::ApiKey {

@@ -1,6 +1,6 @@
 //! Background duties of a running process, each one named function spawned into `serve`'s task
 //! set and stopped by its shutdown signal: the signing key, YARA reloads, engine health,
-//! storage readiness and the node registry heartbeat.
+//! storage readiness, the node registry heartbeat and the expiry of outputs.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -157,6 +157,23 @@ pub async fn heartbeat_node(
             .metastore()
             .forget_nodes(beat.last_seen - forget_ms)
             .await;
+    })
+    .await;
+}
+
+/// Deletes expired outputs (past `outputs.retention_hours`) and the blobs nothing else refers
+/// to. Every process that runs workers sweeps: a pass is one transaction, so sweeps of several
+/// nodes at once only share the work.
+pub async fn sweep_outputs(service: Service, interval: Duration, stop: watch::Receiver<bool>) {
+    every(interval, stop, true, || {
+        let service = service.clone();
+        async move {
+            match service.expire_outputs(palisade_model::now_millis()).await {
+                Ok((0, _)) => {}
+                Ok((rows, blobs)) => tracing::info!(rows, blobs, "expired outputs deleted"),
+                Err(error) => tracing::warn!(%error, "deleting expired outputs failed; retrying"),
+            }
+        }
     })
     .await;
 }

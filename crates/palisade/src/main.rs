@@ -499,6 +499,14 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         ));
     }
     if workers {
+        let interval = config::seconds(config.outputs.sweep_seconds, "outputs.sweep_seconds")?;
+        tasks.spawn(duties::sweep_outputs(
+            service.clone(),
+            interval,
+            stop.clone(),
+        ));
+    }
+    if workers {
         // Leases name this start of the node too, so a restarted node never mistakes its dead
         // predecessor's leases for its own.
         tasks.spawn(palisade_worker::run_workers(

@@ -471,7 +471,8 @@ impl Service {
             Some(record) if !self.may_see(caller, &record.job.username) => Ok(None),
             Some(record) => {
                 let body = self.body_of(record)?;
-                self.with_members(body, first, size).await.map(Some)
+                let body = self.with_members(body, first, size).await?;
+                self.with_expired_outputs(body).await.map(Some)
             }
             None => Ok(None),
         }

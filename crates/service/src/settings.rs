@@ -136,6 +136,8 @@ pub struct ServiceSettings {
     /// `/stat/engines` shows the engines of the online scanning nodes (from the node registry)
     /// instead of this process's own: set for gateways, which scan nothing themselves.
     pub engines_from_registry: bool,
+    /// How long a file's outputs (sanitized, redacted copies) can be downloaded.
+    pub output_retention: Duration,
 }
 
 impl Default for ServiceSettings {
@@ -150,6 +152,7 @@ impl Default for ServiceSettings {
             api_keys: Vec::new(),
             node_stale_after: Duration::from_secs(15),
             engines_from_registry: false,
+            output_retention: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -335,3 +335,37 @@ pub fn overlapping_zip_bomb(path: &Path, member_bytes: usize, entries: u16) {
     out.extend_from_slice(&0u16.to_le_bytes());
     std::fs::write(path, out).unwrap();
 }
+
+/// A command-line sanitizer for tests, written into `dir`: run as `sanitizer {path} {output}`,
+/// it writes `REBUILT\n` followed by the input to the output and exits 0. An input containing
+/// `CANNOT-SANITIZE` makes it exit 0 without writing anything (a step that claims success but
+/// produced no copy); one containing `SANITIZER-CRASH` makes it exit 7.
+pub fn write_sanitizer(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("test-sanitizer.sh");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\n\
+         grep -q SANITIZER-CRASH \"$1\" && { echo 'cannot parse the document' >&2; exit 7; }\n\
+         grep -q CANNOT-SANITIZE \"$1\" && exit 0\n\
+         { printf 'REBUILT\\n'; cat \"$1\"; } > \"$2\"\n",
+    )
+    .expect("sanitizer written");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .expect("sanitizer made executable");
+    path
+}
+
+/// The configuration of [`write_sanitizer`]'s script as a `[[engines]]` entry with id
+/// `sanitizer`, plus a command-line "antivirus" (id `marker-av`) that detects files containing
+/// `BLOCK-ME`, so tests can have blocked files without a clamd.
+pub fn sanitizer_engines(sanitizer: &Path) -> String {
+    format!(
+        "[[engines]]\nkind = \"command\"\nid = \"sanitizer\"\nname = \"Test Sanitizer\"\n\
+         produces = \"sanitized\"\ncommand = [\"{}\", \"{{path}}\", \"{{output}}\"]\n\n\
+         [[engines]]\nkind = \"command\"\nid = \"marker-av\"\nname = \"Marker AV\"\n\
+         command = [\"sh\", \"-c\", \"if grep -q BLOCK-ME \\\"$0\\\"; then echo 'Marker.Found FOUND'; exit 1; fi\", \"{{path}}\"]\n\
+         threat_pattern = '(\\S+) FOUND'\n\n",
+        sanitizer.display()
+    )
+}

@@ -104,6 +104,7 @@ suite!(
     a_second_process_on_the_same_storage_leaves_uploads_in_progress_alone,
     a_write_probe_succeeds_and_leaves_nothing,
     files_stored_together_are_all_readable_and_a_failure_names_its_file,
+    ranges_stream_their_bytes_and_deleted_blobs_are_gone,
 );
 
 async fn files_stored_together_are_all_readable_and_a_failure_names_its_file(fixture: Fixture) {
@@ -334,4 +335,51 @@ async fn a_second_process_on_the_same_storage_leaves_uploads_in_progress_alone(f
     tokio::task::block_in_place(|| sink.commit(&hashes.sha256)).unwrap();
     let sample = fixture.store.sample_file(&hashes.sha256).await.unwrap();
     assert_eq!(std::fs::read(sample.path()).unwrap(), b"half of an upload");
+}
+
+async fn collect(stream: palisade_blobstore::ByteStream) -> Vec<u8> {
+    use futures_util::StreamExt;
+    let mut bytes = Vec::new();
+    let mut stream = stream;
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.unwrap());
+    }
+    bytes
+}
+
+async fn ranges_stream_their_bytes_and_deleted_blobs_are_gone(fixture: Fixture) {
+    let store = &fixture.store;
+    // Larger than one read chunk, with no repeating pattern.
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let stored = store
+        .ingest(
+            owned_chunks(content.chunks(65_536).map(<[u8]>::to_vec).collect()),
+            Identity,
+            1 << 20,
+        )
+        .await
+        .unwrap();
+    let sha = &stored.hashes.sha256;
+    for range in [0..1, 0..300_000, 70_000..200_123, 299_990..300_000, 5..5] {
+        let bytes = collect(store.read_range(sha, range.clone()).await.unwrap()).await;
+        assert_eq!(
+            bytes,
+            &content[range.start as usize..range.end as usize],
+            "{range:?}"
+        );
+    }
+    assert!(matches!(
+        store.read_range(&"0".repeat(64), 0..1).await,
+        Err(palisade_blobstore::BlobError::NotFound(_))
+    ));
+    store.delete(sha).await.unwrap();
+    assert!(matches!(
+        store.size(sha).await,
+        Err(palisade_blobstore::BlobError::NotFound(_))
+    ));
+    assert_eq!(fixture.stored(), 0);
+    store
+        .delete(sha)
+        .await
+        .expect("deleting a deleted blob is not an error");
 }

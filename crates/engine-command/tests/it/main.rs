@@ -22,6 +22,7 @@ fn settings(command: &[&str]) -> CommandSettings {
         version_command: None,
         definitions: None,
         max_output: 64 * 1024,
+        produces: None,
     }
 }
 

@@ -1,10 +1,10 @@
 //! Backend-independent checks of the metastore contract. Time is passed in, so leases are exact.
 
 use palisade_metastore::{
-    BatchRecord, CancelOutcome, HashQuery, JobState, Metastore, NewJob, SessionRecord,
-    SubmitOutcome,
+    BatchRecord, CancelOutcome, ExpiredOutputs, HashQuery, JobState, Metastore, NewJob,
+    SessionRecord, SubmitOutcome,
 };
-use palisade_model::{FileHashes, HashKind};
+use palisade_model::{FileHashes, HashKind, OutputKind, OutputRecord};
 
 /// A 32-hex data id derived from a short name.
 pub fn id(name: &str) -> String {
@@ -910,4 +910,82 @@ pub async fn archive_passwords_are_forgotten_once_a_job_is_final(store: &Metasto
     assert!(passwords("done").await.is_empty());
     assert!(passwords("cancelled").await.is_empty());
     assert_eq!(passwords("running").await, ["s3cret", "other"]);
+}
+
+fn output(name: &str, kind: OutputKind, content: &str, created_ts: i64) -> OutputRecord {
+    OutputRecord {
+        data_id: id(name),
+        kind,
+        sha256: format!("{:0>64}", hex(content)),
+        size: content.len() as u64,
+        name: format!("{name}.pdf"),
+        created_ts,
+    }
+}
+
+pub async fn outputs_are_recorded_with_their_job_and_expire_with_their_blobs(store: &Metastore) {
+    for name in ["a", "b", "lost"] {
+        store.submit(&job(name, name)).await.unwrap();
+    }
+    store.claim("w", 0, 1_000, 3, u32::MAX).await.unwrap();
+    let a_sanitized = output("a", OutputKind::Sanitized, "copy-of-a", 100);
+    let a_redacted = output("a", OutputKind::Redacted, "shared", 100);
+    let b_redacted = output("b", OutputKind::Redacted, "shared", 200);
+    // "b" itself: an output identical to a submitted file.
+    let b_sanitized = output("b", OutputKind::Sanitized, "b", 100);
+    let lost = output("lost", OutputKind::Sanitized, "copy-of-lost", 100);
+    let done = store
+        .complete(
+            "w",
+            &[(id("a"), 0, "{}".into()), (id("b"), 0, "{}".into())],
+            &[
+                a_redacted.clone(),
+                a_sanitized.clone(),
+                b_redacted.clone(),
+                b_sanitized.clone(),
+                lost.clone(),
+            ],
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 2);
+    assert_eq!(
+        store.outputs(&id("a")).await.unwrap(),
+        [a_sanitized.clone(), a_redacted.clone()],
+        "the sanitized copy comes first"
+    );
+    assert!(
+        store.outputs(&id("lost")).await.unwrap().is_empty(),
+        "an output of a job not completed is not recorded"
+    );
+
+    let nothing = store.expire_outputs(100, 100).await.unwrap();
+    assert_eq!(
+        nothing,
+        ExpiredOutputs::default(),
+        "created at 100 is not before 100"
+    );
+
+    let first = store.expire_outputs(150, 100).await.unwrap();
+    assert_eq!(first.rows, 3);
+    assert_eq!(
+        first.unreferenced_blobs,
+        std::slice::from_ref(&a_sanitized.sha256),
+        "a blob another output or a submitted file uses is kept"
+    );
+    assert!(store.outputs(&id("a")).await.unwrap().is_empty());
+    assert_eq!(
+        store.outputs(&id("b")).await.unwrap(),
+        std::slice::from_ref(&b_redacted)
+    );
+
+    // Batches of `limit`, oldest first.
+    let second = store.expire_outputs(1_000, 1).await.unwrap();
+    assert_eq!(second.rows, 1);
+    assert_eq!(second.unreferenced_blobs, [b_redacted.sha256]);
+    assert_eq!(
+        store.expire_outputs(1_000, 1).await.unwrap(),
+        ExpiredOutputs::default()
+    );
 }

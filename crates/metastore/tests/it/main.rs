@@ -62,6 +62,7 @@ both!(
     admission_holds_the_queue_limit_exactly,
     the_database_has_one_identity_from_its_first_claim,
     archive_passwords_are_forgotten_once_a_job_is_final,
+    outputs_are_recorded_with_their_job_and_expire_with_their_blobs,
 );
 
 /// Four processes' metastores on one PostgreSQL database (four gateways) admit exactly the

@@ -102,7 +102,7 @@ async fn a_gateway_and_a_node_share_the_work_and_the_node_drains_on_sigterm() {
 }
 
 /// A real PostgreSQL and a real S3 server (s3s-fs) for a cluster's processes to share.
-async fn cluster_services() -> (
+pub(crate) async fn cluster_services() -> (
     palisade_test_support::Postgres,
     palisade_test_support::S3Server,
 ) {
@@ -117,7 +117,7 @@ async fn cluster_services() -> (
 }
 
 /// A configuration pointing at both services, followed by `extra`.
-fn cluster_config(
+pub(crate) fn cluster_config(
     postgres: &palisade_test_support::Postgres,
     s3: &palisade_test_support::S3Server,
     extra: &str,

@@ -10,6 +10,7 @@ mod datadir;
 mod durability;
 mod files;
 mod hostile;
+mod outputs;
 mod reputation;
 mod schema;
 mod support;

@@ -270,6 +270,12 @@ impl Engine for YaraEngine {
         &self.descriptor
     }
 
+    /// Recompiles the rules when a file was added, removed or changed, then reports.
+    fn refresh(&self) -> EngineStatus {
+        self.reload_if_changed();
+        self.status()
+    }
+
     fn status(&self) -> EngineStatus {
         let loaded = self.current();
         let compiled = loaded

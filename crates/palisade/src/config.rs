@@ -650,7 +650,9 @@ pub struct YaraSection {
     /// Directory of rule files; default: `yara-rules/` in the data directory.
     pub rules_dir: Option<PathBuf>,
     pub builtin_rules: bool,
-    pub reload_seconds: f64,
+    /// Replaced by `health.check_seconds` (rules are re-read at each health check); accepted so
+    /// older files still load, with a warning.
+    pub reload_seconds: Option<f64>,
 }
 
 impl Default for YaraSection {
@@ -659,7 +661,7 @@ impl Default for YaraSection {
             enabled: true,
             rules_dir: None,
             builtin_rules: true,
-            reload_seconds: 5.0,
+            reload_seconds: None,
         }
     }
 }

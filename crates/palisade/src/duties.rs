@@ -1,13 +1,12 @@
 //! Background duties of a running process, each one named function spawned into `serve`'s task
-//! set and stopped by its shutdown signal: the signing key, YARA reloads, engine health,
+//! set and stopped by its shutdown signal: the signing key, engine health (which also re-reads
+//! hash lists and YARA rules that changed, in the engines' own `refresh`),
 //! storage readiness, the node registry heartbeat and the expiry of outputs.
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_engine_yara::YaraEngine;
 use palisade_metastore::NodeRecord;
 use palisade_pipeline::Roster;
 use palisade_service::{BatchSigner, Service};
@@ -48,17 +47,6 @@ pub async fn load_signing_key(signer: BatchSigner) {
     if let Err(error) = signer.keys().await {
         tracing::error!(%error, "batch signing key unavailable");
     }
-}
-
-/// Recompiles the YARA rules when their files change.
-pub async fn reload_yara(yara: Arc<YaraEngine>, interval: Duration, stop: watch::Receiver<bool>) {
-    every(interval, stop, false, || {
-        let engine = yara.clone();
-        async move {
-            let _ = tokio::task::spawn_blocking(move || engine.reload_if_changed()).await;
-        }
-    })
-    .await;
 }
 
 /// Checks every engine's health now (blocking I/O), warning about the unhealthy ones.

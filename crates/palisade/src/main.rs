@@ -8,7 +8,6 @@ mod duties;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -303,18 +302,19 @@ async fn bootstrap_admin(service: &Service) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build_engines(
-    config: &ConfigFile,
-    data_dir: &Path,
-    work: &Path,
-) -> anyhow::Result<(Roster, Option<Arc<YaraEngine>>)> {
+fn build_engines(config: &ConfigFile, data_dir: &Path, work: &Path) -> anyhow::Result<Roster> {
     let mut engines: Vec<Arc<dyn Engine>> = vec![Arc::new(FileTypeEngine::default())];
     engines.extend(config::hash_list_engines(config));
     for engine in config::antivirus_engines(config, work)? {
-        tracing::info!(engine = %engine.descriptor().id, "antivirus engine");
+        tracing::info!(engine = %engine.descriptor().id, "configured engine");
         engines.push(engine);
     }
-    let mut yara = None;
+    if config.yara.reload_seconds.is_some() {
+        tracing::warn!(
+            "yara.reload_seconds is no longer used: YARA rules are re-read at every engine \
+             health check (health.check_seconds)"
+        );
+    }
     if config.yara.enabled {
         let rules_dir = config
             .yara
@@ -330,10 +330,9 @@ fn build_engines(
         for problem in engine.status().problems {
             tracing::warn!(%problem, "YARA rule problem");
         }
-        engines.push(engine.clone());
-        yara = Some(engine);
+        engines.push(engine);
     }
-    Ok((Roster::new(engines), yara))
+    Ok(Roster::new(engines))
 }
 
 /// What a process does: the HTTP API, scanning, or both.
@@ -392,7 +391,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         config.storage.durability,
     )
     .with_context(|| format!("opening blob store {}", redact(&layout.blobstore_url)))?;
-    let (roster, yara) = build_engines(config, &layout.data_dir, &work)?;
+    let roster = build_engines(config, &layout.data_dir, &work)?;
     if role != Role::Gateway {
         warn_of_unscanned_sizes(&service_settings, &roster, worker_settings.scan_memory);
     }
@@ -431,10 +430,6 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     let mut tasks = JoinSet::new();
     if role != Role::Node {
         tasks.spawn(duties::load_signing_key(signer));
-    }
-    if let Some(yara) = yara {
-        let interval = Duration::from_secs_f64(config.yara.reload_seconds.max(0.5));
-        tasks.spawn(duties::reload_yara(yara, interval, stop.clone()));
     }
     {
         let interval = config::seconds(config.health.check_seconds, "health.check_seconds")?;

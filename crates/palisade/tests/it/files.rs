@@ -401,7 +401,7 @@ async fn downloads_without_an_output_are_404_with_err() {
 
 #[tokio::test]
 async fn yara_rules_reload_without_a_restart_and_broken_files_are_reported() {
-    let server = Server::start("[yara]\nreload_seconds = 0.5\n");
+    let server = Server::start("[health]\ncheck_seconds = 0.5\n");
     let rules_dir = server.data_dir.join("yara-rules");
     std::fs::write(
         rules_dir.join("custom.yar"),

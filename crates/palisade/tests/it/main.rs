@@ -13,5 +13,6 @@ mod hostile;
 mod outputs;
 mod reputation;
 mod schema;
+mod snapshots;
 mod support;
 mod tls;

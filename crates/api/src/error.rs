@@ -47,7 +47,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(serde_json::json!({ "err": self.message })),
+            Json(crate::responses::ErrorAnswer { err: &self.message }),
         )
             .into_response()
     }

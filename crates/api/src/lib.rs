@@ -4,9 +4,10 @@
 
 mod auth;
 pub mod decode;
-mod downloads;
+
 mod error;
 mod listener;
+mod responses;
 mod routes;
 mod tls;
 

@@ -550,7 +550,8 @@ fn json_rejection(head: &[u8]) -> Option<Vec<u8>> {
         505 => "HTTP version not supported: use HTTP/1.1",
         _ => "Bad request",
     };
-    let body = serde_json::json!({ "err": message }).to_string();
+    let body =
+        serde_json::to_string(&crate::responses::ErrorAnswer { err: message }).unwrap_or_default();
     let reason = axum::http::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())

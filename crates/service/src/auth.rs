@@ -86,6 +86,34 @@ impl Service {
         }
     }
 
+    /// A login session presented as a cookie (the coming web console). A browser sends cookies
+    /// on its own, even on requests another site's page makes it send, so a request that
+    /// changes something (`changes_state`) must also carry the session's CSRF token (the
+    /// `oms-csrf-token` of the login answer), which such a page cannot read.
+    pub async fn authenticate_cookie(
+        &self,
+        session_id: &str,
+        csrf_token: Option<&str>,
+        changes_state: bool,
+    ) -> ServiceResult<Caller> {
+        let idle = i64::try_from(self.settings().session_idle.as_millis()).unwrap_or(i64::MAX);
+        let Some(session) = self
+            .metastore()
+            .session(&session_key(session_id.trim()), now_millis(), idle)
+            .await?
+        else {
+            return Err(ServiceError::AccessDenied);
+        };
+        if changes_state && !csrf_token.is_some_and(|t| same_secret(t.trim(), &session.csrf_token))
+        {
+            return Err(ServiceError::AccessDenied);
+        }
+        Ok(Caller {
+            username: session.username,
+            role: session.role,
+        })
+    }
+
     /// `POST /login` from `address`: checks the password and opens a session. Returns
     /// (session_id, csrf token). A throttled address is refused before any verification; a
     /// failure is answered late when its account is under attack (see `throttle`).

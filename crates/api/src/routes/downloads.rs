@@ -10,12 +10,11 @@ use axum::response::{IntoResponse, Response};
 use palisade_model::OutputRecord;
 use palisade_service::{Service, Wanted};
 
+use super::ApiResult;
 use crate::ApiError;
 use crate::auth::Authenticated;
 
-type ApiResult = Result<Response, ApiError>;
-
-pub(crate) async fn converted(
+pub(super) async fn converted(
     State(service): State<Service>,
     Path(data_id): Path<String>,
     headers: HeaderMap,
@@ -25,7 +24,7 @@ pub(crate) async fn converted(
     serve(&service, &output, &headers).await
 }
 
-pub(crate) async fn download(
+pub(super) async fn download(
     State(service): State<Service>,
     Path(data_id): Path<String>,
     headers: HeaderMap,

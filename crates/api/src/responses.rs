@@ -1,0 +1,114 @@
+//! The shapes of the API's own small answers (reports and batch reports are `palisade_model`
+//! types): one struct each, so a field's name and type are fixed in one place.
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+/// Every error answer: `{"err":"<message>"}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorAnswer<'a> {
+    pub err: &'a str,
+}
+
+/// `POST /file`: exactly `{"data_id":"..."}` (never `rest_ip`: a CI plugin redirects to it).
+#[derive(Debug, Serialize)]
+pub struct DataIdAnswer<'a> {
+    pub data_id: &'a str,
+}
+
+/// `POST /file/batch`.
+#[derive(Debug, Serialize)]
+pub struct BatchIdAnswer<'a> {
+    pub batch_id: &'a str,
+}
+
+/// `POST /login`.
+#[derive(Debug, Serialize)]
+pub struct LoginAnswer {
+    #[serde(rename = "oms-csrf-token")]
+    pub csrf_token: String,
+    pub session_id: String,
+}
+
+/// `POST /logout`.
+#[derive(Debug, Serialize)]
+pub struct LogoutAnswer {
+    pub response: &'static str,
+}
+
+/// `GET /version`.
+#[derive(Debug, Serialize)]
+pub struct VersionAnswer {
+    pub product_id: &'static str,
+    pub version: &'static str,
+}
+
+/// `GET /readyz` and `/admin/config/healthcheck`: `{"status":"ready"}`, or 503 with `err`,
+/// `status` and the problems.
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub err: Option<String>,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+/// One entry of `GET /file/rules`.
+#[derive(Debug, Serialize)]
+pub struct RuleEntry {
+    pub max_file_size: u64,
+    pub name: String,
+}
+
+/// `{"<id>": "<status>"}`: an unknown report (`Not Found`) or a cancelled file or batch
+/// (`cancelled`), keyed by the id the client sent.
+#[derive(Debug)]
+pub struct IdStatus<'a> {
+    pub id: &'a str,
+    pub status: &'static str,
+}
+
+impl Serialize for IdStatus<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.id, self.status)?;
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(value: &impl Serialize) -> String {
+        serde_json::to_string(value).unwrap()
+    }
+
+    #[test]
+    fn answers_have_the_documented_field_names() {
+        assert_eq!(
+            text(&LoginAnswer {
+                csrf_token: "c".into(),
+                session_id: "s".into()
+            }),
+            r#"{"oms-csrf-token":"c","session_id":"s"}"#
+        );
+        assert_eq!(
+            text(&IdStatus {
+                id: "ab12",
+                status: "cancelled"
+            }),
+            r#"{"ab12":"cancelled"}"#
+        );
+        assert_eq!(
+            text(&Readiness {
+                err: None,
+                status: "ready",
+                problems: Vec::new()
+            }),
+            r#"{"status":"ready"}"#
+        );
+        assert_eq!(text(&DataIdAnswer { data_id: "d" }), r#"{"data_id":"d"}"#);
+    }
+}

@@ -1,0 +1,153 @@
+//! `POST /file`, `GET /file/rules`, `GET /file/{data_id}`, `GET /hash/{hash}`,
+//! `POST /file/{data_id}/cancel`.
+
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use palisade_metastore::HashQuery;
+use palisade_model::now_millis;
+use palisade_service::{ReportBody, Service, UploadLength};
+
+use super::{ApiResult, Params, json_response};
+use crate::ApiError;
+use crate::auth::Authenticated;
+use crate::decode::{
+    header_flag, header_text, is_file_field, is_multipart, number, submit_request,
+};
+use crate::responses::{DataIdAnswer, IdStatus, RuleEntry};
+
+pub(super) async fn rules(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
+) -> ApiResult {
+    let user_agent = header_text(&headers, "user_agent").unwrap_or_default();
+    let list: Vec<_> = service
+        .rules_for(&caller, &user_agent)
+        .into_iter()
+        .map(|rule| RuleEntry {
+            max_file_size: rule.max_file_size,
+            name: rule.name.clone(),
+        })
+        .collect();
+    Ok(json_response(list))
+}
+
+pub(super) async fn submit(
+    State(service): State<Service>,
+    Authenticated(caller): Authenticated,
+    request: Request,
+) -> ApiResult {
+    let headers = request.headers().clone();
+    let mut submit = submit_request(&headers)?;
+    let data_id =
+        if is_multipart(&headers) && matches!(submit.length, UploadLength::Known(n) if n > 0) {
+            let mut form = Multipart::from_request(request, &())
+                .await
+                .map_err(|e| ApiError::bad_request(format!("Invalid multipart body: {e}")))?;
+            let field = loop {
+                match form.next_field().await {
+                    Ok(Some(field)) if is_file_field(&field) => break field,
+                    Ok(Some(_)) => continue,
+                    Ok(None) => return Err(palisade_service::ServiceError::EmptyFile.into()),
+                    Err(e) => {
+                        return Err(ApiError::bad_request(format!(
+                            "Invalid multipart body: {e}"
+                        )));
+                    }
+                }
+            };
+            if submit.filename.is_empty() {
+                submit.filename = field.file_name().unwrap_or_default().to_string();
+            }
+            let field = std::sync::Arc::new(tokio::sync::Mutex::new(field));
+            service
+                .submit(&caller, submit, move || {
+                    let field = field.clone();
+                    async move { field.lock().await.chunk().await }
+                })
+                .await?
+        } else {
+            let stream = std::sync::Arc::new(tokio::sync::Mutex::new(
+                request.into_body().into_data_stream(),
+            ));
+            service
+                .submit(&caller, submit, move || {
+                    let stream = stream.clone();
+                    async move { stream.lock().await.next().await.transpose() }
+                })
+                .await?
+        };
+    Ok(json_response(DataIdAnswer {
+        data_id: data_id.as_str(),
+    }))
+}
+
+fn report_response(body: ReportBody) -> Response {
+    match body {
+        ReportBody::Stored(text) => {
+            ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+        }
+        ReportBody::Built(report) => json_response(report),
+    }
+}
+
+fn not_found_body(id: &str) -> Response {
+    json_response(IdStatus {
+        id,
+        status: "Not Found",
+    })
+}
+
+pub(super) async fn report(
+    State(service): State<Service>,
+    Path(data_id): Path<String>,
+    Query(params): Params,
+    Authenticated(caller): Authenticated,
+) -> ApiResult {
+    let first = number(&params, "first")?;
+    let size = number(&params, "size")?;
+    match service.report_body(&caller, &data_id, first, size).await? {
+        Some(body) => Ok(report_response(body)),
+        None => Ok(not_found_body(&data_id)),
+    }
+}
+
+pub(super) async fn hash_lookup(
+    State(service): State<Service>,
+    Path(hash): Path<String>,
+    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
+) -> ApiResult {
+    let hours = match header_text(&headers, "timerange") {
+        Some(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request("Invalid timerange header"))?,
+        _ => 0,
+    };
+    let query = HashQuery {
+        rule: header_text(&headers, "rule").filter(|r| !r.is_empty()),
+        since: (hours > 0).then(|| now_millis() - hours * 3_600_000),
+        include_in_progress: header_flag(&headers, "include-inprogress"),
+        self_only: header_flag(&headers, "selfonly"),
+        username: None,
+    };
+    match service.report_by_hash(&caller, &hash, &query).await? {
+        Some(body) => Ok(report_response(body)),
+        None => Ok(not_found_body(&hash)),
+    }
+}
+
+pub(super) async fn cancel(
+    State(service): State<Service>,
+    Path(data_id): Path<String>,
+    Authenticated(caller): Authenticated,
+) -> ApiResult {
+    service.cancel(&caller, &data_id).await?;
+    Ok(json_response(IdStatus {
+        id: &data_id.to_ascii_lowercase(),
+        status: "cancelled",
+    }))
+}

@@ -526,4 +526,40 @@ mod architecture {
             );
         }
     }
+
+    /// The pipeline decides (plans, verdicts, reports) and does no I/O: no files, sockets,
+    /// processes, clocks or threads. Its tests build inputs in memory.
+    #[test]
+    fn the_pipeline_does_no_io() {
+        let forbidden = [
+            "std::fs",
+            "std::net",
+            "std::process",
+            "std::thread",
+            "std::time::SystemTime",
+            "std::time::Instant",
+            "File::",
+            "OpenOptions",
+            "DirBuilder",
+        ];
+        let dir = crate::workspace_root().join("crates/pipeline/src");
+        let mut sources = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                sources.push(path);
+            }
+        }
+        assert!(sources.len() >= 3, "pipeline sources found: {sources:?}");
+        for path in sources {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for word in forbidden {
+                assert!(
+                    !text.contains(word),
+                    "{} uses {word}: the pipeline must stay free of I/O",
+                    path.display()
+                );
+            }
+        }
+    }
 }

@@ -366,10 +366,7 @@ mod tests {
             hashes: &hashes,
         };
         engine
-            .scan(
-                &sample,
-                &ScanContext::new(Limits::default(), dir.path().join("outputs")),
-            )
+            .scan(&sample, &ScanContext::new(Limits::default()))
             .unwrap()
     }
 

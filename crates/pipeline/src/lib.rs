@@ -147,46 +147,38 @@ impl Default for Limits {
     }
 }
 
-/// What an engine is given besides the sample: its bounds, and a private directory for the
-/// files it produces. The directory is made on first use, so engines that produce nothing cost
-/// nothing; the worker stores what the finding names from it, then removes it.
+/// What an engine is given besides the sample: its bounds, and for an engine that produces
+/// copies ([`EngineDescriptor::produces`]) a private, empty directory to write them in, which the
+/// worker made (owner-only) and removes after storing what the finding names from it.
 #[derive(Debug)]
 pub struct ScanContext {
     pub limits: Limits,
-    output_dir: PathBuf,
-    made: std::sync::OnceLock<()>,
+    output_dir: Option<PathBuf>,
 }
 
 impl ScanContext {
-    /// A context whose outputs go to `output_dir`, which must not exist yet (or be empty).
-    pub fn new(limits: Limits, output_dir: impl Into<PathBuf>) -> Self {
+    /// The context of an engine that produces nothing.
+    pub fn new(limits: Limits) -> Self {
         Self {
             limits,
-            output_dir: output_dir.into(),
-            made: std::sync::OnceLock::new(),
+            output_dir: None,
         }
     }
 
-    /// The engine's private, empty output directory, made (owner-only) on the first call.
+    /// The context of an engine that writes its copies in `output_dir` (existing, empty).
+    pub fn with_output_dir(limits: Limits, output_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            limits,
+            output_dir: Some(output_dir.into()),
+        }
+    }
+
+    /// The engine's private output directory; an error for an engine that does not declare
+    /// that it produces copies.
     pub fn output_dir(&self) -> std::io::Result<&Path> {
-        if self.made.get().is_none() {
-            use std::os::unix::fs::DirBuilderExt;
-            match std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(&self.output_dir)
-            {
-                Ok(()) => {}
-                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(error) => return Err(error),
-            }
-            let _ = self.made.set(());
-        }
-        Ok(&self.output_dir)
-    }
-
-    /// Whether the engine asked for its output directory (so there is one to clean up).
-    pub fn output_dir_made(&self) -> bool {
-        self.made.get().is_some()
+        self.output_dir.as_deref().ok_or_else(|| {
+            std::io::Error::other("no output directory: the engine does not declare outputs")
+        })
     }
 }
 

@@ -18,6 +18,8 @@ pub fn scan_bytes(
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("sample");
     std::fs::write(&path, bytes).expect("sample written");
+    let outputs = dir.path().join("outputs");
+    std::fs::create_dir(&outputs).expect("output directory made");
     let hashes = palisade_model::FileHashes::default();
     engine.scan(
         &palisade_pipeline::Sample {
@@ -26,9 +28,9 @@ pub fn scan_bytes(
             display_name,
             hashes: &hashes,
         },
-        &palisade_pipeline::ScanContext::new(
+        &palisade_pipeline::ScanContext::with_output_dir(
             palisade_pipeline::Limits::default(),
-            dir.path().join("outputs"),
+            outputs,
         ),
     )
 }

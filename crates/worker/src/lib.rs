@@ -497,6 +497,15 @@ async fn store_outputs(
 /// An engine's private output directory, removed with what is in it when dropped.
 struct OutputDir(std::path::PathBuf);
 
+impl OutputDir {
+    /// Makes the directory, owner-only.
+    fn make(path: std::path::PathBuf) -> std::io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(Self(path))
+    }
+}
+
 impl Drop for OutputDir {
     fn drop(&mut self) {
         if let Err(error) = std::fs::remove_dir_all(&self.0)
@@ -591,12 +600,14 @@ async fn run_one_engine(
         .await;
     let _slot = shared.engine_slots.acquire().await;
     let started = Instant::now();
-    let output_dir = shared
-        .settings
-        .scratch_dir
-        .join(format!("out-{}", palisade_model::random_hex(12)));
-    // The directory goes with the scan's result: a scan the worker stopped waiting for removes
-    // it when it ends.
+    // An engine that produces copies gets a private output directory. It goes with the scan's
+    // result: a scan the worker stopped waiting for removes it when it ends.
+    let output_dir = descriptor.produces.map(|_| {
+        shared
+            .settings
+            .scratch_dir
+            .join(format!("out-{}", palisade_model::random_hex(12)))
+    });
     let task = tokio::task::spawn_blocking(move || {
         let _memory = memory;
         let sample = Sample {
@@ -605,17 +616,24 @@ async fn run_one_engine(
             display_name: &job.display_name,
             hashes: &job.hashes,
         };
-        let context = ScanContext::new(limits, output_dir.clone());
-        let result = engine.scan(&sample, &context);
-        let dir = context.output_dir_made().then(|| OutputDir(output_dir));
-        let result = match (result, &dir) {
-            (Ok(finding), Some(dir)) => check_outputs(&finding, &dir.0).map(|()| finding),
-            (Ok(finding), None) if !finding.outputs.is_empty() => Err(EngineError::Failed(
-                "the engine named outputs without writing them in its output directory".into(),
-            )),
-            (other, _) => other,
+        let Some(output_dir) = output_dir else {
+            let result = engine.scan(&sample, &ScanContext::new(limits));
+            let result = match result {
+                Ok(finding) if !finding.outputs.is_empty() => Err(EngineError::Failed(
+                    "the engine named outputs but does not declare that it produces any".into(),
+                )),
+                other => other,
+            };
+            return (result, None);
         };
-        (result, dir)
+        let dir = match OutputDir::make(output_dir) {
+            Ok(dir) => dir,
+            Err(error) => return (Err(EngineError::Io(error)), None),
+        };
+        let result = engine
+            .scan(&sample, &ScanContext::with_output_dir(limits, &dir.0))
+            .and_then(|finding| check_outputs(&finding, &dir.0).map(|()| finding));
+        (result, Some(dir))
     });
     let (outcome, dir) = match tokio::time::timeout(timeout, task).await {
         Ok(Ok((result, dir))) => (EngineRun::outcome_of(result), dir),

@@ -39,6 +39,8 @@ fn scan(engine: &CommandEngine, name: &str, bytes: &[u8]) -> Result<Finding, Eng
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sample");
     std::fs::write(&path, bytes).unwrap();
+    let outputs = dir.path().join("outputs");
+    std::fs::create_dir(&outputs).unwrap();
     let hashes = FileHashes::default();
     let result = engine.scan(
         &Sample {
@@ -47,7 +49,7 @@ fn scan(engine: &CommandEngine, name: &str, bytes: &[u8]) -> Result<Finding, Eng
             display_name: name,
             hashes: &hashes,
         },
-        &ScanContext::new(Limits::default(), dir.path().join("outputs")),
+        &ScanContext::with_output_dir(Limits::default(), &outputs),
     );
     assert_eq!(
         std::fs::read(&path).unwrap(),
@@ -155,4 +157,60 @@ fn output_is_bounded_and_scanners_get_a_private_copy() {
         scan(&deleting, "a", b"keep me").unwrap().result,
         ScanResult::NoThreatDetected
     );
+}
+
+#[test]
+fn a_sanitizer_program_returns_its_copy_and_one_that_writes_none_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("input");
+    std::fs::write(&path, b"%PDF-1.4 original").unwrap();
+    let outputs = dir.path().join("outputs");
+    std::fs::create_dir(&outputs).unwrap();
+    let hashes = FileHashes::default();
+    let sample = Sample {
+        path: &path,
+        size: 17,
+        display_name: "dir/Report 1.pdf",
+        hashes: &hashes,
+    };
+    let context = ScanContext::with_output_dir(Limits::default(), &outputs);
+    let sanitizer = |script: &str| {
+        CommandEngine::new(CommandSettings {
+            produces: Some(palisade_model::OutputKind::Sanitized),
+            ..settings(&["sh", "-c", script, "{path}", "{output}"])
+        })
+    };
+
+    let copying = sanitizer("tr a-z A-Z < \"$0\" > \"$1\"");
+    assert_eq!(copying.descriptor().stage, palisade_pipeline::Stage::Cdr);
+    assert!(!copying.descriptor().in_scan_details);
+    let finding = copying.scan(&sample, &context).unwrap();
+    assert_eq!(finding.result, ScanResult::NoThreatDetected);
+    let [output] = finding.outputs.as_slice() else {
+        panic!("one output: {finding:?}");
+    };
+    assert_eq!(output.kind, palisade_model::OutputKind::Sanitized);
+    assert_eq!(output.name, "Report 1.pdf", "the name a download offers");
+    assert_eq!(output.path.parent(), Some(outputs.as_path()));
+    assert_eq!(std::fs::read(&output.path).unwrap(), b"%PDF-1.4 ORIGINAL");
+
+    let idle = sanitizer("exit 0");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let error = idle
+        .scan(
+            &sample,
+            &ScanContext::with_output_dir(Limits::default(), &empty),
+        )
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("wrote no sanitized copy"),
+        "{error}"
+    );
+
+    // Without an output directory (an engine the worker was not told produces copies).
+    let error = copying
+        .scan(&sample, &ScanContext::new(Limits::default()))
+        .unwrap_err();
+    assert!(error.to_string().contains("no output directory"), "{error}");
 }

@@ -26,10 +26,7 @@ fn scan(path: &Path) -> ScanResult {
         hashes: &hashes,
     };
     FileTypeEngine::default()
-        .scan(
-            &sample,
-            &ScanContext::new(Limits::default(), "/nonexistent/outputs"),
-        )
+        .scan(&sample, &ScanContext::new(Limits::default()))
         .unwrap()
         .result
 }

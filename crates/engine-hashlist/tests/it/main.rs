@@ -21,7 +21,7 @@ fn check(engine: &HashListEngine, hashes: &FileHashes) -> Result<Finding, Engine
             display_name: "x",
             hashes,
         },
-        &ScanContext::new(Limits::default(), "/nonexistent/outputs"),
+        &ScanContext::new(Limits::default()),
     )
 }
 

@@ -17,8 +17,8 @@ use crate::common::Common;
 use crate::group::{GroupCommit, Submission};
 use crate::rows::{JOB_COLUMNS, job_from_row, to_i64};
 use crate::{
-    BatchRecord, CancelOutcome, ExpiredOutputs, HashQuery, JobRecord, JobState, MetaBackend,
-    NewJob, NodeRecord, SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
+    BatchRecord, CancelOutcome, ExpiredOutputs, HashQuery, JobRecord, MetaBackend, NewJob,
+    NodeRecord, SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
 };
 
 /// Versioned schema migrations, applied in order and recorded in `schema_version`.
@@ -363,7 +363,7 @@ async fn cancel_once(
     let Some(state) = state else {
         return Ok(CancelOutcome::NotFound);
     };
-    if JobState::parse(&state)?.is_final() {
+    if crate::parse_state(&state)?.is_final() {
         return Ok(CancelOutcome::AlreadyFinal);
     }
     let cancelled = sqlx::query(

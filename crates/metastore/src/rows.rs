@@ -3,9 +3,7 @@
 use palisade_model::{FileHashes, OutputKind, OutputRecord};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::{
-    BatchRecord, JobRecord, JobState, NewJob, NodeRecord, SessionRecord, StoreError, StoreResult,
-};
+use crate::{BatchRecord, JobRecord, NewJob, NodeRecord, SessionRecord, StoreError, StoreResult};
 
 /// The columns [`job_from_row`] reads, from `jobs j JOIN blobs b`.
 pub(crate) const JOB_COLUMNS: &str = "j.data_id, j.sha256, b.md5, b.sha1, b.sha512, b.size, j.display_name, \
@@ -61,7 +59,7 @@ where
             upload_ts: row.try_get("upload_ts")?,
             hash_time: row.try_get("hash_time")?,
         },
-        state: JobState::parse(&row.try_get::<String, _>("state")?)?,
+        state: crate::parse_state(&row.try_get::<String, _>("state")?)?,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         lease_owner: row.try_get("lease_owner")?,
         lease_expires: row.try_get("lease_expires")?,

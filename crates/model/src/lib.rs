@@ -2,11 +2,13 @@
 
 mod engines;
 mod ids;
+mod jobs;
 mod report;
 mod result;
 
 pub use engines::{EngineKind, EngineOnNode, EngineStat, EngineState, EngineType};
 pub use ids::{BatchId, DataId, FileHashes, HashKind, InvalidId, random_hex};
+pub use jobs::{JobRecord, JobState, NewJob};
 pub use report::{
     ArchiveMember, BatchFileEntry, BatchFiles, BatchMemberProcessInfo, BatchProcessInfo,
     BatchReport, BatchScanResults, EngineDetail, ExtractedFiles, ExtractionInfo, FileInfo,

@@ -6,6 +6,7 @@
 
 mod assemble;
 mod plan;
+mod rows;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub use assemble::{
     in_progress_report, terminal_report, verdict_blocks,
 };
 pub use plan::{Phase, Plan, PlanRules, PostProcessWhen};
+pub use rows::{archive_member, report_context};
 
 /// The steps of the flow, in the order that decides the main result: the earliest step with a finding wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -5,9 +5,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use palisade_blobstore::{ContentEncoding, IngestError, Ingested};
 use palisade_metastore::{CancelOutcome, HashQuery, JobRecord, JobState, NewJob, SubmitOutcome};
-use palisade_model::{
-    BatchId, DataId, FileInfo, FileReport, HashKind, ScanResult, format_timestamp, now_millis,
-};
+use palisade_model::{BatchId, DataId, FileReport, HashKind, ScanResult, now_millis};
 use palisade_pipeline::FileTypeFinding;
 use palisade_pipeline::{ReportContext, Roster, in_progress_report, terminal_report};
 
@@ -25,46 +23,6 @@ fn ingest_error(error: IngestError) -> ServiceError {
             tracing::error!(%error, "storing an upload failed");
             ServiceError::Internal("Unexpected event on server".into())
         }
-    }
-}
-
-/// One entry of `files_in_archive`, from a member's job.
-fn archive_member(record: &JobRecord) -> palisade_model::ArchiveMember {
-    let job = &record.job;
-    let final_report = record
-        .report
-        .as_deref()
-        .filter(|_| record.state.is_final())
-        .and_then(|text| serde_json::from_str::<FileReport>(text).ok());
-    let (detected_by, scanned_with) = final_report.as_ref().map_or((0, 0), |report| {
-        let details = &report.scan_results.scan_details;
-        let detected = details
-            .values()
-            .filter(|d| {
-                ScanResult::from_code(d.scan_result_i).is_some_and(ScanResult::is_detection)
-            })
-            .count();
-        (
-            u32::try_from(detected).unwrap_or(u32::MAX),
-            u32::try_from(details.len()).unwrap_or(u32::MAX),
-        )
-    });
-    let result = record
-        .result_i
-        .filter(|_| record.state.is_final())
-        .and_then(ScanResult::from_code)
-        .unwrap_or(ScanResult::InProgress);
-    palisade_model::ArchiveMember {
-        data_id: job.data_id.clone(),
-        detected_by,
-        display_name: job.display_name.clone(),
-        file_size: job.size,
-        file_type: job.file_type.clone(),
-        file_type_description: job.file_type_description.clone(),
-        progress_percentage: if record.state.is_final() { 100 } else { 0 },
-        scan_all_result_i: result.code(),
-        scan_all_result_a: result.text().into(),
-        scanned_with,
     }
 }
 
@@ -116,45 +74,18 @@ pub struct SubmitRequest {
     pub global_timeout: Option<std::time::Duration>,
 }
 
-/// The engine-independent part of a report, from the stored job.
+/// The engine-independent part of a report, from the stored job, with `total_avs` from the
+/// plan of the job's rule.
 pub fn report_context(
     record: &JobRecord,
     roster: &Roster,
     rule: Option<&RuleSettings>,
 ) -> ReportContext {
-    let job = &record.job;
-    ReportContext {
-        data_id: job.data_id.clone(),
-        file_info: FileInfo {
-            display_name: job.display_name.clone(),
-            file_size: job.size,
-            file_type: job.file_type.clone(),
-            file_type_description: job.file_type_description.clone(),
-            md5: job.hashes.md5.clone(),
-            sha1: job.hashes.sha1.clone(),
-            sha256: job.hashes.sha256.clone(),
-            sha512: job.hashes.sha512.clone(),
-            type_category: job.type_category.clone(),
-            upload_timestamp: format_timestamp(job.upload_ts),
-            receive_data_timestamp: format_timestamp(job.receive_ts),
-            upload_time: (job.upload_ts - job.receive_ts).max(0),
-        },
-        profile: job.rule.clone(),
-        user_agent: job.user_agent.clone(),
-        username: job.username.clone(),
-        metadata: job.metadata.clone(),
-        batch_id: job.batch_id.clone().unwrap_or_default(),
-        upload_ts: job.upload_ts,
-        start_ts: record.start_ts,
-        hash_time: job.hash_time,
-        total_avs: roster
-            .plan(
-                rule.and_then(|r| r.engines.as_deref()),
-                rule.map(RuleSettings::plan_rules).unwrap_or_default(),
-            )
-            .1
-            .total_avs(),
-    }
+    let (_, plan) = roster.plan(
+        rule.and_then(|r| r.engines.as_deref()),
+        rule.map(RuleSettings::plan_rules).unwrap_or_default(),
+    );
+    palisade_pipeline::report_context(record, plan.total_avs())
 }
 
 impl Service {
@@ -507,7 +438,10 @@ impl Service {
         files.files_extracted_count = total;
         files.first_index = first;
         files.page_size = size;
-        files.files_in_archive = members.iter().map(archive_member).collect();
+        files.files_in_archive = members
+            .iter()
+            .map(palisade_pipeline::archive_member)
+            .collect();
         Ok(ReportBody::Built(Box::new(report)))
     }
 

@@ -69,7 +69,9 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.2 --locked
 
 cargo fmt --all -- --check
 (cd fuzz && cargo fmt -- --check)
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo nextest run --workspace --locked --no-fail-fast
+# The fault-engines feature builds the test engines that crash on purpose into the binary, for
+# the parser-process tests (crates/palisade/tests/it/isolation.rs); releases never have it.
+cargo clippy --workspace --all-targets --locked --features palisade/fault-engines -- -D warnings
+cargo nextest run --workspace --locked --no-fail-fast --features palisade/fault-engines
 # A short run of every fuzz target from the kept corpus; any crash fails the suite.
 scripts/fuzz.sh

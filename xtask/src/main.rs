@@ -443,6 +443,7 @@ mod architecture {
             ("engine-icap", &["model", "pipeline"]),
             ("engine-command", &["model", "pipeline"]),
             ("engine-hashlist", &["model", "pipeline"]),
+            ("isolate", &["model", "pipeline"]),
             ("extract", &[]),
             (
                 "service",
@@ -490,6 +491,7 @@ mod architecture {
             "engine-icap",
             "engine-command",
             "engine-hashlist",
+            "isolate",
             "extract",
             "service",
             "worker",
@@ -518,11 +520,61 @@ mod architecture {
             "engine-icap",
             "engine-command",
             "engine-hashlist",
+            "isolate",
             "extract",
         ] {
             assert!(
                 !dependencies(pure).contains("tokio"),
                 "{pure} is pure core and must not use tokio"
+            );
+        }
+    }
+
+    /// Children are started in known places only: parser processes for engines in
+    /// `crates/isolate`, the scanner program of the command-line engine, `unar` for RAR, and
+    /// test services in test-support. Any other engine that wants a child goes through
+    /// `palisade_isolate`.
+    #[test]
+    fn only_known_modules_start_child_processes() {
+        let allowed = [
+            "crates/isolate/src/lib.rs",
+            "crates/engine-command/src/lib.rs",
+            "crates/extract/src/rar.rs",
+            "crates/test-support/src/lib.rs",
+            "crates/test-support/src/services.rs",
+        ];
+        let root = crate::workspace_root();
+        let mut starters = Vec::new();
+        for crate_dir in std::fs::read_dir(root.join("crates")).unwrap() {
+            let src = crate_dir.unwrap().path().join("src");
+            let mut stack = vec![src];
+            while let Some(dir) = stack.pop() {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries {
+                    let path = entry.unwrap().path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if path.extension().is_some_and(|e| e == "rs") {
+                        let text = std::fs::read_to_string(&path).unwrap();
+                        if text.contains("Command::new") || text.contains("process::Command") {
+                            let relative = path.strip_prefix(&root).unwrap();
+                            starters.push(relative.display().to_string());
+                        }
+                    }
+                }
+            }
+        }
+        starters.sort();
+        assert!(
+            starters.contains(&"crates/isolate/src/lib.rs".to_string()),
+            "the scan found the parser pool: {starters:?}"
+        );
+        for starter in &starters {
+            assert!(
+                allowed.contains(&starter.as_str()),
+                "{starter} starts a child process: engines isolate through crates/isolate"
             );
         }
     }

@@ -71,6 +71,14 @@ impl OutputKind {
         }
     }
 
+    /// The step that makes this kind of copy, as reports name it.
+    pub fn step(self) -> &'static str {
+        match self {
+            OutputKind::Sanitized => "Sanitization",
+            OutputKind::Redacted => "Redaction",
+        }
+    }
+
     /// Which of a file's outputs `GET /file/download/{id}` serves: the sanitized copy when there
     /// is one, else the redacted one, as the API document says. Sanitization is the last step
     /// of the flow, so this is also the last step's output.

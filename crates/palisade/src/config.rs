@@ -37,6 +37,7 @@ pub struct ConfigFile {
     pub readiness: ReadinessSection,
     pub tls: TlsSection,
     pub outputs: OutputsSection,
+    pub isolation: IsolationSection,
 }
 
 /// `[outputs]`: the copies analyses produce (sanitized, redacted files).
@@ -239,6 +240,9 @@ pub enum EngineEntry {
     Clamav(ClamavEntry),
     Icap(IcapEntry),
     Command(CommandEntry),
+    /// A test engine that fails on purpose (the `fault-engines` build only).
+    #[cfg(feature = "fault-engines")]
+    Fault(FaultEntry),
 }
 
 impl EngineEntry {
@@ -247,7 +251,61 @@ impl EngineEntry {
             EngineEntry::Clamav(entry) => &entry.id,
             EngineEntry::Icap(entry) => &entry.id,
             EngineEntry::Command(entry) => &entry.id,
+            #[cfg(feature = "fault-engines")]
+            EngineEntry::Fault(entry) => &entry.id,
         }
+    }
+}
+
+/// `kind = "fault"`: `fault` is `abort`, `stack-overflow`, `allocate-8gib`, `spin` or
+/// `write-10gib`, done on files containing `FAULT-NOW`.
+#[cfg(feature = "fault-engines")]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultEntry {
+    pub id: String,
+    pub name: Option<String>,
+    pub fault: String,
+}
+
+/// `[isolation]`: engines whose scans run in child processes (see `palisade_isolate`).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IsolationSection {
+    /// Ids of the engines to isolate.
+    pub engines: Vec<String>,
+    pub memory_mib: u64,
+    pub cpu_seconds: u64,
+    pub output_mib: u64,
+    pub open_files: u64,
+    pub timeout_seconds: f64,
+    /// Warm children kept per isolated engine.
+    pub pool: usize,
+}
+
+impl Default for IsolationSection {
+    fn default() -> Self {
+        Self {
+            engines: Vec::new(),
+            memory_mib: 2048,
+            cpu_seconds: 60,
+            output_mib: 1024,
+            open_files: 64,
+            timeout_seconds: 60.0,
+            pool: 2,
+        }
+    }
+}
+
+impl IsolationSection {
+    pub fn limits(&self) -> anyhow::Result<palisade_isolate::ChildLimits> {
+        Ok(palisade_isolate::ChildLimits {
+            memory_bytes: self.memory_mib.max(16) << 20,
+            cpu_seconds: self.cpu_seconds.max(1),
+            output_bytes: self.output_mib.max(1) << 20,
+            open_files: self.open_files.max(16),
+            timeout: seconds(self.timeout_seconds, "isolation.timeout_seconds")?,
+        })
     }
 }
 
@@ -382,6 +440,13 @@ pub fn antivirus_engines(config: &ConfigFile, work: &Path) -> anyhow::Result<Vec
                 url: IcapUrl::parse(&icap.url).map_err(anyhow::Error::msg)?,
                 timeout: seconds(icap.timeout_seconds, "engines.timeout_seconds")?,
             })),
+            #[cfg(feature = "fault-engines")]
+            EngineEntry::Fault(entry) => Arc::new(palisade_test_support::FaultEngine::new(
+                &entry.id,
+                entry.name.as_deref().unwrap_or(&entry.id),
+                palisade_test_support::Fault::parse(&entry.fault)
+                    .with_context(|| format!("engine {:?}: unknown fault", entry.id))?,
+            )),
             EngineEntry::Command(command) => {
                 if command.command.is_empty() {
                     bail!("engine {:?}: command is empty", command.id);

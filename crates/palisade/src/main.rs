@@ -49,6 +49,25 @@ struct CommonArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The parser process of an isolated engine (started by the server itself).
+    #[command(hide = true)]
+    IsolateChild {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long)]
+        engine: String,
+        /// The parent's scratch folder (`work-<role>`), which the child does not empty.
+        #[arg(long)]
+        work: PathBuf,
+        #[arg(long)]
+        memory_bytes: u64,
+        #[arg(long)]
+        cpu_seconds: u64,
+        #[arg(long)]
+        output_bytes: u64,
+        #[arg(long)]
+        open_files: u64,
+    },
     /// Run the gateway and the scan workers in one process.
     Serve {
         #[command(flatten)]
@@ -107,6 +126,26 @@ fn main() -> anyhow::Result<()> {
     // copies) is its own alone: directories 0700, files 0600.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
+    if let Command::IsolateChild {
+        common,
+        engine,
+        work,
+        memory_bytes,
+        cpu_seconds,
+        output_bytes,
+        open_files,
+    } = cli.command
+    {
+        // No runtime: the child only runs its engine, one file at a time.
+        let limits = palisade_isolate::ChildLimits {
+            memory_bytes,
+            cpu_seconds,
+            output_bytes,
+            open_files,
+            ..palisade_isolate::ChildLimits::default()
+        };
+        return isolate_child(&common, &engine, &work, &limits);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -119,6 +158,7 @@ fn main() -> anyhow::Result<()> {
         Command::User {
             command: UserCommand::Add { name, role, common },
         } => runtime.block_on(add_user(common, &name, &role)),
+        Command::IsolateChild { .. } => unreachable!("handled before the runtime starts"),
         Command::HashPassword => {
             let password = read_password_stdin()?;
             println!("{}", hash_password(&password).map_err(anyhow::Error::msg)?);
@@ -302,7 +342,87 @@ async fn bootstrap_admin(service: &Service) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build_engines(config: &ConfigFile, data_dir: &Path, work: &Path) -> anyhow::Result<Roster> {
+/// The child side of an isolated engine: builds that one engine from the same configuration
+/// and serves it on stdin/stdout until the parent closes them.
+fn isolate_child(
+    common: &CommonArgs,
+    id: &str,
+    work: &Path,
+    limits: &palisade_isolate::ChildLimits,
+) -> anyhow::Result<()> {
+    let config = ConfigFile::load(common.config.as_deref())?;
+    let data_dir = common
+        .data_dir
+        .clone()
+        .or_else(|| config.server.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./palisade-data"));
+    let engine = all_engines(&config, &data_dir, work)?
+        .into_iter()
+        .find(|e| e.descriptor().id == id)
+        .with_context(|| format!("no engine {id:?} to isolate"))?;
+    palisade_isolate::serve_child(&*engine, limits)?;
+    Ok(())
+}
+
+/// The roster: every configured engine, those named in `[isolation] engines` running their
+/// scans in parser processes (this binary re-executed as `isolate-child`).
+fn build_engines(
+    config: &ConfigFile,
+    common: &CommonArgs,
+    data_dir: &Path,
+    work: &Path,
+) -> anyhow::Result<Roster> {
+    let mut engines = all_engines(config, data_dir, work)?;
+    let isolation = &config.isolation;
+    for id in &isolation.engines {
+        if !engines.iter().any(|e| &e.descriptor().id == id) {
+            bail!("isolation.engines: no engine {id:?}");
+        }
+    }
+    if isolation.engines.is_empty() {
+        return Ok(Roster::new(engines));
+    }
+    let limits = isolation.limits()?;
+    let program = std::env::current_exe().context("finding this program to isolate engines")?;
+    for engine in &mut engines {
+        let id = engine.descriptor().id.clone();
+        if !isolation.engines.contains(&id) {
+            continue;
+        }
+        let mut args = vec![
+            "isolate-child".to_string(),
+            "--engine".into(),
+            id.clone(),
+            "--work".into(),
+            work.display().to_string(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+        ];
+        if let Some(config_path) = &common.config {
+            args.push("--config".into());
+            args.push(config_path.display().to_string());
+        }
+        args.extend(limits.to_args());
+        let pool = palisade_isolate::ParserPool::new(
+            palisade_isolate::ChildCommand {
+                program: program.clone(),
+                args,
+                scratch: work.to_path_buf(),
+            },
+            limits,
+            isolation.pool,
+        );
+        tracing::info!(engine = %id, "engine runs in parser processes");
+        *engine = Arc::new(palisade_isolate::IsolatedEngine::new(engine.clone(), pool));
+    }
+    Ok(Roster::new(engines))
+}
+
+fn all_engines(
+    config: &ConfigFile,
+    data_dir: &Path,
+    work: &Path,
+) -> anyhow::Result<Vec<Arc<dyn Engine>>> {
     let mut engines: Vec<Arc<dyn Engine>> = vec![Arc::new(FileTypeEngine::default())];
     engines.extend(config::hash_list_engines(config));
     for engine in config::antivirus_engines(config, work)? {
@@ -332,7 +452,7 @@ fn build_engines(config: &ConfigFile, data_dir: &Path, work: &Path) -> anyhow::R
         }
         engines.push(engine);
     }
-    Ok(Roster::new(engines))
+    Ok(engines)
 }
 
 /// What a process does: the HTTP API, scanning, or both.
@@ -391,7 +511,7 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         config.storage.durability,
     )
     .with_context(|| format!("opening blob store {}", redact(&layout.blobstore_url)))?;
-    let roster = build_engines(config, &layout.data_dir, &work)?;
+    let roster = build_engines(config, &common, &layout.data_dir, &work)?;
     if role != Role::Gateway {
         warn_of_unscanned_sizes(&service_settings, &roster, worker_settings.scan_memory);
     }

@@ -211,6 +211,17 @@ pub fn assemble_report(
             // Hash lists name what they matched; nowhere else in the report can show it.
             notes.push(format!("{}: {}", result.text(), finding.threat_found));
         }
+        if let Some(kind) = run.descriptor.produces
+            && !run.descriptor.in_scan_details
+            && !matches!(&run.outcome, RunOutcome::Finished(f) if f.outputs.iter().any(|o| o.kind == kind))
+        {
+            // A step that made no copy says why (it is not in scan_details).
+            let why = match &run.outcome {
+                RunOutcome::Finished(_) => "no copy was produced".to_string(),
+                _ => run.threat_found(),
+            };
+            notes.push(format!("{} failed: {why}", kind.step()));
+        }
         if run.descriptor.stage == Stage::Antivirus && below_threshold && result.is_detection() {
             if !verdicts.contains(&result) {
                 verdicts.push(result);

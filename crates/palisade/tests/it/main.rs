@@ -10,6 +10,8 @@ mod datadir;
 mod durability;
 mod files;
 mod hostile;
+#[cfg(feature = "fault-engines")]
+mod isolation;
 mod outputs;
 mod reputation;
 mod schema;

@@ -1,0 +1,187 @@
+//! The parent–child protocol: length-prefixed JSON frames over the child's stdin and stdout.
+//! A request is one sample for the child's engine; the answer is that engine's result.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use palisade_model::{FileHashes, FileTypeInfo, OutputKind, ScanResult, YaraSection};
+use palisade_pipeline::{EngineError, FileTypeFinding, Finding, OutputFile, Section};
+use serde::{Deserialize, Serialize};
+
+/// The largest frame either side accepts (a finding with many YARA hits stays far below).
+const MAX_FRAME: u32 = 16 << 20;
+
+/// One sample for the child's engine.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Request {
+    pub path: PathBuf,
+    pub size: u64,
+    pub display_name: String,
+    pub hashes: FileHashes,
+    pub timeout_ms: u64,
+    pub max_bytes: u64,
+    pub output_dir: Option<PathBuf>,
+}
+
+/// What the engine in the child answered.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Answer {
+    Found(Box<WireFinding>),
+    Failed(String),
+    NotScanned(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct WireFinding {
+    result: i32,
+    threat_found: String,
+    section: WireSection,
+    outputs: Vec<(OutputKind, String, PathBuf)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum WireSection {
+    None,
+    FileType(Box<WireFileType>),
+    Yara(YaraSection),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct WireFileType {
+    mime_type: String,
+    description: String,
+    type_category: Vec<String>,
+    info: FileTypeInfo,
+}
+
+impl Answer {
+    pub(crate) fn of(result: Result<Finding, EngineError>) -> Self {
+        match result {
+            Ok(finding) => Answer::Found(Box::new(WireFinding {
+                result: finding.result.code(),
+                threat_found: finding.threat_found,
+                section: match finding.section {
+                    Section::None => WireSection::None,
+                    Section::FileType(file_type) => WireSection::FileType(Box::new(WireFileType {
+                        mime_type: file_type.mime_type,
+                        description: file_type.description,
+                        type_category: file_type.type_category,
+                        info: file_type.info,
+                    })),
+                    Section::Yara(yara) => WireSection::Yara(yara),
+                },
+                outputs: finding
+                    .outputs
+                    .into_iter()
+                    .map(|o| (o.kind, o.name, o.path))
+                    .collect(),
+            })),
+            Err(EngineError::NotScanned(reason)) => Answer::NotScanned(reason),
+            Err(other) => Answer::Failed(other.to_string()),
+        }
+    }
+
+    pub(crate) fn into_result(self) -> Result<Finding, EngineError> {
+        match self {
+            Answer::Found(wire) => Ok(Finding {
+                result: ScanResult::from_code(wire.result).unwrap_or(ScanResult::Failed),
+                threat_found: wire.threat_found,
+                section: match wire.section {
+                    WireSection::None => Section::None,
+                    WireSection::FileType(file_type) => {
+                        Section::FileType(Box::new(FileTypeFinding {
+                            mime_type: file_type.mime_type,
+                            description: file_type.description,
+                            type_category: file_type.type_category,
+                            info: file_type.info,
+                        }))
+                    }
+                    WireSection::Yara(yara) => Section::Yara(yara),
+                },
+                outputs: wire
+                    .outputs
+                    .into_iter()
+                    .map(|(kind, name, path)| OutputFile { kind, name, path })
+                    .collect(),
+            }),
+            Answer::Failed(reason) => Err(EngineError::Failed(reason)),
+            Answer::NotScanned(reason) => Err(EngineError::NotScanned(reason)),
+        }
+    }
+}
+
+/// Writes one frame: a 4-byte big-endian length, then the JSON.
+pub(crate) fn write_frame(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    let len = u32::try_from(bytes.len())
+        .ok()
+        .filter(|len| *len <= MAX_FRAME)
+        .ok_or_else(|| std::io::Error::other("frame too large"))?;
+    out.write_all(&len.to_be_bytes())?;
+    out.write_all(&bytes)?;
+    out.flush()
+}
+
+/// Reads one frame; `None` at a clean end of input (before a frame starts).
+pub(crate) fn read_frame<T: for<'de> Deserialize<'de>>(
+    input: &mut impl Read,
+) -> std::io::Result<Option<T>> {
+    let mut len = [0u8; 4];
+    match input.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(error) => return Err(error),
+    }
+    let len = u32::from_be_bytes(len);
+    if len > MAX_FRAME {
+        return Err(std::io::Error::other("frame too large"));
+    }
+    let mut bytes = vec![0u8; len as usize];
+    input.read_exact(&mut bytes)?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_cross_the_pipe_unchanged() {
+        let finding = Finding {
+            result: ScanResult::Infected,
+            threat_found: "Eicar".into(),
+            section: Section::FileType(Box::new(FileTypeFinding {
+                mime_type: "application/pdf".into(),
+                description: "PDF".into(),
+                type_category: vec!["D".into()],
+                info: FileTypeInfo::default(),
+            })),
+            outputs: vec![OutputFile {
+                kind: OutputKind::Sanitized,
+                name: "a.pdf".into(),
+                path: "/tmp/out/a.pdf".into(),
+            }],
+        };
+        let mut pipe = Vec::new();
+        write_frame(&mut pipe, &Answer::of(Ok(finding.clone()))).unwrap();
+        write_frame(
+            &mut pipe,
+            &Answer::of(Err(EngineError::NotScanned("too big".into()))),
+        )
+        .unwrap();
+        let mut reader = pipe.as_slice();
+        let first: Answer = read_frame(&mut reader).unwrap().unwrap();
+        assert_eq!(first.into_result().unwrap(), finding);
+        let second: Answer = read_frame(&mut reader).unwrap().unwrap();
+        assert!(matches!(
+            second.into_result(),
+            Err(EngineError::NotScanned(reason)) if reason == "too big"
+        ));
+        assert!(
+            read_frame::<Answer>(&mut reader).unwrap().is_none(),
+            "clean end"
+        );
+    }
+}

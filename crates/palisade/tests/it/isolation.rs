@@ -1,0 +1,145 @@
+//! Isolated engines through the binary: engines that abort, overflow the stack, allocate 8 GiB,
+//! spin forever or write 10 GiB run in parser processes (`[isolation]`), and each failure
+//! becomes that engine's outcome with its reason while the job, the worker and the server go
+//! on. Needs the binary's `fault-engines` feature (scripts/test.sh builds with it).
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::support::{Server, eicar};
+
+const FAULTS: [(&str, &str); 5] = [
+    ("abort", "Abort"),
+    ("stack-overflow", "Stack"),
+    ("allocate-8gib", "Allocate"),
+    ("spin", "Spin"),
+    ("write-10gib", "Writer"),
+];
+
+fn config() -> String {
+    let mut config = String::from(
+        "[queue]\nengine_timeout_seconds = 20\n\n\
+         [isolation]\nengines = [\"abort\", \"stack-overflow\", \"allocate-8gib\", \"spin\", \"write-10gib\"]\n\
+         memory_mib = 1024\noutput_mib = 64\ntimeout_seconds = 4\npool = 1\n\n",
+    );
+    for (id, name) in FAULTS {
+        config.push_str(&format!(
+            "[[engines]]\nkind = \"fault\"\nid = \"{id}\"\nname = \"{name}\"\nfault = \"{id}\"\n\n\
+             [[rules]]\nname = \"{id}\"\nengines = [\"filetype\", \"yara\", \"{id}\"]\n\n"
+        ));
+    }
+    let all: Vec<String> = FAULTS.iter().map(|(id, _)| format!("\"{id}\"")).collect();
+    config.push_str(&format!(
+        "[[rules]]\nname = \"all\"\nengines = [\"filetype\", \"yara\", {}]\npost_process = \"always\"\n",
+        all.join(", ")
+    ));
+    config
+}
+
+async fn scan(server: &Server, rule: &str, bytes: Vec<u8>) -> Value {
+    let request = server
+        .post("/file")
+        .header("filename", "doc.bin")
+        .header("rule", rule);
+    let data_id = server.submit_with(request, bytes).await;
+    server.wait_final(&data_id).await
+}
+
+fn with_marker(mut bytes: Vec<u8>) -> Vec<u8> {
+    bytes.extend_from_slice(b"\nFAULT-NOW\n");
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heavy_parser_crashes_are_outcomes_and_the_next_files_scan_normally() {
+    let server = Server::start(&config());
+    let expected = [
+        ("abort", "Abort", 3, "parser crashed: signal 6"),
+        (
+            "stack-overflow",
+            "Stack",
+            3,
+            "parser crashed: stack overflow",
+        ),
+        (
+            "allocate-8gib",
+            "Allocate",
+            3,
+            "parser crashed: memory limit (1024 MiB)",
+        ),
+        (
+            "spin",
+            "Spin",
+            10,
+            "parser timed out after 4 s and was killed",
+        ),
+    ];
+    for (rule, name, code, reason) in expected {
+        // EICAR too: the in-process YARA engine's detection is kept beside the crash.
+        let report = scan(&server, rule, with_marker(eicar())).await;
+        let detail = &report["scan_results"]["scan_details"][name];
+        assert_eq!(detail["scan_result_i"], code, "{rule}: {report}");
+        assert!(
+            detail["threat_found"].as_str().unwrap().contains(reason),
+            "{rule}: {detail}"
+        );
+        let yara = &report["scan_results"]["scan_details"]["YARA"];
+        assert_eq!(
+            yara["scan_result_i"], 1,
+            "{rule}: YARA's result is kept: {report}"
+        );
+        assert_eq!(report["scan_results"]["scan_all_result_i"], 1, "{rule}");
+        assert_eq!(report["process_info"]["result"], "Blocked");
+    }
+
+    // The writer is a post-processing step: its copy is cut off at the output limit.
+    let report = scan(&server, "write-10gib", with_marker(b"a document".to_vec())).await;
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 3, "{report}");
+    assert_eq!(
+        report["process_info"]["post_processing"]["actions_failed"],
+        "Sanitized"
+    );
+    let verdicts = report["process_info"]["verdicts"].to_string();
+    assert!(
+        verdicts.contains(
+            "Sanitization failed: engine error: parser crashed: output size limit (64 MiB)"
+        ),
+        "{verdicts}"
+    );
+    assert_eq!(
+        std::fs::read_dir(server.data_dir.join("work-serve"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("out-"))
+            .count(),
+        0,
+        "the cut-off copy is removed"
+    );
+
+    // Every fault engine scans clean files normally afterwards, in fresh or warm children.
+    let started = Instant::now();
+    let mut isolated_ms = Vec::new();
+    for i in 0..100 {
+        let report = scan(&server, "all", format!("ordinary file {i}").into_bytes()).await;
+        assert_eq!(report["scan_results"]["scan_all_result_i"], 0, "{report}");
+        for (_, name) in &FAULTS[..4] {
+            let detail = &report["scan_results"]["scan_details"][name];
+            assert_eq!(detail["scan_result_i"], 0, "{name}: {report}");
+            isolated_ms.push(detail["scan_time"].as_i64().unwrap());
+        }
+        assert_eq!(
+            report["process_info"]["post_processing"]["actions_ran"], "Sanitized",
+            "the writer copies files without the marker: {report}"
+        );
+    }
+    isolated_ms.sort_unstable();
+    eprintln!(
+        "100 files through 5 isolated engines in {:.1} s; per isolated call: median {} ms, p90 {} ms",
+        started.elapsed().as_secs_f64(),
+        isolated_ms[isolated_ms.len() / 2],
+        isolated_ms[isolated_ms.len() * 9 / 10],
+    );
+    let ready = server.get("/readyz").send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}

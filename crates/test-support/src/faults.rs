@@ -1,0 +1,128 @@
+//! Engines that fail the way crafted documents make parsers fail: they abort, overflow the
+//! stack, allocate 8 GiB, spin forever or write 10 GiB. Built into the server binary only with
+//! its `fault-engines` feature (for the parser-process tests); never in a release.
+
+use palisade_pipeline::{
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Sample, ScanContext, Stage,
+};
+
+/// How a [`FaultEngine`] fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Abort,
+    StackOverflow,
+    Allocate8Gib,
+    Spin,
+    Write10Gib,
+}
+
+impl Fault {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "abort" => Fault::Abort,
+            "stack-overflow" => Fault::StackOverflow,
+            "allocate-8gib" => Fault::Allocate8Gib,
+            "spin" => Fault::Spin,
+            "write-10gib" => Fault::Write10Gib,
+            _ => return None,
+        })
+    }
+}
+
+/// An engine that fails with its [`Fault`] on files containing `FAULT-NOW`, and finds every
+/// other file clean (so the same engine scans normally between faults); the writer then
+/// returns a copy of the file.
+pub struct FaultEngine {
+    descriptor: EngineDescriptor,
+    fault: Fault,
+}
+
+impl FaultEngine {
+    pub fn new(id: &str, name: &str, fault: Fault) -> Self {
+        Self {
+            descriptor: EngineDescriptor {
+                id: id.into(),
+                name: name.into(),
+                // The writer is a post-processing step (it writes into its output directory).
+                stage: if fault == Fault::Write10Gib {
+                    Stage::Cdr
+                } else {
+                    Stage::Antivirus
+                },
+                in_scan_details: fault != Fault::Write10Gib,
+                kind: palisade_model::EngineKind::Command,
+                produces: (fault == Fault::Write10Gib)
+                    .then_some(palisade_model::OutputKind::Sanitized),
+            },
+            fault,
+        }
+    }
+}
+
+/// Recurses until the stack is gone (each frame keeps 4 KiB alive).
+fn deep(n: u64) -> u64 {
+    let frame = std::hint::black_box([n as u8; 4096]);
+    if n == 0 {
+        0
+    } else {
+        deep(n - 1).wrapping_add(u64::from(frame[7]))
+    }
+}
+
+fn fail(fault: Fault, context: &ScanContext) -> Result<Finding, EngineError> {
+    match fault {
+        Fault::Abort => std::process::abort(),
+        Fault::StackOverflow => {
+            std::hint::black_box(deep(std::hint::black_box(u64::MAX)));
+            Ok(Finding::clean())
+        }
+        Fault::Allocate8Gib => {
+            let block = vec![1u8; 8 << 30];
+            std::hint::black_box(&block);
+            Ok(Finding::clean())
+        }
+        Fault::Spin => loop {
+            std::hint::black_box(0u64);
+        },
+        Fault::Write10Gib => {
+            use std::io::Write;
+            let mut file = std::fs::File::create(context.output_dir()?.join("huge"))?;
+            let chunk = vec![0u8; 1 << 20];
+            for _ in 0..10 * 1024 {
+                file.write_all(&chunk)?;
+            }
+            Ok(Finding::clean())
+        }
+    }
+}
+
+impl Engine for FaultEngine {
+    fn descriptor(&self) -> &EngineDescriptor {
+        &self.descriptor
+    }
+
+    fn status(&self) -> EngineStatus {
+        EngineStatus::production("fault 1.0", "")
+    }
+
+    fn scan(&self, sample: &Sample<'_>, context: &ScanContext) -> Result<Finding, EngineError> {
+        let bytes = std::fs::read(sample.path)?;
+        if bytes.windows(9).any(|w| w == b"FAULT-NOW") {
+            return fail(self.fault, context);
+        }
+        if let Some(kind) = self.descriptor.produces {
+            // Otherwise the writer makes an ordinary copy, as a sanitizer would.
+            let path = context.output_dir()?.join("copy");
+            std::fs::write(&path, &bytes)?;
+            return Ok(Finding {
+                outputs: vec![palisade_pipeline::OutputFile {
+                    kind,
+                    name: sample.display_name.to_string(),
+                    path,
+                }],
+                ..Finding::clean()
+            });
+        }
+        Ok(Finding::clean())
+    }
+}

@@ -290,13 +290,19 @@ fn crash_reason(
     }
 }
 
+/// Idle children kept at most per engine (the pool grows to the scans that run at once, which
+/// the worker's engine slots bound well below this).
+const MAX_IDLE: usize = 256;
+
 /// Warm children for one engine. Each call takes an idle child (or starts one), and gives it
-/// back when it answered; a child that died, hung or garbled its answer is discarded.
+/// back when it answered, so the pool grows to the number of scans that run at once and no
+/// scan pays a process start after that; a child that died, hung or garbled its answer is
+/// discarded.
 pub struct ParserPool {
     command: ChildCommand,
     limits: ChildLimits,
     idle: Mutex<Vec<Worker>>,
-    /// Idle children kept at most (and started ahead by [`ParserPool::warm_up`]).
+    /// Children started ahead by [`ParserPool::warm_up`].
     keep: usize,
 }
 
@@ -336,7 +342,7 @@ impl ParserPool {
         match worker.call(request, deadline) {
             Ok(answer) => {
                 let mut idle = self.idle();
-                if idle.len() < self.keep {
+                if idle.len() < MAX_IDLE {
                     idle.push(worker);
                 }
                 answer.into_result()

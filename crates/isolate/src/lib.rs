@@ -92,10 +92,78 @@ fn allow_cpu_seconds(seconds: u64) -> std::io::Result<()> {
     .map_err(std::io::Error::from)
 }
 
-/// The child's side: limits itself, then runs `engine` on each request from stdin and answers
-/// on stdout until stdin closes. Engines must log to stderr only (stdout carries the frames).
-pub fn serve_child(engine: &dyn Engine, limits: &ChildLimits) -> std::io::Result<()> {
+/// Where a child may touch the filesystem once it is running: it reads samples and writes its
+/// outputs there, and nothing else (not the database, the keys, or the rest of the machine).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sandbox {
+    /// Directories it may read beneath (the blob store, scratch copies).
+    pub read: Vec<PathBuf>,
+    /// Directories it may read and write beneath (its output directories).
+    pub write: Vec<PathBuf>,
+}
+
+impl Sandbox {
+    /// As arguments of the hidden subcommand.
+    pub fn to_args(&self) -> Vec<String> {
+        let read = self
+            .read
+            .iter()
+            .map(|d| format!("--read-dir={}", d.display()));
+        let write = self
+            .write
+            .iter()
+            .map(|d| format!("--write-dir={}", d.display()));
+        read.chain(write).collect()
+    }
+
+    /// Drops every other filesystem access with landlock, where the kernel has it. Returns
+    /// whether the kernel enforces it (an older kernel leaves the rlimits as the only bounds).
+    fn enter(&self) -> Result<bool, String> {
+        use landlock::{
+            ABI, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
+            path_beneath_rules,
+        };
+        let abi = ABI::V5;
+        let existing = |dirs: &[PathBuf]| -> Vec<PathBuf> {
+            dirs.iter().filter(|d| d.is_dir()).cloned().collect()
+        };
+        let status = Ruleset::default()
+            .handle_access(AccessFs::from_all(abi))
+            .and_then(|r| r.create())
+            .and_then(|r| {
+                r.add_rules(path_beneath_rules(
+                    existing(&self.read),
+                    AccessFs::from_read(abi),
+                ))
+            })
+            .and_then(|r| {
+                r.add_rules(path_beneath_rules(
+                    existing(&self.write),
+                    AccessFs::from_all(abi),
+                ))
+            })
+            .and_then(|r| r.restrict_self())
+            .map_err(|e| e.to_string())?;
+        Ok(status.ruleset != RulesetStatus::NotEnforced)
+    }
+}
+
+/// The child's side: limits itself, enters its sandbox, then runs `engine` on each request from
+/// stdin and answers on stdout until stdin closes. Engines must log to stderr only (stdout
+/// carries the frames).
+pub fn serve_child(
+    engine: &dyn Engine,
+    limits: &ChildLimits,
+    sandbox: &Sandbox,
+) -> std::io::Result<()> {
     use rustix::process::Resource;
+    match sandbox.enter() {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "landlock is not available: the parser process keeps its filesystem access"
+        ),
+        Err(error) => return Err(std::io::Error::other(format!("landlock: {error}"))),
+    }
     limit(Resource::Core, 0)?;
     limit(Resource::As, limits.memory_bytes)?;
     limit(Resource::Fsize, limits.output_bytes)?;

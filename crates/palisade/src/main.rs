@@ -67,6 +67,12 @@ enum Command {
         output_bytes: u64,
         #[arg(long)]
         open_files: u64,
+        /// Directories the child may read beneath once running.
+        #[arg(long)]
+        read_dir: Vec<PathBuf>,
+        /// Directories the child may write beneath once running.
+        #[arg(long)]
+        write_dir: Vec<PathBuf>,
     },
     /// Run the gateway and the scan workers in one process.
     Serve {
@@ -134,8 +140,14 @@ fn main() -> anyhow::Result<()> {
         cpu_seconds,
         output_bytes,
         open_files,
+        read_dir,
+        write_dir,
     } = cli.command
     {
+        let sandbox = palisade_isolate::Sandbox {
+            read: read_dir,
+            write: write_dir,
+        };
         // No runtime: the child only runs its engine, one file at a time.
         let limits = palisade_isolate::ChildLimits {
             memory_bytes,
@@ -144,7 +156,7 @@ fn main() -> anyhow::Result<()> {
             open_files,
             ..palisade_isolate::ChildLimits::default()
         };
-        return isolate_child(&common, &engine, &work, &limits);
+        return isolate_child(&common, &engine, &work, &limits, &sandbox);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -349,6 +361,7 @@ fn isolate_child(
     id: &str,
     work: &Path,
     limits: &palisade_isolate::ChildLimits,
+    sandbox: &palisade_isolate::Sandbox,
 ) -> anyhow::Result<()> {
     let config = ConfigFile::load(common.config.as_deref())?;
     let data_dir = common
@@ -360,7 +373,7 @@ fn isolate_child(
         .into_iter()
         .find(|e| e.descriptor().id == id)
         .with_context(|| format!("no engine {id:?} to isolate"))?;
-    palisade_isolate::serve_child(&*engine, limits)?;
+    palisade_isolate::serve_child(&*engine, limits, sandbox)?;
     Ok(())
 }
 
@@ -371,6 +384,7 @@ fn build_engines(
     common: &CommonArgs,
     data_dir: &Path,
     work: &Path,
+    sandbox: &palisade_isolate::Sandbox,
 ) -> anyhow::Result<Roster> {
     let mut engines = all_engines(config, data_dir, work)?;
     let isolation = &config.isolation;
@@ -403,6 +417,7 @@ fn build_engines(
             args.push(config_path.display().to_string());
         }
         args.extend(limits.to_args());
+        args.extend(sandbox.to_args());
         let pool = palisade_isolate::ParserPool::new(
             palisade_isolate::ChildCommand {
                 program: program.clone(),
@@ -511,7 +526,15 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         config.storage.durability,
     )
     .with_context(|| format!("opening blob store {}", redact(&layout.blobstore_url)))?;
-    let roster = build_engines(config, &common, &layout.data_dir, &work)?;
+    // Parser processes read samples from the blob store or its scratch copies and write only
+    // their outputs in this process's scratch folder.
+    let mut readable = vec![layout.data_dir.join("scratch"), work.clone()];
+    readable.extend(blobs.backend().local_root().map(Path::to_path_buf));
+    let sandbox = palisade_isolate::Sandbox {
+        read: readable,
+        write: vec![work.clone()],
+    };
+    let roster = build_engines(config, &common, &layout.data_dir, &work, &sandbox)?;
     if role != Role::Gateway {
         warn_of_unscanned_sizes(&service_settings, &roster, worker_settings.scan_memory);
     }

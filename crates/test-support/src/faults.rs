@@ -14,6 +14,8 @@ pub enum Fault {
     Allocate8Gib,
     Spin,
     Write10Gib,
+    /// Tries to read `/etc/hostname`, outside the directories a parser process may read.
+    ReadOutside,
 }
 
 impl Fault {
@@ -24,6 +26,7 @@ impl Fault {
             "allocate-8gib" => Fault::Allocate8Gib,
             "spin" => Fault::Spin,
             "write-10gib" => Fault::Write10Gib,
+            "read-outside" => Fault::ReadOutside,
             _ => return None,
         })
     }
@@ -83,6 +86,15 @@ fn fail(fault: Fault, context: &ScanContext) -> Result<Finding, EngineError> {
         }
         Fault::Spin => loop {
             std::hint::black_box(0u64);
+        },
+        Fault::ReadOutside => match std::fs::read("/etc/hostname") {
+            Ok(_) => Ok(Finding::of(
+                palisade_model::ScanResult::Infected,
+                "read /etc/hostname outside its directories",
+            )),
+            Err(error) => Err(EngineError::Failed(format!(
+                "cannot read /etc/hostname: {error}"
+            ))),
         },
         Fault::Write10Gib => {
             use std::io::Write;

@@ -1,5 +1,5 @@
 //! Isolated engines through the binary: engines that abort, overflow the stack, allocate 8 GiB,
-//! spin forever or write 10 GiB run in parser processes (`[isolation]`), and each failure
+//! spin forever, read outside their directories or write 10 GiB run in parser processes (`[isolation]`), and each failure
 //! becomes that engine's outcome with its reason while the job, the worker and the server go
 //! on. Needs the binary's `fault-engines` feature (scripts/test.sh builds with it).
 
@@ -9,18 +9,19 @@ use serde_json::Value;
 
 use crate::support::{Server, eicar};
 
-const FAULTS: [(&str, &str); 5] = [
+const FAULTS: [(&str, &str); 6] = [
     ("abort", "Abort"),
     ("stack-overflow", "Stack"),
     ("allocate-8gib", "Allocate"),
     ("spin", "Spin"),
+    ("read-outside", "Reader"),
     ("write-10gib", "Writer"),
 ];
 
 fn config() -> String {
     let mut config = String::from(
         "[queue]\nengine_timeout_seconds = 20\n\n\
-         [isolation]\nengines = [\"abort\", \"stack-overflow\", \"allocate-8gib\", \"spin\", \"write-10gib\"]\n\
+         [isolation]\nengines = [\"abort\", \"stack-overflow\", \"allocate-8gib\", \"spin\", \"read-outside\", \"write-10gib\"]\n\
          memory_mib = 1024\noutput_mib = 64\ntimeout_seconds = 4\npool = 1\n\n",
     );
     for (id, name) in FAULTS {
@@ -74,6 +75,13 @@ async fn heavy_parser_crashes_are_outcomes_and_the_next_files_scan_normally() {
             10,
             "parser timed out after 4 s and was killed",
         ),
+        // Landlock: the parser process reads only samples and writes only its outputs.
+        (
+            "read-outside",
+            "Reader",
+            3,
+            "cannot read /etc/hostname: Permission denied",
+        ),
     ];
     for (rule, name, code, reason) in expected {
         // EICAR too: the in-process YARA engine's detection is kept beside the crash.
@@ -123,7 +131,7 @@ async fn heavy_parser_crashes_are_outcomes_and_the_next_files_scan_normally() {
     for i in 0..100 {
         let report = scan(&server, "all", format!("ordinary file {i}").into_bytes()).await;
         assert_eq!(report["scan_results"]["scan_all_result_i"], 0, "{report}");
-        for (_, name) in &FAULTS[..4] {
+        for (_, name) in &FAULTS[..5] {
             let detail = &report["scan_results"]["scan_details"][name];
             assert_eq!(detail["scan_result_i"], 0, "{name}: {report}");
             isolated_ms.push(detail["scan_time"].as_i64().unwrap());
@@ -135,7 +143,7 @@ async fn heavy_parser_crashes_are_outcomes_and_the_next_files_scan_normally() {
     }
     isolated_ms.sort_unstable();
     eprintln!(
-        "100 files through 5 isolated engines in {:.1} s; per isolated call: median {} ms, p90 {} ms",
+        "100 files through 6 isolated engines in {:.1} s; per isolated call: median {} ms, p90 {} ms",
         started.elapsed().as_secs_f64(),
         isolated_ms[isolated_ms.len() / 2],
         isolated_ms[isolated_ms.len() * 9 / 10],

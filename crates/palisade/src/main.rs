@@ -364,12 +364,12 @@ fn isolate_child(
     sandbox: &palisade_isolate::Sandbox,
 ) -> anyhow::Result<()> {
     let config = ConfigFile::load(common.config.as_deref())?;
+    // The parent always passes its (resolved) data directory.
     let data_dir = common
         .data_dir
         .clone()
-        .or_else(|| config.server.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("./palisade-data"));
-    let engine = all_engines(&config, &data_dir, work)?
+        .context("isolate-child needs --data-dir")?;
+    let engine = all_engines(&config, &data_dir, work, Some(id))?
         .into_iter()
         .find(|e| e.descriptor().id == id)
         .with_context(|| format!("no engine {id:?} to isolate"))?;
@@ -377,25 +377,26 @@ fn isolate_child(
     Ok(())
 }
 
-/// The roster: every configured engine, those named in `[isolation] engines` running their
-/// scans in parser processes (this binary re-executed as `isolate-child`).
+/// The roster: every configured engine; in a process that scans (`sandbox` given), those named
+/// in `[isolation] engines` run their scans in parser processes (this binary re-executed as
+/// `isolate-child`). A gateway scans nothing and starts none.
 fn build_engines(
     config: &ConfigFile,
     common: &CommonArgs,
     data_dir: &Path,
     work: &Path,
-    sandbox: &palisade_isolate::Sandbox,
+    sandbox: Option<&palisade_isolate::Sandbox>,
 ) -> anyhow::Result<Roster> {
-    let mut engines = all_engines(config, data_dir, work)?;
+    let mut engines = all_engines(config, data_dir, work, None)?;
     let isolation = &config.isolation;
     for id in &isolation.engines {
         if !engines.iter().any(|e| &e.descriptor().id == id) {
             bail!("isolation.engines: no engine {id:?}");
         }
     }
-    if isolation.engines.is_empty() {
+    let Some(sandbox) = sandbox.filter(|_| !isolation.engines.is_empty()) else {
         return Ok(Roster::new(engines));
-    }
+    };
     let limits = isolation.limits()?;
     let program = std::env::current_exe().context("finding this program to isolate engines")?;
     for engine in &mut engines {
@@ -433,24 +434,29 @@ fn build_engines(
     Ok(Roster::new(engines))
 }
 
+/// Every configured engine, or (for a parser process) only those it may need: `only` skips
+/// the rule compilation of a YARA engine that is not the one it runs.
 fn all_engines(
     config: &ConfigFile,
     data_dir: &Path,
     work: &Path,
+    only: Option<&str>,
 ) -> anyhow::Result<Vec<Arc<dyn Engine>>> {
     let mut engines: Vec<Arc<dyn Engine>> = vec![Arc::new(FileTypeEngine::default())];
     engines.extend(config::hash_list_engines(config));
     for engine in config::antivirus_engines(config, work)? {
-        tracing::info!(engine = %engine.descriptor().id, "configured engine");
+        if only.is_none() {
+            tracing::info!(engine = %engine.descriptor().id, "configured engine");
+        }
         engines.push(engine);
     }
-    if config.yara.reload_seconds.is_some() {
+    if config.yara.reload_seconds.is_some() && only.is_none() {
         tracing::warn!(
             "yara.reload_seconds is no longer used: YARA rules are re-read at every engine \
              health check (health.check_seconds)"
         );
     }
-    if config.yara.enabled {
+    if config.yara.enabled && only.is_none_or(|id| id == "yara") {
         let rules_dir = config
             .yara
             .rules_dir
@@ -534,7 +540,13 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         read: readable,
         write: vec![work.clone()],
     };
-    let roster = build_engines(config, &common, &layout.data_dir, &work, &sandbox)?;
+    let roster = build_engines(
+        config,
+        &common,
+        &layout.data_dir,
+        &work,
+        workers.then_some(&sandbox),
+    )?;
     if role != Role::Gateway {
         warn_of_unscanned_sizes(&service_settings, &roster, worker_settings.scan_memory);
     }

@@ -400,11 +400,7 @@ impl Service {
         match self.metastore().job(data_id.as_str()).await? {
             // Someone else's file is as unknown as a file that does not exist.
             Some(record) if !self.may_see(caller, &record.job.username) => Ok(None),
-            Some(record) => {
-                let body = self.body_of(record)?;
-                let body = self.with_members(body, first, size).await?;
-                self.with_expired_outputs(body).await.map(Some)
-            }
+            Some(record) => self.served(record, first, size).await.map(Some),
             None => Ok(None),
         }
     }
@@ -471,12 +467,22 @@ impl Service {
             ..query.clone()
         };
         match self.metastore().latest_by_hash(kind, &hash, &query).await? {
-            Some(record) => {
-                let body = self.body_of(record)?;
-                self.with_members(body, None, None).await.map(Some)
-            }
+            Some(record) => self.served(record, None, None).await.map(Some),
             None => Ok(None),
         }
+    }
+
+    /// A stored job's report as served: the stored or built report, an archive's page of
+    /// members (`first`, `size`), and the mark of a copy that expired.
+    async fn served(
+        &self,
+        record: JobRecord,
+        first: Option<u64>,
+        size: Option<u64>,
+    ) -> ServiceResult<ReportBody> {
+        let body = self.body_of(record)?;
+        let body = self.with_members(body, first, size).await?;
+        self.with_expired_outputs(body).await
     }
 
     /// `POST /file/{data_id}/cancel`.

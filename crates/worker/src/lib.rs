@@ -197,7 +197,7 @@ async fn process_batch(shared: &Arc<Shared>, owner: &str, jobs: Vec<JobRecord>) 
             continue;
         }
         held.retain(|id| !reports.iter().any(|done| &done.data_id == id));
-        store_reports(shared, owner, &reports).await;
+        store_reports(shared, owner, reports).await;
     }
 }
 
@@ -233,15 +233,13 @@ fn collect_finished(
     }
 }
 
-async fn store_reports(shared: &Arc<Shared>, owner: &str, completions: &[Completion]) {
-    let reports: Vec<(String, i32, String)> = completions
-        .iter()
-        .map(|c| (c.data_id.clone(), c.result, c.report.clone()))
-        .collect();
-    let outputs: Vec<OutputRecord> = completions
-        .iter()
-        .flat_map(|c| c.outputs.iter().cloned())
-        .collect();
+async fn store_reports(shared: &Arc<Shared>, owner: &str, completions: Vec<Completion>) {
+    let mut reports = Vec::with_capacity(completions.len());
+    let mut outputs: Vec<OutputRecord> = Vec::new();
+    for completion in completions {
+        reports.push((completion.data_id, completion.result, completion.report));
+        outputs.extend(completion.outputs);
+    }
     match shared
         .service
         .metastore()

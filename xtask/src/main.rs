@@ -443,7 +443,7 @@ mod architecture {
             ("engine-icap", &["model", "pipeline"]),
             ("engine-command", &["model", "pipeline"]),
             ("engine-hashlist", &["model", "pipeline"]),
-            ("isolate", &["model", "pipeline"]),
+            ("isolate", &["model", "pipeline", "extract"]),
             ("extract", &[]),
             (
                 "service",

@@ -1,10 +1,13 @@
 //! The limits one submission's extraction runs under, and the running account against them.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
 
 /// A limit an archive went over. Each maps to one of the document's result codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Limit {
     /// Nested deeper than allowed: 9 Exceeded Archive Depth.
     Depth,
@@ -63,9 +66,92 @@ impl Default for BudgetLimits {
 pub trait Budget: Sync {
     fn take_member(&self) -> Result<(), Limit>;
     fn take_bytes(&self, bytes: u64) -> Result<(), Limit>;
-    fn check_time(&self) -> Result<(), Limit>;
+    /// The parts of the budget that need no shared account: its deadline and ratio.
+    fn terms(&self) -> Terms;
+    fn check_time(&self) -> Result<(), Limit> {
+        self.terms().check_time()
+    }
     /// Checks one member's or stream's output (`out`) against its compressed size.
-    fn check_ratio(&self, out: u64, packed: Option<u64>) -> Result<(), Limit>;
+    fn check_ratio(&self, out: u64, packed: Option<u64>) -> Result<(), Limit> {
+        self.terms().check_ratio(out, packed)
+    }
+}
+
+/// The deadline and the ratio limit of an extraction: checked wherever it runs, without asking
+/// the account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Terms {
+    /// When extraction must have finished.
+    pub deadline: SystemTime,
+    /// Largest output/input ratio of one compressed member or stream past `ratio_floor` bytes.
+    pub max_ratio: u64,
+    pub ratio_floor: u64,
+}
+
+impl Terms {
+    pub fn check_time(&self) -> Result<(), Limit> {
+        if SystemTime::now() > self.deadline {
+            return Err(Limit::Timeout);
+        }
+        Ok(())
+    }
+
+    pub fn check_ratio(&self, out: u64, packed: Option<u64>) -> Result<(), Limit> {
+        ratio_within(out, packed, self.max_ratio, self.ratio_floor)
+    }
+
+    /// Time left before the deadline (zero once past it).
+    pub fn time_left(&self) -> Duration {
+        self.deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+    }
+}
+
+/// Whether `out` bytes from `packed` compressed ones stay within `max_ratio` (always, below
+/// `floor` bytes: small, highly compressible files are normal).
+fn ratio_within(out: u64, packed: Option<u64>, max_ratio: u64, floor: u64) -> Result<(), Limit> {
+    match packed {
+        Some(packed) if out > floor && out / packed.max(1) > max_ratio => Err(Limit::Size),
+        _ => Ok(()),
+    }
+}
+
+/// Bytes charged to a shared account ahead of writing them, `chunk` at a time, so that not
+/// every write is a round trip to the account.
+#[derive(Debug)]
+pub struct Allowance {
+    chunk: u64,
+    left: Mutex<u64>,
+}
+
+impl Allowance {
+    pub fn new(chunk: u64) -> Self {
+        Self {
+            chunk,
+            left: Mutex::new(0),
+        }
+    }
+
+    /// Takes `bytes` from what was charged ahead, charging more through `charge` when it runs
+    /// out: a whole chunk if the account has it, else only what is needed. `false` when the
+    /// account refuses.
+    pub fn take(&self, bytes: u64, mut charge: impl FnMut(u64) -> bool) -> bool {
+        let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+        if *left < bytes {
+            let needed = bytes - *left;
+            let ahead = needed.max(self.chunk);
+            if charge(ahead) {
+                *left += ahead;
+            } else if ahead > needed && charge(needed) {
+                *left += needed;
+            } else {
+                return false;
+            }
+        }
+        *left -= bytes;
+        true
+    }
 }
 
 /// A budget kept in memory (one process extracting one submission).
@@ -113,6 +199,15 @@ impl Budget for LocalBudget {
         Ok(())
     }
 
+    fn terms(&self) -> Terms {
+        let left = self.limits.max_time.saturating_sub(self.started.elapsed());
+        Terms {
+            deadline: SystemTime::now() + left,
+            max_ratio: self.limits.max_ratio,
+            ratio_floor: self.limits.ratio_floor,
+        }
+    }
+
     fn check_time(&self) -> Result<(), Limit> {
         if self.started.elapsed() > self.limits.max_time {
             return Err(Limit::Timeout);
@@ -121,13 +216,59 @@ impl Budget for LocalBudget {
     }
 
     fn check_ratio(&self, out: u64, packed: Option<u64>) -> Result<(), Limit> {
-        match packed {
-            Some(packed)
-                if out > self.limits.ratio_floor && out / packed.max(1) > self.limits.max_ratio =>
-            {
-                Err(Limit::Size)
+        ratio_within(out, packed, self.limits.max_ratio, self.limits.ratio_floor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_allowance_charges_a_chunk_ahead_and_then_only_what_is_left() {
+        let account = Mutex::new(10u64);
+        let charges = Mutex::new(Vec::new());
+        let charge = |bytes: u64| {
+            charges.lock().unwrap().push(bytes);
+            let mut left = account.lock().unwrap();
+            if *left >= bytes {
+                *left -= bytes;
+                true
+            } else {
+                false
             }
-            _ => Ok(()),
-        }
+        };
+        let allowance = Allowance::new(4);
+        assert!(allowance.take(1, charge), "first chunk of 4 charged");
+        assert!(allowance.take(3, charge), "from the chunk");
+        assert!(
+            allowance.take(5, charge),
+            "a chunk of 5 (more than the chunk size)"
+        );
+        assert!(
+            allowance.take(1, charge),
+            "only 1 left in the account: 4 refused, 1 taken"
+        );
+        assert!(!allowance.take(1, charge), "the account is empty");
+        assert_eq!(*charges.lock().unwrap(), [4, 5, 4, 1, 4, 1]);
+    }
+
+    #[test]
+    fn terms_stop_past_the_deadline_and_past_the_ratio() {
+        let terms = Terms {
+            deadline: SystemTime::now() + Duration::from_secs(60),
+            max_ratio: 100,
+            ratio_floor: 1000,
+        };
+        assert_eq!(terms.check_time(), Ok(()));
+        assert_eq!(terms.check_ratio(900, Some(1)), Ok(()), "below the floor");
+        assert_eq!(terms.check_ratio(100_000, Some(1000)), Ok(()));
+        assert_eq!(terms.check_ratio(100_001, Some(999)), Err(Limit::Size));
+        let late = Terms {
+            deadline: SystemTime::now() - Duration::from_secs(1),
+            ..terms
+        };
+        assert_eq!(late.check_time(), Err(Limit::Timeout));
+        assert_eq!(late.time_left(), Duration::ZERO);
     }
 }

@@ -16,11 +16,13 @@ use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-pub use budget::{Budget, BudgetLimits, Limit, LocalBudget};
+use serde::{Deserialize, Serialize};
+
+pub use budget::{Allowance, Budget, BudgetLimits, Limit, LocalBudget, Terms};
 pub use names::sanitise;
 
 /// An archive or compression format Palisade can open.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Format {
     Zip,
     Tar,
@@ -71,7 +73,7 @@ pub fn detect_file(path: &Path) -> std::io::Result<Option<Format>> {
 }
 
 /// One member written to the scratch directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     /// Position in the archive, counting only extracted members.
     pub index: u32,
@@ -83,7 +85,7 @@ pub struct Member {
 }
 
 /// What extracting one archive produced.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub members: Vec<Member>,
     /// Entries not extracted, with why (links, devices, members no password opened).
@@ -104,6 +106,43 @@ pub enum ExtractError {
     Corrupt(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The parser process that opened the archive failed (crashed, was killed, or garbled its
+    /// answer); the text says how.
+    #[error("{0}")]
+    Parser(String),
+}
+
+impl Format {
+    /// Whether its decoder runs in this process (RAR's runs in `unar`, a process of its own).
+    pub fn decodes_in_process(self) -> bool {
+        self != Format::Rar
+    }
+}
+
+/// Where archives are opened: in this process ([`InProcess`]) or in a parser process, where a
+/// decoder that crashes on hostile bytes takes only that process down.
+pub trait Opener: Send + Sync + std::fmt::Debug {
+    fn open(
+        &self,
+        extractor: &Extractor<'_>,
+        archive: &Path,
+        format: Format,
+    ) -> Result<Outcome, ExtractError>;
+}
+
+/// Opens archives in the calling thread.
+#[derive(Debug, Default)]
+pub struct InProcess;
+
+impl Opener for InProcess {
+    fn open(
+        &self,
+        extractor: &Extractor<'_>,
+        archive: &Path,
+        format: Format,
+    ) -> Result<Outcome, ExtractError> {
+        extractor.extract(archive, format)
+    }
 }
 
 /// Most memory a 7z decoder may use (dictionaries, models); archives needing more are refused.

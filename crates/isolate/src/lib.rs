@@ -9,8 +9,14 @@
 //! crash, an abort, a signal, the memory limit or the time limit into that engine's Failed or
 //! Not Scanned outcome with the reason; a dead child is replaced by the next call.
 //!
+//! Archives are opened the same way ([`IsolatedExtractor`]): the child decodes the archive into
+//! the worker's scratch folder and asks the parent to charge every member and every few MiB to
+//! the submission's shared budget, so a decoder that crashes on a crafted archive ends that
+//! archive as Extraction Failed with the reason, not the worker.
+//!
 //! This is the only module that starts children for engines (the command-line engine starts its
-//! scanner program, which is the engine itself).
+//! scanner program, which is the engine itself, and RAR is decoded by `unar`, a process of its
+//! own).
 
 mod wire;
 
@@ -25,7 +31,13 @@ use palisade_pipeline::{
     Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Limits, Sample, ScanContext,
 };
 
-use crate::wire::{Answer, Request, read_frame, write_frame};
+use palisade_extract::{
+    Allowance, Budget, ExtractError, Extractor, Format, Limit, Opener, Outcome,
+};
+
+use crate::wire::{
+    Answer, ExtractRequest, Reply, Request, ScanRequest, Take, read_frame, write_frame,
+};
 
 /// What a child may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,11 +160,19 @@ impl Sandbox {
     }
 }
 
-/// The child's side: limits itself, enters its sandbox, then runs `engine` on each request from
-/// stdin and answers on stdout until stdin closes. Engines must log to stderr only (stdout
-/// carries the frames).
+/// What a child does with its requests.
+#[derive(Clone, Copy)]
+pub enum ChildRole<'a> {
+    /// Scans with this engine.
+    Engine(&'a dyn Engine),
+    /// Opens archives with this opener (in a release, [`palisade_extract::InProcess`]).
+    Archives(&'a dyn Opener),
+}
+
+/// The child's side: limits itself, enters its sandbox, then answers each request from stdin
+/// on stdout until stdin closes. Engines must log to stderr only (stdout carries the frames).
 pub fn serve_child(
-    engine: &dyn Engine,
+    role: ChildRole<'_>,
     limits: &ChildLimits,
     sandbox: &Sandbox,
 ) -> std::io::Result<()> {
@@ -168,28 +188,113 @@ pub fn serve_child(
     limit(Resource::As, limits.memory_bytes)?;
     limit(Resource::Fsize, limits.output_bytes)?;
     limit(Resource::Nofile, limits.open_files)?;
-    let mut input = std::io::stdin().lock();
-    let mut output = std::io::stdout().lock();
+    let mut input = std::io::stdin();
+    let mut output = std::io::stdout();
     while let Some(request) = read_frame::<Request>(&mut input)? {
-        allow_cpu_seconds(limits.cpu_seconds)?;
-        let scan_limits = Limits {
-            timeout: Duration::from_millis(request.timeout_ms),
-            max_bytes: request.max_bytes,
+        let reply = match (request, role) {
+            (Request::Scan(request), ChildRole::Engine(engine)) => {
+                allow_cpu_seconds(limits.cpu_seconds)?;
+                Reply::Scanned(scan_in_child(engine, &request))
+            }
+            (Request::Extract(request), ChildRole::Archives(opener)) => {
+                // An archive may take as long as its submission's time limit allows.
+                let seconds = limits
+                    .cpu_seconds
+                    .max(request.terms.time_left().as_secs() + 1);
+                allow_cpu_seconds(seconds)?;
+                Reply::Extracted(extract_in_child(opener, &request))
+            }
+            (Request::Scan(_), ChildRole::Archives(_)) => {
+                Reply::Scanned(Answer::Failed("this parser process runs no engine".into()))
+            }
+            (Request::Extract(_), ChildRole::Engine(_)) => {
+                Reply::Extracted(Err("this parser process does not open archives".into()))
+            }
         };
-        let context = match &request.output_dir {
-            Some(dir) => ScanContext::with_output_dir(scan_limits, dir),
-            None => ScanContext::new(scan_limits),
-        };
-        let sample = Sample {
-            path: &request.path,
-            size: request.size,
-            display_name: &request.display_name,
-            hashes: &request.hashes,
-        };
-        let answer = Answer::of(engine.scan(&sample, &context));
-        write_frame(&mut output, &answer)?;
+        write_frame(&mut output, &reply)?;
     }
     Ok(())
+}
+
+fn scan_in_child(engine: &dyn Engine, request: &ScanRequest) -> Answer {
+    let scan_limits = Limits {
+        timeout: Duration::from_millis(request.timeout_ms),
+        max_bytes: request.max_bytes,
+    };
+    let context = match &request.output_dir {
+        Some(dir) => ScanContext::with_output_dir(scan_limits, dir),
+        None => ScanContext::new(scan_limits),
+    };
+    let sample = Sample {
+        path: &request.path,
+        size: request.size,
+        display_name: &request.display_name,
+        hashes: &request.hashes,
+    };
+    Answer::of(engine.scan(&sample, &context))
+}
+
+fn extract_in_child(opener: &dyn Opener, request: &ExtractRequest) -> Result<Outcome, String> {
+    let budget = ParentBudget {
+        terms: request.terms,
+        allowance: Allowance::new(ASK_BYTES),
+        pipes: Mutex::new((std::io::stdin(), std::io::stdout())),
+    };
+    let extractor = Extractor {
+        out_dir: &request.out_dir,
+        passwords: &request.passwords,
+        budget: &budget,
+        display_name: &request.display_name,
+    };
+    opener
+        .open(&extractor, &request.archive, request.format)
+        .map_err(|e| e.to_string())
+}
+
+/// Bytes a child asks the parent's budget for at a time.
+const ASK_BYTES: u64 = 1 << 20;
+
+/// The child's view of the submission's budget: deadline and ratio checked here, members and
+/// bytes charged by asking the parent, which holds the shared account.
+struct ParentBudget {
+    terms: palisade_extract::Terms,
+    allowance: Allowance,
+    pipes: Mutex<(std::io::Stdin, std::io::Stdout)>,
+}
+
+impl ParentBudget {
+    /// Asks the parent; a parent that is gone refuses.
+    fn ask(&self, take: Take) -> bool {
+        let mut pipes = self.pipes.lock().unwrap_or_else(|e| e.into_inner());
+        let (input, output) = &mut *pipes;
+        write_frame(output, &Reply::Take(take)).is_ok()
+            && matches!(read_frame::<bool>(input), Ok(Some(true)))
+    }
+}
+
+impl Budget for ParentBudget {
+    fn take_member(&self) -> Result<(), Limit> {
+        if self.ask(Take::Member) {
+            Ok(())
+        } else {
+            Err(Limit::FileNumber)
+        }
+    }
+
+    fn take_bytes(&self, bytes: u64) -> Result<(), Limit> {
+        if self
+            .allowance
+            .take(bytes, |ahead| self.ask(Take::Bytes(ahead)))
+        {
+            Ok(())
+        } else {
+            Err(Limit::Size)
+        }
+    }
+
+    fn terms(&self) -> palisade_extract::Terms {
+        self.terms
+    }
 }
 
 /// How to start a child: the program and its arguments (the hidden subcommand and the engine).
@@ -251,11 +356,31 @@ impl Worker {
         String::from_utf8_lossy(tail).into_owned()
     }
 
-    /// Sends one request and waits for the answer until `deadline`.
-    fn call(&mut self, request: &Request, deadline: Instant) -> Result<Answer, Ended> {
+    /// Sends one request and waits for its reply until `deadline`, answering the child's
+    /// budget asks with `on_take` on the way.
+    fn call(
+        &mut self,
+        request: &Request,
+        deadline: Instant,
+        on_take: &mut dyn FnMut(Take) -> bool,
+    ) -> Result<Reply, Ended> {
         if write_frame(&mut self.stdin, request).is_err() {
             return Err(Ended::Died);
         }
+        loop {
+            match self.read_reply(deadline)? {
+                Reply::Take(take) => {
+                    let granted = on_take(take);
+                    if write_frame(&mut self.stdin, &granted).is_err() {
+                        return Err(Ended::Died);
+                    }
+                }
+                reply => return Ok(reply),
+            }
+        }
+    }
+
+    fn read_reply(&mut self, deadline: Instant) -> Result<Reply, Ended> {
         let mut len = [0u8; 4];
         self.read_by(&mut len, deadline)?;
         let len = u32::from_be_bytes(len) as usize;
@@ -265,8 +390,8 @@ impl Worker {
         let mut frame = vec![0u8; len + 4];
         frame[..4].copy_from_slice(&(len as u32).to_be_bytes());
         self.read_by(&mut frame[4..], deadline)?;
-        match read_frame::<Answer>(&mut frame.as_slice()) {
-            Ok(Some(answer)) => Ok(answer),
+        match read_frame::<Reply>(&mut frame.as_slice()) {
+            Ok(Some(reply)) => Ok(reply),
             _ => Err(Ended::Garbled),
         }
     }
@@ -398,29 +523,30 @@ impl ParserPool {
     }
 
     /// Runs one request in a child, within `timeout` of wall-clock time.
-    fn run(&self, request: &Request, timeout: Duration) -> Result<Finding, EngineError> {
+    fn call(
+        &self,
+        request: &Request,
+        timeout: Duration,
+        on_take: &mut dyn FnMut(Take) -> bool,
+    ) -> Result<Reply, Failure> {
         let taken = self.idle().pop();
         let mut worker = match taken {
             Some(worker) => worker,
-            None => Worker::start(&self.command).map_err(|e| {
-                EngineError::Failed(format!("cannot start the parser process: {e}"))
-            })?,
+            None => Worker::start(&self.command)
+                .map_err(|e| Failure::Crashed(format!("cannot start the parser process: {e}")))?,
         };
         let deadline = Instant::now() + timeout;
-        match worker.call(request, deadline) {
-            Ok(answer) => {
+        match worker.call(request, deadline, on_take) {
+            Ok(reply) => {
                 let mut idle = self.idle();
                 if idle.len() < MAX_IDLE {
                     idle.push(worker);
                 }
-                answer.into_result()
+                Ok(reply)
             }
             Err(Ended::TimedOut) => {
                 worker.kill();
-                Err(EngineError::NotScanned(format!(
-                    "parser timed out after {} s and was killed",
-                    timeout.as_secs_f64()
-                )))
+                Err(Failure::TimedOut(timeout))
             }
             Err(ended) => {
                 // The child is gone or unusable: collect its status (killing it if it lingers).
@@ -435,11 +561,19 @@ impl ParserPool {
                     Ended::Garbled => "parser answered garbage".to_string(),
                     _ => crash_reason(status, &worker.stderr_tail(), &self.limits),
                 };
-                tracing::warn!(engine = %request.display_name, %reason, "parser process failed");
-                Err(EngineError::Failed(reason))
+                tracing::warn!(file = %request.display_name(), %reason, "parser process failed");
+                Err(Failure::Crashed(reason))
             }
         }
     }
+}
+
+/// How a call to a child failed.
+enum Failure {
+    /// The child was killed at the wall-clock limit.
+    TimedOut(Duration),
+    /// It died, could not start, or answered garbage; the text says which.
+    Crashed(String),
 }
 
 /// An engine whose scans run in a [`ParserPool`]; its descriptor, status and health checks are
@@ -472,7 +606,7 @@ impl Engine for IsolatedEngine {
     }
 
     fn scan(&self, sample: &Sample<'_>, context: &ScanContext) -> Result<Finding, EngineError> {
-        let request = Request {
+        let request = Request::Scan(ScanRequest {
             path: sample.path.to_path_buf(),
             size: sample.size,
             display_name: sample.display_name.to_string(),
@@ -480,15 +614,107 @@ impl Engine for IsolatedEngine {
             timeout_ms: u64::try_from(context.limits.timeout.as_millis()).unwrap_or(u64::MAX),
             max_bytes: context.limits.max_bytes,
             output_dir: context.output_dir().ok().map(|p| p.to_path_buf()),
-        };
+        });
         // The child's own limit ends before the worker's, so the reason is the child's.
         let timeout = self
             .pool
             .limits
             .timeout
             .min(context.limits.timeout.mul_f64(0.9));
-        self.pool.run(&request, timeout)
+        match self.pool.call(&request, timeout, &mut |_| false) {
+            Ok(Reply::Scanned(answer)) => answer.into_result(),
+            Ok(_) => Err(EngineError::Failed("parser answered garbage".into())),
+            Err(Failure::TimedOut(timeout)) => Err(EngineError::NotScanned(format!(
+                "parser timed out after {} s and was killed",
+                timeout.as_secs_f64()
+            ))),
+            Err(Failure::Crashed(reason)) => Err(EngineError::Failed(reason)),
+        }
     }
+}
+
+/// How long past the extraction deadline a child that has not stopped by itself is killed.
+const EXTRACTION_GRACE: Duration = Duration::from_secs(5);
+
+/// Opens archives in a [`ParserPool`] of children started for archives. RAR, which `unar`
+/// decodes in a process of its own, is opened in the caller.
+pub struct IsolatedExtractor {
+    pool: ParserPool,
+}
+
+impl IsolatedExtractor {
+    pub fn new(pool: ParserPool) -> Self {
+        Self { pool }
+    }
+
+    /// Starts the pool's warm children (at start, so a broken set-up is found then).
+    pub fn warm_up(&self) -> std::io::Result<()> {
+        self.pool.warm_up()
+    }
+}
+
+impl std::fmt::Debug for IsolatedExtractor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IsolatedExtractor")
+            .field("limits", &self.pool.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opener for IsolatedExtractor {
+    fn open(
+        &self,
+        extractor: &Extractor<'_>,
+        archive: &std::path::Path,
+        format: Format,
+    ) -> Result<Outcome, ExtractError> {
+        if !format.decodes_in_process() {
+            return palisade_extract::InProcess.open(extractor, archive, format);
+        }
+        let terms = extractor.budget.terms();
+        let request = Request::Extract(ExtractRequest {
+            archive: archive.to_path_buf(),
+            format,
+            out_dir: extractor.out_dir.to_path_buf(),
+            passwords: extractor.passwords.to_vec(),
+            display_name: extractor.display_name.to_string(),
+            terms,
+        });
+        // The child stops itself at the deadline; the wall clock is for a child that cannot.
+        let timeout = terms.time_left() + EXTRACTION_GRACE;
+        let budget = extractor.budget;
+        let mut on_take = |take| match take {
+            Take::Member => budget.take_member().is_ok(),
+            Take::Bytes(bytes) => budget.take_bytes(bytes).is_ok(),
+        };
+        match self.pool.call(&request, timeout, &mut on_take) {
+            Ok(Reply::Extracted(Ok(outcome))) => checked(outcome, extractor.out_dir),
+            Ok(Reply::Extracted(Err(error))) => Err(ExtractError::Parser(error)),
+            Ok(_) => Err(ExtractError::Parser("parser answered garbage".into())),
+            // Whatever it wrote is dropped with the scratch folder: the archive is over time.
+            Err(Failure::TimedOut(_)) => Ok(Outcome {
+                stopped: Some(Limit::Timeout),
+                ..Outcome::default()
+            }),
+            Err(Failure::Crashed(reason)) => Err(ExtractError::Parser(reason)),
+        }
+    }
+}
+
+/// A child's outcome, trusted only as far as its members are regular files directly inside
+/// `out_dir` (a child that was subverted must not point the worker at other files).
+fn checked(outcome: Outcome, out_dir: &std::path::Path) -> Result<Outcome, ExtractError> {
+    for member in &outcome.members {
+        let inside = member.path.parent() == Some(out_dir)
+            && std::fs::symlink_metadata(&member.path).is_ok_and(|m| m.file_type().is_file());
+        if !inside {
+            return Err(ExtractError::Parser(format!(
+                "parser named a member outside its folder: {}",
+                member.path.display()
+            )));
+        }
+    }
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
 //! The parent–child protocol: length-prefixed JSON frames over the child's stdin and stdout.
-//! A request is one sample for the child's engine; the answer is that engine's result.
+//! A request is one sample for the child's engine, or one archive to open. The child answers
+//! with the result; while it opens an archive it may first ask the parent to charge the
+//! submission's shared budget ([`Take`]), and the parent answers each ask with `true` or
+//! `false`.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
+use palisade_extract::{Format, Outcome, Terms};
 use palisade_model::{FileHashes, FileTypeInfo, OutputKind, ScanResult, YaraSection};
 use palisade_pipeline::{EngineError, FileTypeFinding, Finding, OutputFile, Section};
 use serde::{Deserialize, Serialize};
@@ -11,9 +15,56 @@ use serde::{Deserialize, Serialize};
 /// The largest frame either side accepts (a finding with many YARA hits stays far below).
 const MAX_FRAME: u32 = 16 << 20;
 
+/// What the parent asks of a child.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Request {
+    Scan(ScanRequest),
+    Extract(ExtractRequest),
+}
+
+impl Request {
+    /// The file the request is about, for logs.
+    pub(crate) fn display_name(&self) -> &str {
+        match self {
+            Request::Scan(scan) => &scan.display_name,
+            Request::Extract(extract) => &extract.display_name,
+        }
+    }
+}
+
+/// One archive to open into `out_dir`, under the submission's `terms`; members and bytes are
+/// charged to the parent's budget through [`Take`] asks.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ExtractRequest {
+    pub archive: PathBuf,
+    pub format: Format,
+    pub out_dir: PathBuf,
+    pub passwords: Vec<String>,
+    pub display_name: String,
+    pub terms: Terms,
+}
+
+/// What a child sends the parent.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Reply {
+    /// Charge the shared budget (answered with `true` or `false`); the call goes on.
+    Take(Take),
+    /// The engine's result: the call is over.
+    Scanned(Answer),
+    /// What opening the archive came to (the error's text when it failed): the call is over.
+    Extracted(Result<Outcome, String>),
+}
+
+/// A charge to the shared extraction budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Take {
+    Member,
+    Bytes(u64),
+}
+
 /// One sample for the child's engine.
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Request {
+pub(crate) struct ScanRequest {
     pub path: PathBuf,
     pub size: u64,
     pub display_name: String,

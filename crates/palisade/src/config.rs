@@ -268,12 +268,15 @@ pub struct FaultEntry {
     pub fault: String,
 }
 
-/// `[isolation]`: engines whose scans run in child processes (see `palisade_isolate`).
+/// `[isolation]`: engines whose scans run in child processes, and whether archives are opened
+/// in them (see `palisade_isolate`).
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IsolationSection {
     /// Ids of the engines to isolate.
     pub engines: Vec<String>,
+    /// Whether zip, 7z, tar and the compressed streams are decoded in parser processes.
+    pub archives: bool,
     pub memory_mib: u64,
     pub cpu_seconds: u64,
     pub output_mib: u64,
@@ -287,6 +290,7 @@ impl Default for IsolationSection {
     fn default() -> Self {
         Self {
             engines: Vec::new(),
+            archives: true,
             memory_mib: 2048,
             cpu_seconds: 60,
             output_mib: 1024,

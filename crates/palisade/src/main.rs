@@ -49,13 +49,17 @@ struct CommonArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The parser process of an isolated engine (started by the server itself).
+    /// The parser process of an isolated engine, or one that opens archives (started by the
+    /// server itself).
     #[command(hide = true)]
     IsolateChild {
         #[command(flatten)]
         common: CommonArgs,
-        #[arg(long)]
-        engine: String,
+        #[arg(long, required_unless_present = "archives")]
+        engine: Option<String>,
+        /// Open archives instead of running an engine.
+        #[arg(long, conflicts_with = "engine")]
+        archives: bool,
         /// The parent's scratch folder (`work-<role>`), which the child does not empty.
         #[arg(long)]
         work: PathBuf,
@@ -135,6 +139,7 @@ fn main() -> anyhow::Result<()> {
     if let Command::IsolateChild {
         common,
         engine,
+        archives,
         work,
         memory_bytes,
         cpu_seconds,
@@ -156,6 +161,13 @@ fn main() -> anyhow::Result<()> {
             open_files,
             ..palisade_isolate::ChildLimits::default()
         };
+        if archives {
+            let opener = child_opener()?;
+            let role = palisade_isolate::ChildRole::Archives(&*opener);
+            palisade_isolate::serve_child(role, &limits, &sandbox)?;
+            return Ok(());
+        }
+        let engine = engine.context("isolate-child needs --engine or --archives")?;
         return isolate_child(&common, &engine, &work, &limits, &sandbox);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -373,8 +385,30 @@ fn isolate_child(
         .into_iter()
         .find(|e| e.descriptor().id == id)
         .with_context(|| format!("no engine {id:?} to isolate"))?;
-    palisade_isolate::serve_child(&*engine, limits, sandbox)?;
+    palisade_isolate::serve_child(
+        palisade_isolate::ChildRole::Engine(&*engine),
+        limits,
+        sandbox,
+    )?;
     Ok(())
+}
+
+/// How a parser process opens archives: the real extractor.
+#[cfg(not(feature = "fault-engines"))]
+fn child_opener() -> anyhow::Result<Box<dyn palisade_extract::Opener>> {
+    Ok(Box::new(palisade_extract::InProcess))
+}
+
+/// How a parser process opens archives: in the `fault-engines` test build, archives holding
+/// `FAULT-NOW` fail as `PALISADE_TEST_ARCHIVE_FAULT` says (abort, stack-overflow, ...).
+#[cfg(feature = "fault-engines")]
+fn child_opener() -> anyhow::Result<Box<dyn palisade_extract::Opener>> {
+    let Ok(name) = std::env::var("PALISADE_TEST_ARCHIVE_FAULT") else {
+        return Ok(Box::new(palisade_extract::InProcess));
+    };
+    let fault = palisade_test_support::Fault::parse(&name)
+        .with_context(|| format!("PALISADE_TEST_ARCHIVE_FAULT: no fault {name:?}"))?;
+    Ok(Box::new(palisade_test_support::FaultOpener { fault }))
 }
 
 /// The roster: every configured engine; in a process that scans (`sandbox` given), those named
@@ -404,21 +438,7 @@ fn build_engines(
         if !isolation.engines.contains(&id) {
             continue;
         }
-        let mut args = vec![
-            "isolate-child".to_string(),
-            "--engine".into(),
-            id.clone(),
-            "--work".into(),
-            work.display().to_string(),
-            "--data-dir".into(),
-            data_dir.display().to_string(),
-        ];
-        if let Some(config_path) = &common.config {
-            args.push("--config".into());
-            args.push(config_path.display().to_string());
-        }
-        args.extend(limits.to_args());
-        args.extend(sandbox.to_args());
+        let args = child_args(common, data_dir, work, &["--engine", &id], &limits, sandbox);
         let pool = palisade_isolate::ParserPool::new(
             palisade_isolate::ChildCommand {
                 program: program.clone(),
@@ -432,6 +452,74 @@ fn build_engines(
         *engine = Arc::new(palisade_isolate::IsolatedEngine::new(engine.clone(), pool));
     }
     Ok(Roster::new(engines))
+}
+
+/// The arguments of a parser process: `role` (the engine, or archives), the parent's folders,
+/// configuration, limits and sandbox.
+fn child_args(
+    common: &CommonArgs,
+    data_dir: &Path,
+    work: &Path,
+    role: &[&str],
+    limits: &palisade_isolate::ChildLimits,
+    sandbox: &palisade_isolate::Sandbox,
+) -> Vec<String> {
+    let mut args = vec!["isolate-child".to_string()];
+    args.extend(role.iter().map(|a| a.to_string()));
+    args.extend([
+        "--work".into(),
+        work.display().to_string(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+    ]);
+    if let Some(config_path) = &common.config {
+        args.push("--config".into());
+        args.push(config_path.display().to_string());
+    }
+    args.extend(limits.to_args());
+    args.extend(sandbox.to_args());
+    args
+}
+
+/// Where this process's workers decode archives: in parser processes when
+/// `[isolation] archives` is on (the default), else in the worker. Each child may write as
+/// much as the largest submission budget of any rule (the budget itself stops extraction).
+fn archive_opener(
+    config: &ConfigFile,
+    common: &CommonArgs,
+    data_dir: &Path,
+    work: &Path,
+    sandbox: &palisade_isolate::Sandbox,
+    rules: &[palisade_service::RuleSettings],
+) -> anyhow::Result<Arc<dyn palisade_extract::Opener>> {
+    if !config.isolation.archives {
+        return Ok(Arc::new(palisade_extract::InProcess));
+    }
+    let largest = rules
+        .iter()
+        .map(|r| r.archives.max_total_bytes)
+        .max()
+        .unwrap_or(palisade_service::ArchiveSettings::default().max_total_bytes);
+    let limits = palisade_isolate::ChildLimits {
+        output_bytes: largest.max(1),
+        ..config.isolation.limits()?
+    };
+    let program = std::env::current_exe().context("finding this program to isolate archives")?;
+    let pool = palisade_isolate::ParserPool::new(
+        palisade_isolate::ChildCommand {
+            program,
+            args: child_args(common, data_dir, work, &["--archives"], &limits, sandbox),
+            scratch: work.to_path_buf(),
+        },
+        limits,
+        config.isolation.pool,
+    );
+    let extractor = palisade_isolate::IsolatedExtractor::new(pool);
+    extractor
+        .warm_up()
+        .context("starting the parser processes that open archives")?;
+    tracing::info!("archives are opened in parser processes");
+    Ok(Arc::new(extractor))
 }
 
 /// Every configured engine, or (for a parser process) only those it may need: `only` skips
@@ -547,6 +635,16 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         &work,
         workers.then_some(&sandbox),
     )?;
+    if workers {
+        worker_settings.opener = archive_opener(
+            config,
+            &common,
+            &layout.data_dir,
+            &work,
+            &sandbox,
+            &service_settings.rules,
+        )?;
+    }
     if role != Role::Gateway {
         warn_of_unscanned_sizes(&service_settings, &roster, worker_settings.scan_memory);
     }

@@ -1,6 +1,7 @@
 //! Engines that fail the way crafted documents make parsers fail: they abort, overflow the
-//! stack, allocate 8 GiB, spin forever or write 10 GiB. Built into the server binary only with
-//! its `fault-engines` feature (for the parser-process tests); never in a release.
+//! stack, allocate 8 GiB, spin forever or write 10 GiB; and an archive opener that fails the
+//! same ways on crafted archives. Built into the server binary only with its `fault-engines`
+//! feature (for the parser-process tests); never in a release.
 
 use palisade_pipeline::{
     Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Sample, ScanContext, Stage,
@@ -72,21 +73,46 @@ fn deep(n: u64) -> u64 {
     }
 }
 
-fn fail(fault: Fault, context: &ScanContext) -> Result<Finding, EngineError> {
+/// The faults that end the process (or never end): abort, stack overflow, 8 GiB, spin.
+fn crash(fault: Fault) {
     match fault {
         Fault::Abort => std::process::abort(),
         Fault::StackOverflow => {
             std::hint::black_box(deep(std::hint::black_box(u64::MAX)));
-            Ok(Finding::clean())
         }
         Fault::Allocate8Gib => {
             let block = vec![1u8; 8 << 30];
             std::hint::black_box(&block);
-            Ok(Finding::clean())
         }
         Fault::Spin => loop {
             std::hint::black_box(0u64);
         },
+        Fault::ReadOutside | Fault::Write10Gib => {}
+    }
+}
+
+/// Writes 10 GiB into `path`, 1 MiB at a time.
+fn write_10_gib(path: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)?;
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..10 * 1024 {
+        file.write_all(&chunk)?;
+    }
+    Ok(())
+}
+
+fn has_marker(path: &std::path::Path) -> std::io::Result<bool> {
+    let bytes = std::fs::read(path)?;
+    Ok(bytes.windows(9).any(|w| w == b"FAULT-NOW"))
+}
+
+fn fail(fault: Fault, context: &ScanContext) -> Result<Finding, EngineError> {
+    match fault {
+        Fault::Abort | Fault::StackOverflow | Fault::Allocate8Gib | Fault::Spin => {
+            crash(fault);
+            Ok(Finding::clean())
+        }
         Fault::ReadOutside => match std::fs::read("/etc/hostname") {
             Ok(_) => Ok(Finding::of(
                 palisade_model::ScanResult::Infected,
@@ -97,12 +123,7 @@ fn fail(fault: Fault, context: &ScanContext) -> Result<Finding, EngineError> {
             ))),
         },
         Fault::Write10Gib => {
-            use std::io::Write;
-            let mut file = std::fs::File::create(context.output_dir()?.join("huge"))?;
-            let chunk = vec![0u8; 1 << 20];
-            for _ in 0..10 * 1024 {
-                file.write_all(&chunk)?;
-            }
+            write_10_gib(&context.output_dir()?.join("huge"))?;
             Ok(Finding::clean())
         }
     }
@@ -118,10 +139,10 @@ impl Engine for FaultEngine {
     }
 
     fn scan(&self, sample: &Sample<'_>, context: &ScanContext) -> Result<Finding, EngineError> {
-        let bytes = std::fs::read(sample.path)?;
-        if bytes.windows(9).any(|w| w == b"FAULT-NOW") {
+        if has_marker(sample.path)? {
             return fail(self.fault, context);
         }
+        let bytes = std::fs::read(sample.path)?;
         if let Some(kind) = self.descriptor.produces {
             // Otherwise the writer makes an ordinary copy, as a sanitizer would.
             let path = context.output_dir()?.join("copy");
@@ -136,5 +157,39 @@ impl Engine for FaultEngine {
             });
         }
         Ok(Finding::clean())
+    }
+}
+
+/// Opens archives like the real extractor, except that an archive containing `FAULT-NOW` makes
+/// it fail with its [`Fault`] (write-10gib writes into the extraction folder; read-outside
+/// reports whether it could read `/etc/hostname`).
+#[derive(Debug)]
+pub struct FaultOpener {
+    pub fault: Fault,
+}
+
+impl palisade_extract::Opener for FaultOpener {
+    fn open(
+        &self,
+        extractor: &palisade_extract::Extractor<'_>,
+        archive: &std::path::Path,
+        format: palisade_extract::Format,
+    ) -> Result<palisade_extract::Outcome, palisade_extract::ExtractError> {
+        use palisade_extract::ExtractError;
+        if has_marker(archive)? {
+            crash(self.fault);
+            match self.fault {
+                Fault::Write10Gib => write_10_gib(&extractor.out_dir.join("member-000000"))?,
+                Fault::ReadOutside => {
+                    let read = std::fs::read("/etc/hostname");
+                    return Err(ExtractError::Corrupt(format!(
+                        "read /etc/hostname: {}",
+                        read.map_or_else(|e| e.to_string(), |_| "allowed".into())
+                    )));
+                }
+                _ => {}
+            }
+        }
+        palisade_extract::InProcess.open(extractor, archive, format)
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod faults;
 mod services;
 
-pub use faults::{Fault, FaultEngine};
+pub use faults::{Fault, FaultEngine, FaultOpener};
 pub use services::{Postgres, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server};
 
 /// Runs `engine` on `bytes`, written to a temporary file, as a sample named `display_name`.

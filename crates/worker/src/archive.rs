@@ -3,8 +3,9 @@
 //! the last member is final the archive comes back to be finished from its members' results.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use palisade_extract::{Budget, BudgetLimits, Extractor, Format, Limit};
+use palisade_extract::{Allowance, Budget, BudgetLimits, Extractor, Format, Limit, Opener, Terms};
 use palisade_metastore::{JobRecord, Metastore, NewJob};
 use palisade_model::{
     DataId, ExtractionInfo, FileReport, Millis, OutputRecord, ScanResult, now_millis,
@@ -49,7 +50,7 @@ struct StoreBudget {
     settings: ArchiveSettings,
     deadline: Millis,
     /// Bytes charged to the store but not yet written.
-    allowance: std::sync::Mutex<u64>,
+    allowance: Allowance,
 }
 
 /// Bytes charged to the shared account at a time.
@@ -80,21 +81,20 @@ impl Budget for StoreBudget {
     }
 
     fn take_bytes(&self, bytes: u64) -> Result<(), Limit> {
-        let mut allowance = self.allowance.lock().unwrap_or_else(|e| e.into_inner());
-        if *allowance >= bytes {
-            *allowance -= bytes;
-            return Ok(());
-        }
-        let needed = bytes - *allowance;
-        if self.charge(needed.max(CHARGE_BYTES), 0) {
-            *allowance += needed.max(CHARGE_BYTES);
-        } else if self.charge(needed, 0) {
-            *allowance += needed;
+        if self.allowance.take(bytes, |ahead| self.charge(ahead, 0)) {
+            Ok(())
         } else {
-            return Err(Limit::Size);
+            Err(Limit::Size)
         }
-        *allowance -= bytes;
-        Ok(())
+    }
+
+    fn terms(&self) -> Terms {
+        let deadline = u64::try_from(self.deadline).unwrap_or(0);
+        Terms {
+            deadline: std::time::UNIX_EPOCH + std::time::Duration::from_millis(deadline),
+            max_ratio: self.settings.max_ratio,
+            ratio_floor: BudgetLimits::default().ratio_floor,
+        }
     }
 
     fn check_time(&self) -> Result<(), Limit> {
@@ -103,14 +103,6 @@ impl Budget for StoreBudget {
         } else {
             Ok(())
         }
-    }
-
-    fn check_ratio(&self, out: u64, packed: Option<u64>) -> Result<(), Limit> {
-        let limits = BudgetLimits {
-            max_ratio: self.settings.max_ratio,
-            ..BudgetLimits::default()
-        };
-        palisade_extract::LocalBudget::new(limits).check_ratio(out, packed)
     }
 }
 
@@ -126,6 +118,7 @@ struct Extracted {
 pub(crate) async fn after_engines(
     service: &Service,
     slots: &tokio::sync::Semaphore,
+    opener: &Arc<dyn Opener>,
     scratch: &std::path::Path,
     owner: &str,
     record: &JobRecord,
@@ -174,7 +167,7 @@ pub(crate) async fn after_engines(
     }
     let extracted = {
         let _slot = slots.acquire().await;
-        extract(service, record, settings, format, path, scratch).await
+        extract(service, opener, record, settings, format, path, scratch).await
     };
     if extracted.children.is_empty() {
         let outcome = ArchiveOutcome {
@@ -233,6 +226,7 @@ fn unstorable(error: &str) -> ArchiveOutcome {
 
 async fn extract(
     service: &Service,
+    opener: &Arc<dyn Opener>,
     record: &JobRecord,
     settings: &ArchiveSettings,
     format: Format,
@@ -246,8 +240,9 @@ async fn extract(
         root_id: job.root_id.clone().unwrap_or_else(|| job.data_id.clone()),
         settings: settings.clone(),
         deadline: job.receive_ts + i64::try_from(settings.max_time.as_millis()).unwrap_or(i64::MAX),
-        allowance: std::sync::Mutex::new(0),
+        allowance: Allowance::new(CHARGE_BYTES),
     };
+    let opener = opener.clone();
     let blobs = service.blobs().clone();
     let passwords: Vec<String> = job
         .archive_passwords
@@ -279,7 +274,7 @@ async fn extract(
             budget: &budget,
             display_name: &job.display_name,
         };
-        let outcome = match extractor.extract(&path, format) {
+        let outcome = match opener.open(&extractor, &path, format) {
             Ok(outcome) => outcome,
             Err(error) => return failed(error.to_string()),
         };

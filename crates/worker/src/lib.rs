@@ -41,6 +41,8 @@ pub struct WorkerSettings {
     /// Where archives are extracted, one private directory per extraction (removed after it);
     /// the binary points it into the data directory and sweeps it at start.
     pub scratch_dir: std::path::PathBuf,
+    /// Where archives are decoded: in this process, or in parser processes.
+    pub opener: Arc<dyn palisade_extract::Opener>,
 }
 
 impl WorkerSettings {
@@ -69,6 +71,7 @@ impl Default for WorkerSettings {
             scan_memory: 2 << 30,
             archive_member_share: 0.5,
             scratch_dir: std::env::temp_dir(),
+            opener: Arc::new(palisade_extract::InProcess),
         }
     }
 }
@@ -348,6 +351,7 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> JobOutcome {
     let next = archive::after_engines(
         service,
         &shared.extraction_slots,
+        &shared.settings.opener,
         &shared.settings.scratch_dir,
         &owner,
         &record,

@@ -249,21 +249,32 @@ async fn heavy_archive_bombs_end_as_exceeded_size_with_bounded_memory() {
     assert_eq!(report["process_info"]["result"], "Blocked");
 
     // The bound is the server's whole peak RSS, whatever the bombs expand to (16 GiB and 4 GiB):
-    // SQLite page caches (up to 16 MiB per connection), decoders and buffers of the jobs running
-    // at once. Measured here: 49 MiB before, 50 MiB after the overlap bomb, 114 to 132 MiB after
-    // the recursive one, whose 4,368 members are jobs of their own.
+    // SQLite page caches (up to 16 MiB per connection), buffers of the jobs running at once, and
+    // apart from it each parser process that decodes archives. Measured here: 49 MiB before, 50
+    // MiB after the overlap bomb, 114 to 132 MiB after the recursive one, whose 4,368 members
+    // are jobs of their own; each parser process peaked at N MiB.
     let (peak, _) = crate::support::memory_kib(pid);
+    let children = crate::support::children_peaks_kib(pid);
     println!(
-        "peak RSS {} MiB before the bombs, {} MiB after the overlap bomb, {} MiB after both",
+        "peak RSS {} MiB before the bombs, {} MiB after the overlap bomb, {} MiB after both; \
+         parser processes {:?} MiB",
         baseline / 1024,
         after_overlap / 1024,
-        peak / 1024
+        peak / 1024,
+        children.iter().map(|kib| kib / 1024).collect::<Vec<_>>()
     );
     assert!(
         after_overlap < baseline + 16 * 1024,
         "the overlap bomb grew peak RSS from {baseline} KiB to {after_overlap} KiB"
     );
     assert!(peak < 256 * 1024, "peak RSS reached {peak} KiB");
+    assert!(
+        !children.is_empty(),
+        "archives are opened in parser processes"
+    );
+    for child in children {
+        assert!(child < 64 * 1024, "a parser process reached {child} KiB");
+    }
 }
 
 #[tokio::test]

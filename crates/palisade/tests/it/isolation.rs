@@ -1,7 +1,9 @@
 //! Isolated engines through the binary: engines that abort, overflow the stack, allocate 8 GiB,
-//! spin forever, read outside their directories or write 10 GiB run in parser processes (`[isolation]`), and each failure
-//! becomes that engine's outcome with its reason while the job, the worker and the server go
-//! on. Needs the binary's `fault-engines` feature (scripts/test.sh builds with it).
+//! spin forever, read outside their directories or write 10 GiB run in parser processes
+//! (`[isolation]`), and each failure becomes that engine's outcome with its reason while the
+//! job, the worker and the server go on. Archives are opened in parser processes too: an
+//! archive whose decoder crashes or hangs ends as that archive's outcome, and the next archives
+//! open normally. Needs the binary's `fault-engines` feature (scripts/test.sh builds with it).
 
 use std::time::Instant;
 
@@ -150,4 +152,76 @@ async fn heavy_parser_crashes_are_outcomes_and_the_next_files_scan_normally() {
     );
     let ready = server.get("/readyz").send().await.unwrap();
     assert_eq!(ready.status(), 200);
+}
+
+/// A zip holding `files` (name, bytes), stored uncompressed so a `FAULT-NOW` inside shows in
+/// the archive's own bytes.
+fn stored_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["-q".to_string(), "-0".into(), "out.zip".into()];
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        args.push(name.to_string());
+    }
+    let status = std::process::Command::new("zip")
+        .args(&args)
+        .current_dir(dir.path())
+        .status()
+        .expect("zip is installed (scripts/test.sh installs it)");
+    assert!(status.success());
+    std::fs::read(dir.path().join("out.zip")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heavy_archive_decoders_that_crash_or_hang_end_that_archive_and_the_next_ones_open() {
+    let expected = [
+        ("abort", 24, "parser crashed: signal 6"),
+        ("stack-overflow", 24, "parser crashed: stack overflow"),
+        (
+            "allocate-8gib",
+            24,
+            "parser crashed: memory limit (1024 MiB)",
+        ),
+        // Killed 5 s past the archive's own time limit (2 s): Exceeded Archive Timeout.
+        ("spin", 16, "Exceeded Archive Timeout"),
+    ];
+    let config = "[isolation]\nmemory_mib = 1024\npool = 1\n\n\
+                  [[rules]]\nname = \"Default\"\narchive_max_seconds = 2\n";
+    for (fault, code, reason) in expected {
+        let variable = format!("PALISADE_TEST_ARCHIVE_FAULT={fault}");
+        let server = Server::start_with_env(config, &[&variable]);
+        let crafted = stored_zip(&[("a.txt", b"FAULT-NOW"), ("b.txt", b"second member")]);
+        let started = Instant::now();
+        let report = scan(&server, "Default", crafted).await;
+        assert_eq!(
+            report["scan_results"]["scan_all_result_i"], code,
+            "{fault}: {report}"
+        );
+        assert_eq!(report["process_info"]["result"], "Blocked", "{fault}");
+        let details = report["extraction_info"]["err_details"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(details.contains(reason), "{fault}: {report}");
+        if fault == "spin" {
+            assert!(
+                started.elapsed().as_secs_f64() < 20.0,
+                "the hung decoder is killed: {:?}",
+                started.elapsed()
+            );
+        }
+        // The same server opens the next archives normally, in a fresh or warm child.
+        for i in 0..3 {
+            let body = format!("ordinary member {i}");
+            let ordinary = stored_zip(&[("one.txt", body.as_bytes()), ("two.txt", b"two")]);
+            let report = scan(&server, "Default", ordinary).await;
+            assert_eq!(
+                report["scan_results"]["scan_all_result_i"], 0,
+                "{fault}: {report}"
+            );
+            assert_eq!(
+                report["extracted_files"]["files_extracted_count"], 2,
+                "{fault}: {report}"
+            );
+        }
+    }
 }

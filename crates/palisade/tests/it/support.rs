@@ -43,6 +43,19 @@ impl Server {
         server
     }
 
+    /// `palisade serve` on a fresh data directory with `assignments` (`NAME=value`) added to its
+    /// environment (the parser-process tests set the archive fault this way).
+    #[cfg(feature = "fault-engines")]
+    pub fn start_with_env(config: &str, assignments: &[&str]) -> Server {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().to_path_buf();
+        let mut wrapper = vec!["env"];
+        wrapper.extend_from_slice(assignments);
+        let mut server = Self::launch_with("serve", &data_dir, config, &wrapper);
+        server._temp = Some(temp);
+        server
+    }
+
     /// `palisade serve` on a fresh data directory, with at most `open_files` file descriptors.
     pub fn start_with_open_files(config: &str, open_files: u32) -> Server {
         let temp = tempfile::tempdir().unwrap();
@@ -371,6 +384,29 @@ pub fn memory_kib(pid: u32) -> (u64, u64) {
             .unwrap()
     };
     (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// The peak resident set sizes (VmHWM, KiB) of the living children of `pid` (its parser
+/// processes).
+pub fn children_peaks_kib(pid: u32) -> Vec<u64> {
+    let mut peaks = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After the command name (in parentheses): state, then the parent's pid.
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if parent == Some(pid)
+            && let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>()
+            && std::fs::metadata(format!("/proc/{child}/status")).is_ok()
+        {
+            peaks.push(memory_kib(child).0);
+        }
+    }
+    peaks
 }
 
 /// Sends a raw HTTP/1.1 request and returns (status, body).

@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(terms.check_time(), Ok(()));
         assert_eq!(terms.check_ratio(900, Some(1)), Ok(()), "below the floor");
         assert_eq!(terms.check_ratio(100_000, Some(1000)), Ok(()));
-        assert_eq!(terms.check_ratio(100_001, Some(999)), Err(Limit::Size));
+        assert_eq!(terms.check_ratio(101_000, Some(1000)), Err(Limit::Size));
         let late = Terms {
             deadline: SystemTime::now() - Duration::from_secs(1),
             ..terms

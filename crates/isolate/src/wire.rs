@@ -235,4 +235,35 @@ mod tests {
             "clean end"
         );
     }
+
+    #[test]
+    fn an_extraction_and_its_budget_asks_cross_the_pipe_unchanged() {
+        let outcome = Outcome {
+            members: vec![palisade_extract::Member {
+                index: 0,
+                name: "docs/a.txt".into(),
+                path: "/tmp/extract-1/member-000000".into(),
+                size: 12,
+            }],
+            skipped: vec![("link".into(), "symbolic link (not followed)".into())],
+            encrypted: true,
+            decrypted: Some(false),
+            stopped: Some(palisade_extract::Limit::FileNumber),
+        };
+        let mut pipe = Vec::new();
+        write_frame(&mut pipe, &Reply::Take(Take::Bytes(1 << 20))).unwrap();
+        write_frame(&mut pipe, &Reply::Extracted(Ok(outcome))).unwrap();
+        let mut reader = pipe.as_slice();
+        assert!(matches!(
+            read_frame::<Reply>(&mut reader).unwrap(),
+            Some(Reply::Take(Take::Bytes(1048576)))
+        ));
+        let Some(Reply::Extracted(Ok(back))) = read_frame::<Reply>(&mut reader).unwrap() else {
+            panic!("an extraction reply");
+        };
+        assert_eq!(back.members[0].name, "docs/a.txt");
+        assert_eq!(back.skipped.len(), 1);
+        assert_eq!(back.decrypted, Some(false));
+        assert_eq!(back.stopped, Some(palisade_extract::Limit::FileNumber));
+    }
 }

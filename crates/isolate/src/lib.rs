@@ -224,7 +224,8 @@ fn scan_in_child(engine: &dyn Engine, request: &ScanRequest) -> Answer {
     let context = match &request.output_dir {
         Some(dir) => ScanContext::with_output_dir(scan_limits, dir),
         None => ScanContext::new(scan_limits),
-    };
+    }
+    .with_cdr(request.cdr.clone());
     let sample = Sample {
         path: &request.path,
         size: request.size,
@@ -614,6 +615,7 @@ impl Engine for IsolatedEngine {
             timeout_ms: u64::try_from(context.limits.timeout.as_millis()).unwrap_or(u64::MAX),
             max_bytes: context.limits.max_bytes,
             output_dir: context.output_dir().ok().map(|p| p.to_path_buf()),
+            cdr: context.cdr.clone(),
         });
         // The child's own limit ends before the worker's, so the reason is the child's.
         let timeout = self

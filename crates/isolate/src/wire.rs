@@ -8,7 +8,9 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use palisade_extract::{Format, Outcome, Terms};
-use palisade_model::{FileHashes, FileTypeInfo, OutputKind, ScanResult, YaraSection};
+use palisade_model::{
+    CdrPolicy, FileHashes, FileTypeInfo, OutputKind, SanitizationDetails, ScanResult, YaraSection,
+};
 use palisade_pipeline::{EngineError, FileTypeFinding, Finding, OutputFile, Section};
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +74,7 @@ pub(crate) struct ScanRequest {
     pub timeout_ms: u64,
     pub max_bytes: u64,
     pub output_dir: Option<PathBuf>,
+    pub cdr: CdrPolicy,
 }
 
 /// What the engine in the child answered.
@@ -95,6 +98,7 @@ enum WireSection {
     None,
     FileType(Box<WireFileType>),
     Yara(YaraSection),
+    Sanitization(Box<SanitizationDetails>),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -120,6 +124,7 @@ impl Answer {
                         info: file_type.info,
                     })),
                     Section::Yara(yara) => WireSection::Yara(yara),
+                    Section::Sanitization(details) => WireSection::Sanitization(details),
                 },
                 outputs: finding
                     .outputs
@@ -148,6 +153,7 @@ impl Answer {
                         }))
                     }
                     WireSection::Yara(yara) => Section::Yara(yara),
+                    WireSection::Sanitization(details) => Section::Sanitization(details),
                 },
                 outputs: wire
                     .outputs
@@ -222,6 +228,26 @@ mod tests {
             &Answer::of(Err(EngineError::NotScanned("too big".into()))),
         )
         .unwrap();
+        let sanitized = Finding {
+            result: ScanResult::BlockedVerdictByDeepCdr,
+            threat_found: String::new(),
+            section: Section::Sanitization(Box::new(SanitizationDetails {
+                description: "blocked".into(),
+                details: vec![palisade_model::SanitizedObject {
+                    action: palisade_model::CdrAction::Removed,
+                    count: 2,
+                    object_name: "JavaScript".into(),
+                    object_details: vec!["app.alert(1)".into()],
+                    file_name: String::new(),
+                    description: String::new(),
+                    details: Vec::new(),
+                }],
+                partial: true,
+                ..SanitizationDetails::default()
+            })),
+            outputs: Vec::new(),
+        };
+        write_frame(&mut pipe, &Answer::of(Ok(sanitized.clone()))).unwrap();
         let mut reader = pipe.as_slice();
         let first: Answer = read_frame(&mut reader).unwrap().unwrap();
         assert_eq!(first.into_result().unwrap(), finding);
@@ -230,6 +256,8 @@ mod tests {
             second.into_result(),
             Err(EngineError::NotScanned(reason)) if reason == "too big"
         ));
+        let cdr: Answer = read_frame(&mut reader).unwrap().unwrap();
+        assert_eq!(cdr.into_result().unwrap(), sanitized);
         assert!(
             read_frame::<Answer>(&mut reader).unwrap().is_none(),
             "clean end"

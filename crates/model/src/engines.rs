@@ -16,6 +16,8 @@ pub enum EngineKind {
     Command,
     Lists,
     Reputation,
+    /// Deep CDR, the built-in sanitization engine.
+    Cdr,
 }
 
 impl EngineKind {
@@ -30,11 +32,13 @@ impl EngineKind {
             EngineKind::Command => "command",
             EngineKind::Lists => "lists",
             EngineKind::Reputation => "reputation",
+            EngineKind::Cdr => "cdr",
         }
     }
 
     /// The nearest value of the incumbent's `engine_type` enum: everything that looks for
-    /// threats (antivirus, YARA, hash lists and reputation) is `av`.
+    /// threats (antivirus, YARA, hash lists and reputation) is `av`, and so is Deep CDR (the
+    /// published enum has no closer value).
     pub fn engine_type(self) -> EngineType {
         match self {
             EngineKind::FileType => EngineType::FileType,
@@ -44,7 +48,8 @@ impl EngineKind {
             | EngineKind::Icap
             | EngineKind::Command
             | EngineKind::Lists
-            | EngineKind::Reputation => EngineType::Av,
+            | EngineKind::Reputation
+            | EngineKind::Cdr => EngineType::Av,
         }
     }
 }

@@ -5,6 +5,7 @@ mod ids;
 mod jobs;
 mod report;
 mod result;
+mod sanitization;
 
 pub use engines::{EngineKind, EngineOnNode, EngineStat, EngineState, EngineType};
 pub use ids::{BatchId, DataId, FileHashes, HashKind, InvalidId, random_hex};
@@ -16,6 +17,10 @@ pub use report::{
     ProcessingTimeDetails, ScanResults, YaraHit, YaraSection, format_timestamp,
 };
 pub use result::ScanResult;
+pub use sanitization::{
+    ActiveObject, CdrAction, CdrPolicy, CdrVerdict, FailureCategory, SanitizationDetails,
+    SanitizationResult, SanitizedFileInfo, SanitizedObject, SignedDocuments,
+};
 
 /// What an answered upload survives, chosen once for the blob store and the metastore.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -76,6 +81,14 @@ impl OutputKind {
         match self {
             OutputKind::Sanitized => "Sanitization",
             OutputKind::Redacted => "Redaction",
+        }
+    }
+
+    /// The action `actions_failed` names when the step made no copy.
+    pub fn step_failed(self) -> &'static str {
+        match self {
+            OutputKind::Sanitized => "Sanitization Failed",
+            OutputKind::Redacted => "Redaction Failed",
         }
     }
 

@@ -136,6 +136,9 @@ pub struct PostProcessing {
     pub converted_destination: String,
     pub converted_to: String,
     pub copy_move_destination: String,
+    /// What Deep CDR did, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanitization_details: Option<crate::SanitizationDetails>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

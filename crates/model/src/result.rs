@@ -25,6 +25,7 @@ pub enum ScanResult {
     UnsupportedFileType,
     ExtractionFailed,
     ScanFailed,
+    BlockedVerdictByDeepCdr,
     GlobalTimeoutExceeded,
     BlockedByPostAction,
     KnownBad,
@@ -76,6 +77,11 @@ const TABLE: &[(ScanResult, i32, &str)] = &[
     (ScanResult::UnsupportedFileType, 23, "Unsupported File Type"),
     (ScanResult::ExtractionFailed, 24, "Extraction Failed"),
     (ScanResult::ScanFailed, 25, "Scan Failed"),
+    (
+        ScanResult::BlockedVerdictByDeepCdr,
+        30,
+        "Blocked Verdict by Deep CDR",
+    ),
     (
         ScanResult::GlobalTimeoutExceeded,
         31,

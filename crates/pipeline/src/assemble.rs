@@ -5,7 +5,7 @@ use palisade_model::{
     ScanResults, format_timestamp,
 };
 
-use crate::{EngineRun, RunOutcome, Section, Stage};
+use crate::{EngineRun, Finding, RunOutcome, Section, Stage};
 
 /// What is known about the file independent of engines: identity, submission and timing.
 #[derive(Clone, Debug, Default)]
@@ -265,6 +265,8 @@ pub fn assemble_report(
                     report.filetype_info = Some(file_type.info.clone());
                 }
                 Section::Yara(yara) => report.yara = Some(yara.clone()),
+                // Written with the rest of post_processing below.
+                Section::Sanitization(_) => {}
             }
         }
     }
@@ -301,7 +303,11 @@ pub fn verdict_blocks(runs: &[EngineRun], policy: &VerdictPolicy) -> bool {
 
 /// `post_processing`: each post-processing step that produced its copy is in `actions_ran`,
 /// each that did not in `actions_failed` (never reported as done when it was not); the
-/// sanitized copy's name is `converted_destination`, its extension `converted_to`.
+/// sanitized copy's name is `converted_destination`, its extension `converted_to`. A
+/// sanitization step's own account ([`Section::Sanitization`]) names what it did (Sanitized,
+/// Sanitized Partially, Sanitization Skipped or Failed or Timed Out) and becomes
+/// `sanitization_details`; a sanitization step that ended without one (it crashed, or ran out
+/// of time) is reported failed with the reason.
 fn record_post_processing(post: &mut palisade_model::PostProcessing, runs: &[&EngineRun]) {
     let mut ran: Vec<&str> = Vec::new();
     let mut failed: Vec<&str> = Vec::new();
@@ -313,23 +319,52 @@ fn record_post_processing(post: &mut palisade_model::PostProcessing, runs: &[&En
             RunOutcome::Finished(finding) => finding.outputs.iter().find(|o| o.kind == kind),
             _ => None,
         };
+        if let Some(output) = produced
+            && kind == palisade_model::OutputKind::Sanitized
+        {
+            post.converted_destination = output.name.clone();
+            post.converted_to = output
+                .name
+                .rsplit_once('.')
+                .map(|(_, ext)| ext.to_ascii_lowercase())
+                .unwrap_or_default();
+        }
+        if let Some(mut details) = sanitization_account(run) {
+            details.cdr_wait_time = run.scan_time_ms;
+            let (action, is_failure) = details.action();
+            if is_failure { &mut failed } else { &mut ran }.push(action);
+            post.sanitization_details = Some(details);
+            continue;
+        }
         match produced {
-            Some(output) => {
-                ran.push(kind.action());
-                if kind == palisade_model::OutputKind::Sanitized {
-                    post.converted_destination = output.name.clone();
-                    post.converted_to = output
-                        .name
-                        .rsplit_once('.')
-                        .map(|(_, ext)| ext.to_ascii_lowercase())
-                        .unwrap_or_default();
-                }
-            }
-            None => failed.push(kind.action()),
+            Some(_) => ran.push(kind.action()),
+            None => failed.push(kind.step_failed()),
         }
     }
     post.actions_ran = ran.join("|");
     post.actions_failed = failed.join("|");
+}
+
+/// What a Deep CDR run says it did, or for one that ended without saying (a crash, a time
+/// out), its failure; `None` for other post-processing steps.
+fn sanitization_account(run: &EngineRun) -> Option<palisade_model::SanitizationDetails> {
+    use palisade_model::{FailureCategory, SanitizationDetails};
+    if run.descriptor.kind != palisade_model::EngineKind::Cdr {
+        return None;
+    }
+    Some(match &run.outcome {
+        RunOutcome::Finished(Finding {
+            section: Section::Sanitization(details),
+            ..
+        }) => (**details).clone(),
+        RunOutcome::TimedOut(_) => {
+            SanitizationDetails::failed(FailureCategory::TimedOut, run.threat_found())
+        }
+        RunOutcome::NotScanned(reason) if reason.contains("timed out") => {
+            SanitizationDetails::failed(FailureCategory::TimedOut, run.threat_found())
+        }
+        _ => SanitizationDetails::failed(FailureCategory::FailedToSanitize, run.threat_found()),
+    })
 }
 
 /// What extracting an archive and analysing its members came to.

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use palisade_model::{
-    EngineKind, EngineState, FileHashes, FileTypeInfo, OutputKind, ScanResult, YaraSection,
+    CdrPolicy, EngineKind, EngineState, FileHashes, FileTypeInfo, OutputKind, SanitizationDetails,
+    ScanResult, YaraSection,
 };
 
 pub use assemble::{
@@ -149,12 +150,15 @@ impl Default for Limits {
     }
 }
 
-/// What an engine is given besides the sample: its bounds, and for an engine that produces
-/// copies ([`EngineDescriptor::produces`]) a private, empty directory to write them in, which the
-/// worker made (owner-only) and removes after storing what the finding names from it.
+/// What an engine is given besides the sample: its bounds, the rule's sanitization settings,
+/// and for an engine that produces copies ([`EngineDescriptor::produces`]) a private, empty
+/// directory to write them in, which the worker made (owner-only) and removes after storing
+/// what the finding names from it.
 #[derive(Debug)]
 pub struct ScanContext {
     pub limits: Limits,
+    /// The rule's Deep CDR settings (read by the sanitization engine).
+    pub cdr: CdrPolicy,
     output_dir: Option<PathBuf>,
 }
 
@@ -163,6 +167,7 @@ impl ScanContext {
     pub fn new(limits: Limits) -> Self {
         Self {
             limits,
+            cdr: CdrPolicy::default(),
             output_dir: None,
         }
     }
@@ -170,9 +175,14 @@ impl ScanContext {
     /// The context of an engine that writes its copies in `output_dir` (existing, empty).
     pub fn with_output_dir(limits: Limits, output_dir: impl Into<PathBuf>) -> Self {
         Self {
-            limits,
             output_dir: Some(output_dir.into()),
+            ..Self::new(limits)
         }
+    }
+
+    /// The same context under a rule's sanitization settings.
+    pub fn with_cdr(self, cdr: CdrPolicy) -> Self {
+        Self { cdr, ..self }
     }
 
     /// The engine's private output directory; an error for an engine that does not declare
@@ -230,6 +240,8 @@ pub enum Section {
     None,
     FileType(Box<FileTypeFinding>),
     Yara(YaraSection),
+    /// What sanitization did (`post_processing.sanitization_details`).
+    Sanitization(Box<SanitizationDetails>),
 }
 
 /// What the file type engine determined.

@@ -27,6 +27,8 @@ pub struct RuleSettings {
     pub post_process: palisade_pipeline::PostProcessWhen,
     /// How archives are opened, and the limits of one submission's extraction.
     pub archives: ArchiveSettings,
+    /// What Deep CDR removes, keeps or blocks on, and its limits.
+    pub cdr: palisade_model::CdrPolicy,
 }
 
 /// Archive extraction settings of a rule.
@@ -76,6 +78,7 @@ impl RuleSettings {
             skip_antivirus_when_trusted: false,
             post_process: palisade_pipeline::PostProcessWhen::default(),
             archives: ArchiveSettings::default(),
+            cdr: palisade_model::CdrPolicy::default(),
         }
     }
 

@@ -423,7 +423,13 @@ async fn analyse(
         let mut produced = Produced::default();
         while let Some((_phase, chosen)) = plan.next_phase(&runs, &setup.policy) {
             let phase_engines = chosen.iter().map(|&i| engines[i].clone()).collect();
-            for (run, dir) in run_concurrently(shared, record, path.clone(), phase_engines).await {
+            let cdr = setup
+                .rule
+                .as_ref()
+                .map(|r| r.cdr.clone())
+                .unwrap_or_default();
+            let ran = run_concurrently(shared, record, path.clone(), phase_engines, &cdr).await;
+            for (run, dir) in ran {
                 if let RunOutcome::Finished(finding) = &run.outcome {
                     produced.files.extend(finding.outputs.iter().cloned());
                 }
@@ -540,14 +546,16 @@ async fn run_concurrently(
     record: &JobRecord,
     path: std::path::PathBuf,
     engines: Vec<Arc<dyn Engine>>,
+    cdr: &palisade_model::CdrPolicy,
 ) -> Vec<(EngineRun, Option<OutputDir>)> {
     let mut set = JoinSet::new();
     for (index, engine) in engines.into_iter().enumerate() {
         let shared = shared.clone();
         let path = path.clone();
         let job = record.job.clone();
+        let cdr = cdr.clone();
         set.spawn(async move {
-            let run = run_one_engine(&shared, engine, path, job).await;
+            let run = run_one_engine(&shared, engine, path, job, cdr).await;
             (index, run)
         });
     }
@@ -567,6 +575,7 @@ async fn run_one_engine(
     engine: Arc<dyn Engine>,
     path: std::path::PathBuf,
     job: palisade_metastore::NewJob,
+    cdr: palisade_model::CdrPolicy,
 ) -> (EngineRun, Option<OutputDir>) {
     let descriptor = engine.descriptor().clone();
     let def_time = engine.status().def_time;
@@ -632,8 +641,9 @@ async fn run_one_engine(
             Ok(dir) => dir,
             Err(error) => return (Err(EngineError::Io(error)), None),
         };
+        let context = ScanContext::with_output_dir(limits, &dir.0).with_cdr(cdr);
         let result = engine
-            .scan(&sample, &ScanContext::with_output_dir(limits, &dir.0))
+            .scan(&sample, &context)
             .and_then(|finding| check_outputs(&finding, &dir.0).map(|()| finding));
         (result, Some(dir))
     });

@@ -108,7 +108,7 @@ async fn heavy_parser_crashes_are_outcomes_and_the_next_files_scan_normally() {
     assert_eq!(report["scan_results"]["scan_all_result_i"], 3, "{report}");
     assert_eq!(
         report["process_info"]["post_processing"]["actions_failed"],
-        "Sanitized"
+        "Sanitization Failed"
     );
     let verdicts = report["process_info"]["verdicts"].to_string();
     assert!(

@@ -202,7 +202,7 @@ async fn a_sanitized_copy_is_downloaded_whole_or_by_range_with_its_headers() {
         post["actions_ran"], "",
         "never reported sanitized: {report}"
     );
-    assert_eq!(post["actions_failed"], "Sanitized");
+    assert_eq!(post["actions_failed"], "Sanitization Failed");
     assert_eq!(report["scan_results"]["scan_all_result_i"], 3);
     assert!(
         report["process_info"]["verdicts"]
@@ -216,7 +216,7 @@ async fn a_sanitized_copy_is_downloaded_whole_or_by_range_with_its_headers() {
     let report = server.wait_final(&crashed).await;
     assert_eq!(
         report["process_info"]["post_processing"]["actions_failed"],
-        "Sanitized"
+        "Sanitization Failed"
     );
     assert_not_found(&server, &format!("/file/download/{crashed}")).await;
 

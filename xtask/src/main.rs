@@ -443,6 +443,7 @@ mod architecture {
             ("engine-icap", &["model", "pipeline"]),
             ("engine-command", &["model", "pipeline"]),
             ("engine-hashlist", &["model", "pipeline"]),
+            ("engine-cdr", &["model", "pipeline"]),
             ("isolate", &["model", "pipeline", "extract"]),
             ("extract", &[]),
             (
@@ -491,6 +492,7 @@ mod architecture {
             "engine-icap",
             "engine-command",
             "engine-hashlist",
+            "engine-cdr",
             "isolate",
             "extract",
             "service",
@@ -502,6 +504,7 @@ mod architecture {
             ("axum", &["api"]),
             ("sqlx", &["metastore"]),
             ("yara-x", &["engine-yara"]),
+            ("lopdf", &["engine-cdr"]),
             ("clap", &["palisade"]),
         ];
         for (framework, owners) in owners {
@@ -520,6 +523,7 @@ mod architecture {
             "engine-icap",
             "engine-command",
             "engine-hashlist",
+            "engine-cdr",
             "isolate",
             "extract",
         ] {

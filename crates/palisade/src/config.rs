@@ -38,6 +38,97 @@ pub struct ConfigFile {
     pub tls: TlsSection,
     pub outputs: OutputsSection,
     pub isolation: IsolationSection,
+    pub cdr: CdrSection,
+}
+
+/// `[cdr]`: the built-in Deep CDR engine (id `cdr`), which rebuilds documents without their
+/// active content. It always runs in parser processes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CdrSection {
+    /// Whether the engine is configured; rules then run it unless their `engines` leave it out.
+    pub enabled: bool,
+}
+
+/// `[rules.cdr]`: what a rule's sanitization removes, keeps or blocks on, and its limits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CdrEntry {
+    /// Formats sanitized (`pdf`); empty: every supported one.
+    pub formats: Vec<String>,
+    /// Object kinds removed besides the defaults (`hyperlink`).
+    pub remove: Vec<String>,
+    /// Object kinds kept (`metadata`, ...).
+    pub keep: Vec<String>,
+    /// Object kinds whose presence blocks the file (30 Blocked Verdict by Deep CDR).
+    pub block_on: Vec<String>,
+    /// Digitally signed documents: "skip" (default), "sanitize" or "block".
+    pub signed: palisade_model::SignedDocuments,
+    /// Report what would be removed, write no copy.
+    pub analysis_only: bool,
+    pub max_file_size: Option<u64>,
+    pub time_limit_seconds: Option<f64>,
+    /// The copy's name; `{stem}` and `{ext}` are the submitted name's (default
+    /// `{stem}_sanitized.{ext}`).
+    pub output_name: Option<String>,
+}
+
+impl CdrEntry {
+    pub fn policy(&self, rule: &str) -> anyhow::Result<palisade_model::CdrPolicy> {
+        use palisade_model::ActiveObject;
+        let kinds = |names: &[String], key: &str| -> anyhow::Result<Vec<ActiveObject>> {
+            names
+                .iter()
+                .map(|name| {
+                    ActiveObject::parse(name).with_context(|| {
+                        let known: Vec<&str> = ActiveObject::ALL.iter().map(|k| k.key()).collect();
+                        format!(
+                            "rule {rule:?}: cdr.{key}: unknown object kind {name:?} (known: {})",
+                            known.join(", ")
+                        )
+                    })
+                })
+                .collect()
+        };
+        let mut policy = palisade_model::CdrPolicy::default();
+        for format in &self.formats {
+            if !palisade_engine_cdr::FORMATS.contains(&format.as_str()) {
+                bail!(
+                    "rule {rule:?}: cdr.formats: {format:?} is not sanitized (supported: {})",
+                    palisade_engine_cdr::FORMATS.join(", ")
+                );
+            }
+        }
+        policy.formats = self.formats.clone();
+        for kind in kinds(&self.remove, "remove")? {
+            policy.remove.insert(kind, true);
+        }
+        for kind in kinds(&self.keep, "keep")? {
+            if policy.remove.insert(kind, false) == Some(true) {
+                bail!(
+                    "rule {rule:?}: cdr: {:?} is both removed and kept",
+                    kind.key()
+                );
+            }
+        }
+        policy.block_on = kinds(&self.block_on, "block_on")?;
+        policy.signed = self.signed;
+        policy.analysis_only = self.analysis_only;
+        if let Some(max) = self.max_file_size {
+            policy.max_file_size = max;
+        }
+        if let Some(limit) = self.time_limit_seconds {
+            let limit = seconds(limit, "rules.cdr.time_limit_seconds")?;
+            policy.time_limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        }
+        if let Some(name) = &self.output_name {
+            if name.contains('/') || name.contains('\\') || !name.contains("{stem}") {
+                bail!("rule {rule:?}: cdr.output_name must name a file and contain {{stem}}");
+            }
+            policy.output_name = name.clone();
+        }
+        Ok(policy)
+    }
 }
 
 /// `[outputs]`: the copies analyses produce (sanitized, redacted files).
@@ -658,6 +749,9 @@ pub struct RuleEntry {
     /// Passwords tried on encrypted archives after the submitter's `archivepwd` headers.
     #[serde(default)]
     pub archive_passwords: Vec<String>,
+    /// Deep CDR settings.
+    #[serde(default)]
+    pub cdr: CdrEntry,
 }
 
 fn default_detections_to_block() -> usize {
@@ -817,6 +911,7 @@ pub fn service_settings(
             archives.max_ratio = ratio.max(1);
         }
         archives.passwords = entry.archive_passwords.clone();
+        rule.cdr = entry.cdr.policy(&entry.name)?;
         if let Some(codes) = &entry.allowed_results {
             rule.allowed_results = codes
                 .iter()
@@ -918,6 +1013,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn deep_cdr_settings_name_known_object_kinds_and_formats() {
+        for bad in [
+            "remove = [\"macros\"]",
+            "formats = [\"docx\"]",
+            "remove = [\"metadata\"]\nkeep = [\"metadata\"]",
+            "output_name = \"../{stem}.pdf\"",
+            "output_name = \"fixed.pdf\"",
+            "signed = \"maybe\"",
+            "time_limit_seconds = -1",
+        ] {
+            let text = format!("[[rules]]\nname = \"R\"\n[rules.cdr]\n{bad}\n");
+            let refused = ConfigFile::parse(&text).and_then(|c| service_settings(&c, None));
+            assert!(refused.is_err(), "{bad} is refused");
+        }
+        let text =
+            "[[rules]]\nname = \"R\"\n[rules.cdr]\nsigned = \"block\"\nblock_on = [\"xfa\"]\n";
+        let config = ConfigFile::parse(text).unwrap();
+        let rule = &service_settings(&config, None).unwrap().rules[0];
+        assert_eq!(rule.cdr.signed, palisade_model::SignedDocuments::Block);
+        assert_eq!(rule.cdr.block_on, [palisade_model::ActiveObject::Xfa]);
+        assert!(!config.cdr.enabled, "Deep CDR is off unless enabled");
+    }
+
+    #[test]
     fn the_example_config_parses_and_validates() {
         let text = include_str!("../../../palisade.example.toml");
         let config = ConfigFile::parse(text).unwrap();
@@ -936,6 +1055,16 @@ mod tests {
             1024
         );
         assert!(!users(&config).is_empty());
+        assert!(config.cdr.enabled);
+        let sanitize = &service
+            .rules
+            .iter()
+            .find(|r| r.name == "Sanitize documents");
+        let cdr = &sanitize.expect("the example's Deep CDR rule").cdr;
+        assert!(cdr.removes(palisade_model::ActiveObject::Hyperlink));
+        assert!(!cdr.removes(palisade_model::ActiveObject::Metadata));
+        assert!(cdr.removes(palisade_model::ActiveObject::Javascript));
+        assert_eq!(cdr.time_limit_ms, 30_000);
         let engines = antivirus_engines(&config, Path::new("/tmp")).unwrap();
         let names: Vec<_> = engines
             .iter()

@@ -385,12 +385,37 @@ fn isolate_child(
         .into_iter()
         .find(|e| e.descriptor().id == id)
         .with_context(|| format!("no engine {id:?} to isolate"))?;
+    let engine = child_engine(engine)?;
     palisade_isolate::serve_child(
         palisade_isolate::ChildRole::Engine(&*engine),
         limits,
         sandbox,
     )?;
     Ok(())
+}
+
+/// The engine a parser process runs: the configured one.
+#[cfg(not(feature = "fault-engines"))]
+fn child_engine(engine: Arc<dyn Engine>) -> anyhow::Result<Arc<dyn Engine>> {
+    Ok(engine)
+}
+
+/// The engine a parser process runs: in the `fault-engines` test build, Deep CDR fails on
+/// files holding `FAULT-NOW` as `PALISADE_TEST_CDR_FAULT` says (abort, stack-overflow, ...).
+#[cfg(feature = "fault-engines")]
+fn child_engine(engine: Arc<dyn Engine>) -> anyhow::Result<Arc<dyn Engine>> {
+    let Ok(name) = std::env::var("PALISADE_TEST_CDR_FAULT") else {
+        return Ok(engine);
+    };
+    if engine.descriptor().id != palisade_engine_cdr::ENGINE_ID {
+        return Ok(engine);
+    }
+    let fault = palisade_test_support::Fault::parse(&name)
+        .with_context(|| format!("PALISADE_TEST_CDR_FAULT: no fault {name:?}"))?;
+    Ok(Arc::new(palisade_test_support::FaultyParser {
+        inner: engine,
+        fault,
+    }))
 }
 
 /// How a parser process opens archives: the real extractor.
@@ -428,14 +453,19 @@ fn build_engines(
             bail!("isolation.engines: no engine {id:?}");
         }
     }
-    let Some(sandbox) = sandbox.filter(|_| !isolation.engines.is_empty()) else {
+    // Deep CDR parses hostile documents: it always runs in parser processes.
+    let isolated = |id: &str| {
+        isolation.engines.iter().any(|e| e == id) || id == palisade_engine_cdr::ENGINE_ID
+    };
+    let Some(sandbox) = sandbox.filter(|_| engines.iter().any(|e| isolated(&e.descriptor().id)))
+    else {
         return Ok(Roster::new(engines));
     };
     let limits = isolation.limits()?;
     let program = std::env::current_exe().context("finding this program to isolate engines")?;
     for engine in &mut engines {
         let id = engine.descriptor().id.clone();
-        if !isolation.engines.contains(&id) {
+        if !isolated(&id) {
             continue;
         }
         let args = child_args(common, data_dir, work, &["--engine", &id], &limits, sandbox);
@@ -560,6 +590,9 @@ fn all_engines(
             tracing::warn!(%problem, "YARA rule problem");
         }
         engines.push(engine);
+    }
+    if config.cdr.enabled && only.is_none_or(|id| id == palisade_engine_cdr::ENGINE_ID) {
+        engines.push(Arc::new(palisade_engine_cdr::CdrEngine::default()));
     }
     Ok(engines)
 }

@@ -193,3 +193,28 @@ impl palisade_extract::Opener for FaultOpener {
         palisade_extract::InProcess.open(extractor, archive, format)
     }
 }
+
+/// A real engine that fails with its [`Fault`] on files containing `FAULT-NOW`, as a parser
+/// does on a crafted document, and otherwise scans as itself (the Deep CDR parser process of
+/// the `fault-engines` build, chosen by `PALISADE_TEST_CDR_FAULT`).
+pub struct FaultyParser {
+    pub inner: std::sync::Arc<dyn Engine>,
+    pub fault: Fault,
+}
+
+impl Engine for FaultyParser {
+    fn descriptor(&self) -> &EngineDescriptor {
+        self.inner.descriptor()
+    }
+
+    fn status(&self) -> EngineStatus {
+        self.inner.status()
+    }
+
+    fn scan(&self, sample: &Sample<'_>, context: &ScanContext) -> Result<Finding, EngineError> {
+        if has_marker(sample.path)? {
+            return fail(self.fault, context);
+        }
+        self.inner.scan(sample, context)
+    }
+}

@@ -6,9 +6,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod faults;
+pub mod pdf;
 mod services;
 
-pub use faults::{Fault, FaultEngine, FaultOpener};
+pub use faults::{Fault, FaultEngine, FaultOpener, FaultyParser};
 pub use services::{Postgres, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server};
 
 /// Runs `engine` on `bytes`, written to a temporary file, as a sample named `display_name`.

@@ -253,7 +253,15 @@ async fn users_from_the_config_file_can_log_in() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["Default", "Archives", "Two engines agree"]);
+    assert_eq!(
+        names,
+        [
+            "Default",
+            "Archives",
+            "Two engines agree",
+            "Sanitize documents"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ mod antivirus;
 mod archives;
 mod auth;
 mod batches;
+mod cdr;
 mod clients;
 mod cluster;
 mod datadir;

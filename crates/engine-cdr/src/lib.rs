@@ -1,0 +1,282 @@
+//! Deep CDR (content disarm and reconstruction): the post-processing engine that rebuilds a
+//! document without its active content, and reports each kind of object it removed.
+//!
+//! Every output is a complete rebuild into a new file, never an edit in place, so removed bytes
+//! are gone from it rather than merely unreferenced. The same input under the same policy gives
+//! the same bytes, and rebuilding an output again removes nothing. The engine parses hostile
+//! documents: the binary always runs it in a parser process (`palisade_isolate`), where a crash
+//! is that file's failed sanitization.
+//!
+//! Formats: PDF (`pdf.rs`). A file of any other type is reported as skipped, never as sanitized.
+
+mod pdf;
+mod removals;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use palisade_model::{
+    CdrPolicy, CdrVerdict, EngineKind, FailureCategory, OutputKind, SanitizationDetails,
+    SanitizationResult, SanitizedFileInfo, ScanResult, SignedDocuments,
+};
+use palisade_pipeline::{
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, OutputFile, Sample, ScanContext,
+    Section, Stage,
+};
+use sha2::Digest;
+
+pub use removals::Removals;
+
+/// The formats the engine rebuilds, by the name rules use.
+pub const FORMATS: [&str; 1] = ["pdf"];
+
+/// The engine's id in rules and `/stat/engines`.
+pub const ENGINE_ID: &str = "cdr";
+
+/// A format the engine rebuilds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Pdf,
+}
+
+impl Format {
+    /// What the file's first bytes say it is, among the formats rebuilt.
+    fn detect(head: &[u8]) -> Option<Self> {
+        pdf::is_pdf(head).then_some(Format::Pdf)
+    }
+
+    /// The name rules use, and the extension of the rebuilt file.
+    fn name(self) -> &'static str {
+        match self {
+            Format::Pdf => "pdf",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Format::Pdf => "PDF",
+        }
+    }
+
+    fn rebuild(
+        self,
+        input: &[u8],
+        policy: &CdrPolicy,
+        deadline: Instant,
+    ) -> Result<Rebuilt, Failure> {
+        match self {
+            Format::Pdf => pdf::rebuild(input, policy, deadline),
+        }
+    }
+}
+
+/// A document rebuilt without what the policy removes.
+pub(crate) struct Rebuilt {
+    bytes: Vec<u8>,
+    removals: Removals,
+    /// The original carried a digital signature (which the rebuild does not keep valid).
+    signed: bool,
+}
+
+/// Why a document could not be rebuilt.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    category: FailureCategory,
+    reason: String,
+}
+
+impl Failure {
+    fn invalid(reason: impl Into<String>) -> Self {
+        Self {
+            category: FailureCategory::InvalidStructure,
+            reason: reason.into(),
+        }
+    }
+
+    fn failed(reason: impl Into<String>) -> Self {
+        Self {
+            category: FailureCategory::FailedToSanitize,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The Deep CDR engine.
+pub struct CdrEngine {
+    descriptor: EngineDescriptor,
+}
+
+impl Default for CdrEngine {
+    fn default() -> Self {
+        Self {
+            descriptor: EngineDescriptor {
+                id: ENGINE_ID.into(),
+                name: "Deep CDR".into(),
+                stage: Stage::Cdr,
+                in_scan_details: false,
+                kind: EngineKind::Cdr,
+                produces: Some(OutputKind::Sanitized),
+            },
+        }
+    }
+}
+
+impl Engine for CdrEngine {
+    fn descriptor(&self) -> &EngineDescriptor {
+        &self.descriptor
+    }
+
+    fn status(&self) -> EngineStatus {
+        EngineStatus::production(env!("CARGO_PKG_VERSION"), "")
+    }
+
+    fn scan(&self, sample: &Sample<'_>, context: &ScanContext) -> Result<Finding, EngineError> {
+        let policy = &context.cdr;
+        let limit = Duration::from_millis(policy.time_limit_ms).min(context.limits.timeout);
+        let deadline = Instant::now() + limit;
+        let account = match sanitize(sample, policy, deadline)? {
+            Sanitization::Account(details) => details,
+            Sanitization::Rebuilt { format, rebuilt } => {
+                return decide(sample, context, format, rebuilt);
+            }
+        };
+        Ok(finding(ScanResult::NoThreatDetected, account, Vec::new()))
+    }
+}
+
+/// Where reading and rebuilding a file got: a rebuild to decide on, or already the account.
+enum Sanitization {
+    Rebuilt { format: Format, rebuilt: Rebuilt },
+    Account(SanitizationDetails),
+}
+
+/// Reads the sample and rebuilds it if the policy asks for its format.
+fn sanitize(
+    sample: &Sample<'_>,
+    policy: &CdrPolicy,
+    deadline: Instant,
+) -> Result<Sanitization, EngineError> {
+    if sample.size > policy.max_file_size {
+        return Ok(Sanitization::Account(SanitizationDetails::failed(
+            FailureCategory::ExceededFileSize,
+            format!(
+                "the file ({} bytes) is larger than the sanitization limit of {} bytes",
+                sample.size, policy.max_file_size
+            ),
+        )));
+    }
+    let mut input = Vec::new();
+    std::fs::File::open(sample.path)?
+        .take(policy.max_file_size.saturating_add(1))
+        .read_to_end(&mut input)?;
+    let Some(format) = Format::detect(&input) else {
+        return Ok(Sanitization::Account(SanitizationDetails::skipped(
+            format!("not a file type Deep CDR rebuilds ({})", FORMATS.join(", ")),
+        )));
+    };
+    if !policy.sanitizes(format.name()) {
+        return Ok(Sanitization::Account(SanitizationDetails::skipped(
+            format!("the rule does not sanitize {} files", format.label()),
+        )));
+    }
+    Ok(match format.rebuild(&input, policy, deadline) {
+        Ok(rebuilt) => Sanitization::Rebuilt { format, rebuilt },
+        Err(failure) => Sanitization::Account(SanitizationDetails::failed(
+            failure.category,
+            format!("{}: {}", format.label(), failure.reason),
+        )),
+    })
+}
+
+/// What a rebuild comes to under the policy: a signed document skipped or blocked, a file
+/// blocked for what it holds, an analysis without a copy, or the sanitized copy.
+fn decide(
+    sample: &Sample<'_>,
+    context: &ScanContext,
+    format: Format,
+    rebuilt: Rebuilt,
+) -> Result<Finding, EngineError> {
+    let policy = &context.cdr;
+    let items = rebuilt.removals.items();
+    if rebuilt.signed && policy.signed != SignedDocuments::Sanitize {
+        let reason = "the document is digitally signed, and a rebuild would break its signature";
+        if policy.signed == SignedDocuments::Block {
+            return Ok(blocked(vec!["Digitally signed document".into()], items));
+        }
+        return Ok(finding(
+            ScanResult::NoThreatDetected,
+            SanitizationDetails::skipped(reason),
+            Vec::new(),
+        ));
+    }
+    let blocking: Vec<String> = rebuilt
+        .removals
+        .kinds()
+        .filter(|kind| policy.block_on.contains(kind))
+        .map(|kind| format!("Contains {}", kind.name()))
+        .collect();
+    if !blocking.is_empty() {
+        return Ok(blocked(blocking, items));
+    }
+    let removed = rebuilt.removals.removed();
+    if policy.analysis_only {
+        let details = SanitizationDetails {
+            description: format!(
+                "analysis only: {removed} objects would be removed; no sanitized copy was written"
+            ),
+            details: items,
+            result: SanitizationResult::Skipped,
+            ..SanitizationDetails::default()
+        };
+        return Ok(finding(ScanResult::NoThreatDetected, details, Vec::new()));
+    }
+    let dir = context.output_dir()?;
+    let path = dir.join(format!("sanitized.{}", format.name()));
+    let mut file = std::fs::File::create_new(&path)?;
+    file.write_all(&rebuilt.bytes)?;
+    file.sync_all()?;
+    let details = SanitizationDetails {
+        description: if removed == 0 {
+            format!("{} rebuilt; nothing needed removing", format.label())
+        } else {
+            format!("{} rebuilt; {removed} objects removed", format.label())
+        },
+        details: items,
+        result: SanitizationResult::Sanitized,
+        sanitized_file_info: Some(SanitizedFileInfo {
+            file_size: rebuilt.bytes.len() as u64,
+            sha256: hex::encode(sha2::Sha256::digest(&rebuilt.bytes)),
+        }),
+        ..SanitizationDetails::default()
+    };
+    let output = OutputFile {
+        kind: OutputKind::Sanitized,
+        name: policy.output_name_for(sample.display_name, format.name()),
+        path,
+    };
+    Ok(finding(ScanResult::NoThreatDetected, details, vec![output]))
+}
+
+/// A file the policy blocks for what it holds (Blocked Verdict by Deep CDR, 30): no copy.
+fn blocked(explanations: Vec<String>, items: Vec<palisade_model::SanitizedObject>) -> Finding {
+    let details = SanitizationDetails {
+        description: format!("blocked: {}", explanations.join("; ")),
+        details: items,
+        result: SanitizationResult::Skipped,
+        verdict: CdrVerdict::Blocked,
+        verdict_explanations: explanations.clone(),
+        ..SanitizationDetails::default()
+    };
+    let mut finding = finding(ScanResult::BlockedVerdictByDeepCdr, details, Vec::new());
+    finding.threat_found = explanations.join("; ");
+    finding
+}
+
+fn finding(result: ScanResult, details: SanitizationDetails, outputs: Vec<OutputFile>) -> Finding {
+    Finding {
+        result,
+        threat_found: String::new(),
+        section: Section::Sanitization(Box::new(details)),
+        outputs,
+    }
+}

@@ -1,0 +1,308 @@
+//! The Deep CDR engine on documents built at runtime, judged by qpdf where the output's
+//! structure matters.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use palisade_engine_cdr::CdrEngine;
+use palisade_model::{
+    ActiveObject, CdrPolicy, CdrVerdict, FailureCategory, FileHashes, SanitizationDetails,
+    SanitizationResult, ScanResult, SignedDocuments,
+};
+use palisade_pipeline::{Engine, Finding, Limits, Sample, ScanContext, Section};
+use palisade_test_support::pdf;
+
+struct Run {
+    finding: Finding,
+    output: Option<Vec<u8>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn details(&self) -> &SanitizationDetails {
+        match &self.finding.section {
+            Section::Sanitization(details) => details,
+            other => panic!("no sanitization details: {other:?}"),
+        }
+    }
+
+    /// Count per object name.
+    fn counts(&self) -> BTreeMap<String, u64> {
+        self.details()
+            .details
+            .iter()
+            .map(|item| (item.object_name.clone(), item.count))
+            .collect()
+    }
+
+    fn output(&self) -> &[u8] {
+        self.output.as_deref().expect("a sanitized copy")
+    }
+}
+
+fn sanitize(name: &str, bytes: &[u8], policy: CdrPolicy) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sample");
+    std::fs::write(&path, bytes).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let hashes = FileHashes::default();
+    let sample = Sample {
+        path: &path,
+        size: bytes.len() as u64,
+        display_name: name,
+        hashes: &hashes,
+    };
+    let context = ScanContext::with_output_dir(Limits::default(), &out).with_cdr(policy);
+    let finding = CdrEngine::default()
+        .scan(&sample, &context)
+        .expect("the engine answers");
+    let output = finding
+        .outputs
+        .first()
+        .map(|output| std::fs::read(&output.path).unwrap());
+    Run {
+        finding,
+        output,
+        _dir: dir,
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// `qpdf --check` passes, and the uncompressed copy qpdf writes.
+fn qpdf_expanded(bytes: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.pdf", bytes);
+    let check = Command::new("qpdf")
+        .arg("--check")
+        .arg(&input)
+        .output()
+        .expect("qpdf is installed (scripts/test.sh installs it)");
+    assert!(
+        check.status.success(),
+        "qpdf --check: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let expanded = dir.path().join("qdf.pdf");
+    let status = Command::new("qpdf")
+        .args(["--qdf", "--object-streams=disable"])
+        .arg(&input)
+        .arg(&expanded)
+        .status()
+        .unwrap();
+    assert!(status.success(), "qpdf --qdf");
+    std::fs::read(expanded).unwrap()
+}
+
+fn pages(bytes: &[u8]) -> u32 {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.pdf", bytes);
+    let out = Command::new("qpdf")
+        .arg("--show-npages")
+        .arg(&input)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn every_kind_of_active_content_is_counted_and_gone_from_a_valid_rebuilt_pdf() {
+    let run = sanitize("active.pdf", &pdf::active(), CdrPolicy::default());
+    let details = run.details();
+    assert_eq!(details.result, SanitizationResult::Sanitized, "{details:?}");
+    assert_eq!(run.finding.result, ScanResult::NoThreatDetected);
+    let expected: BTreeMap<String, u64> = pdf::ACTIVE_REMOVALS
+        .into_iter()
+        .map(|(name, count)| (name.to_string(), count))
+        .collect();
+    assert_eq!(run.counts(), expected, "{details:#?}");
+    let scripts = &details
+        .details
+        .iter()
+        .find(|item| item.object_name == "JavaScript")
+        .unwrap()
+        .object_details;
+    assert!(
+        scripts.iter().any(|d| d.contains("open_action_js")),
+        "a script's first line is shown: {scripts:?}"
+    );
+
+    let output = run.output();
+    assert_eq!(run.finding.outputs[0].name, "active_sanitized.pdf");
+    let info = details.sanitized_file_info.as_ref().unwrap();
+    assert_eq!(info.file_size, output.len() as u64);
+    for marker in pdf::ACTIVE_MARKERS {
+        assert!(!contains(output, marker), "{marker} is still in the copy");
+    }
+    let expanded = qpdf_expanded(output);
+    for key in pdf::ACTIVE_KEYS {
+        assert!(!contains(&expanded, key), "{key} is still in the copy");
+    }
+    assert!(contains(&expanded, "(Hello)"), "the page's text stays");
+    assert!(
+        contains(&expanded, "https://example.com/"),
+        "hyperlinks stay by default"
+    );
+    assert_eq!(pages(output), 1);
+}
+
+#[test]
+fn the_same_input_gives_the_same_bytes_and_a_copy_sanitized_again_loses_nothing() {
+    let first = sanitize("a.pdf", &pdf::active(), CdrPolicy::default());
+    let second = sanitize("a.pdf", &pdf::active(), CdrPolicy::default());
+    assert_eq!(first.output(), second.output());
+    let again = sanitize("a.pdf", first.output(), CdrPolicy::default());
+    assert_eq!(again.details().result, SanitizationResult::Sanitized);
+    assert!(
+        again.details().details.is_empty(),
+        "{:?}",
+        again.details().details
+    );
+    assert_eq!(again.output(), first.output(), "a rebuild is a fixed point");
+}
+
+#[test]
+fn rule_settings_keep_or_remove_object_kinds_and_block_on_them() {
+    let mut policy = CdrPolicy::default();
+    policy.remove.insert(ActiveObject::Hyperlink, true);
+    policy.remove.insert(ActiveObject::Metadata, false);
+    let run = sanitize("a.pdf", &pdf::active(), policy);
+    let counts = run.counts();
+    assert_eq!(counts.get("Hyperlink"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("Metadata"), None, "{counts:?}");
+    assert!(!contains(run.output(), "https://example.com/"));
+    assert!(contains(run.output(), "author_marker"), "metadata kept");
+    assert!(contains(run.output(), "metadata_marker"), "XMP kept");
+
+    let policy = CdrPolicy {
+        block_on: vec![ActiveObject::Javascript],
+        ..CdrPolicy::default()
+    };
+    let run = sanitize("a.pdf", &pdf::active(), policy);
+    assert_eq!(run.finding.result, ScanResult::BlockedVerdictByDeepCdr);
+    assert_eq!(run.details().verdict, CdrVerdict::Blocked);
+    assert_eq!(run.details().verdict_explanations, ["Contains JavaScript"]);
+    assert!(run.output.is_none(), "a blocked file gets no copy");
+    let plain = sanitize(
+        "p.pdf",
+        &pdf::plain("fine"),
+        CdrPolicy {
+            block_on: vec![ActiveObject::Javascript],
+            ..CdrPolicy::default()
+        },
+    );
+    assert_eq!(plain.finding.result, ScanResult::NoThreatDetected);
+    assert_eq!(plain.details().verdict, CdrVerdict::Allowed);
+
+    let run = sanitize(
+        "a.pdf",
+        &pdf::active(),
+        CdrPolicy {
+            analysis_only: true,
+            ..CdrPolicy::default()
+        },
+    );
+    assert_eq!(run.details().result, SanitizationResult::Skipped);
+    assert_eq!(run.counts().get("JavaScript"), Some(&6));
+    assert!(run.output.is_none(), "analysis only writes nothing");
+
+    let run = sanitize(
+        "a.pdf",
+        &pdf::active(),
+        CdrPolicy {
+            formats: vec!["docx".into()],
+            ..CdrPolicy::default()
+        },
+    );
+    assert_eq!(run.details().result, SanitizationResult::Skipped);
+    assert!(run.output.is_none());
+}
+
+#[test]
+fn signed_documents_are_skipped_blocked_or_sanitized_as_the_rule_says() {
+    let run = sanitize("s.pdf", &pdf::signed(), CdrPolicy::default());
+    assert_eq!(run.details().result, SanitizationResult::Skipped);
+    assert!(run.details().description.contains("digitally signed"));
+    assert!(run.output.is_none());
+
+    let block = CdrPolicy {
+        signed: SignedDocuments::Block,
+        ..CdrPolicy::default()
+    };
+    let run = sanitize("s.pdf", &pdf::signed(), block);
+    assert_eq!(run.finding.result, ScanResult::BlockedVerdictByDeepCdr);
+    assert_eq!(run.details().verdict, CdrVerdict::Blocked);
+
+    let anyway = CdrPolicy {
+        signed: SignedDocuments::Sanitize,
+        ..CdrPolicy::default()
+    };
+    let run = sanitize("s.pdf", &pdf::signed(), anyway);
+    assert_eq!(run.details().result, SanitizationResult::Sanitized);
+    assert!(!contains(run.output(), "signed_js"));
+}
+
+#[test]
+fn files_that_cannot_be_sanitized_say_why_and_are_never_called_sanitized() {
+    let run = sanitize("notes.txt", b"just some text", CdrPolicy::default());
+    assert_eq!(run.details().result, SanitizationResult::Skipped);
+    assert!(run.output.is_none());
+
+    let run = sanitize(
+        "broken.pdf",
+        b"%PDF-1.7\nthis is not a pdf",
+        CdrPolicy::default(),
+    );
+    assert_eq!(run.details().result, SanitizationResult::Failed);
+    assert_eq!(
+        run.details().failure_category,
+        Some(FailureCategory::InvalidStructure),
+        "{:?}",
+        run.details()
+    );
+    assert!(run.output.is_none());
+
+    let small = CdrPolicy {
+        max_file_size: 100,
+        ..CdrPolicy::default()
+    };
+    let run = sanitize("big.pdf", &pdf::active(), small);
+    assert_eq!(
+        run.details().failure_category,
+        Some(FailureCategory::ExceededFileSize)
+    );
+
+    let encrypted = pdf::build(
+        &[
+            pdf::dict("<< /Type /Catalog /Pages 2 0 R >>"),
+            pdf::dict("<< /Type /Pages /Kids [] /Count 0 >>"),
+            pdf::dict(
+                "<< /Filter /Standard /V 2 /R 3 /Length 128 /P -4 \
+                 /O <0000000000000000000000000000000000000000000000000000000000000000> \
+                 /U <0000000000000000000000000000000000000000000000000000000000000000> >>",
+            ),
+        ],
+        "/Encrypt 3 0 R /ID [<00112233445566778899aabbccddeeff> <00112233445566778899aabbccddeeff>]",
+    );
+    let run = sanitize("locked.pdf", &encrypted, CdrPolicy::default());
+    assert_eq!(
+        run.details().failure_category,
+        Some(FailureCategory::PasswordProtected),
+        "{:?}",
+        run.details()
+    );
+    assert!(run.output.is_none());
+}

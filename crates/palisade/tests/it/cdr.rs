@@ -1,0 +1,314 @@
+//! Deep CDR through the binary: PDFs built at runtime come back rebuilt, their removals
+//! reported in `post_processing.sanitization_details`, the copy served by `/file/converted`,
+//! and the copy judged by independent tools (qpdf, pdfid, pdfinfo).
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use sha2::Digest;
+
+use crate::support::Server;
+use palisade_test_support::pdf;
+
+fn config() -> String {
+    "[cdr]\nenabled = true\n\n\
+     [[rules]]\nname = \"Default\"\n\n\
+     [[rules]]\nname = \"Analysis\"\n[rules.cdr]\nanalysis_only = true\n\n\
+     [[rules]]\nname = \"No signatures\"\n[rules.cdr]\nsigned = \"block\"\n\n\
+     [[rules]]\nname = \"No scripts\"\n[rules.cdr]\nblock_on = [\"javascript\"]\n\n\
+     [[rules]]\nname = \"Links too\"\n[rules.cdr]\nremove = [\"hyperlink\"]\nkeep = [\"metadata\"]\n\
+     output_name = \"clean-{stem}.{ext}\"\n"
+        .into()
+}
+
+async fn sanitize(server: &Server, rule: &str, name: &str, bytes: Vec<u8>) -> (String, Value) {
+    let request = server
+        .post("/file")
+        .header("filename", name)
+        .header("rule", rule);
+    let data_id = server.submit_with(request, bytes).await;
+    let report = server.wait_final(&data_id).await;
+    (data_id, report)
+}
+
+async fn converted(server: &Server, data_id: &str) -> Option<Vec<u8>> {
+    let response = server
+        .get(&format!("/file/converted/{data_id}"))
+        .send()
+        .await
+        .unwrap();
+    match response.status().as_u16() {
+        200 => Some(response.bytes().await.unwrap().to_vec()),
+        404 => None,
+        other => panic!("/file/converted answered {other}"),
+    }
+}
+
+fn run(program: &str, args: &[&str], file: &Path) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} (scripts/test.sh installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// pdfid's count of each keyword.
+fn pdfid(file: &Path) -> Vec<(String, u64)> {
+    run("python3", &["-m", "pdfid"], file)
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let key = words.next()?;
+            let count = words.next()?.parse().ok()?;
+            key.starts_with('/').then(|| (key.to_string(), count))
+        })
+        .collect()
+}
+
+fn counts(report: &Value) -> Vec<(String, u64)> {
+    report["process_info"]["post_processing"]["sanitization_details"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["object_name"].as_str().unwrap().to_string(),
+                item["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pdf_with_active_content_comes_back_rebuilt_and_the_tools_find_none_left() {
+    let server = Server::start(&config());
+    let (data_id, report) = sanitize(&server, "Default", "active.pdf", pdf::active()).await;
+    let post = &report["process_info"]["post_processing"];
+    assert_eq!(post["actions_ran"], "Sanitized", "{report}");
+    assert_eq!(post["actions_failed"], "");
+    assert_eq!(post["converted_to"], "pdf");
+    assert_eq!(post["converted_destination"], "active_sanitized.pdf");
+    let details = &post["sanitization_details"];
+    assert_eq!(details["result"], "Sanitized");
+    assert_eq!(details["verdict"], "allowed");
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 0);
+    assert_eq!(report["process_info"]["result"], "Allowed");
+    assert_eq!(report["process_info"]["progress_percentage"], 100);
+    assert!(
+        report["process_info"]["processing_time_details"]["cdr_time"].is_i64(),
+        "{report}"
+    );
+    assert_eq!(
+        counts(&report),
+        pdf::ACTIVE_REMOVALS.map(|(name, count)| (name.to_string(), count))
+    );
+    assert!(
+        report["scan_results"]["scan_details"]
+            .get("Deep CDR")
+            .is_none(),
+        "Deep CDR is a post-processing step, not a scan engine"
+    );
+
+    let copy = converted(&server, &data_id)
+        .await
+        .expect("a sanitized copy");
+    let info = &details["sanitized_file_info"];
+    assert_eq!(info["file_size"], copy.len());
+    assert_eq!(info["sha256"], hex::encode(sha2::Sha256::digest(&copy)));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("copy.pdf");
+    std::fs::write(&file, &copy).unwrap();
+    run("qpdf", &["--check"], &file);
+    let expanded = dir.path().join("qdf.pdf");
+    let status = Command::new("qpdf")
+        .args(["--qdf", "--object-streams=disable"])
+        .arg(&file)
+        .arg(&expanded)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = String::from_utf8_lossy(&std::fs::read(&expanded).unwrap()).into_owned();
+    for key in pdf::ACTIVE_KEYS {
+        assert!(!text.contains(key), "{key} is still in the sanitized copy");
+    }
+    for marker in pdf::ACTIVE_MARKERS {
+        assert!(
+            !text.contains(marker),
+            "{marker} is still in the sanitized copy"
+        );
+    }
+    for (key, count) in pdfid(&file) {
+        if [
+            "/JS",
+            "/JavaScript",
+            "/AA",
+            "/OpenAction",
+            "/Launch",
+            "/EmbeddedFile",
+            "/XFA",
+            "/RichMedia",
+        ]
+        .contains(&key.as_str())
+        {
+            assert_eq!(count, 0, "pdfid counts {key} in the sanitized copy");
+        }
+    }
+    let pages = run("pdfinfo", &[], &file);
+    assert!(
+        pages
+            .lines()
+            .any(|l| l.starts_with("Pages:") && l.ends_with(" 1")),
+        "{pages}"
+    );
+    // pdfid sees what was there in the original.
+    let original = dir.path().join("original.pdf");
+    std::fs::write(&original, pdf::active()).unwrap();
+    let before: Vec<(String, u64)> = pdfid(&original);
+    assert!(
+        before.iter().any(|(k, c)| k == "/JS" && *c > 0),
+        "{before:?}"
+    );
+
+    // The same file again: the same bytes. The copy sanitized again: nothing removed.
+    let (again_id, again) = sanitize(&server, "Default", "active.pdf", pdf::active()).await;
+    assert_eq!(
+        again["process_info"]["post_processing"]["sanitization_details"]["sanitized_file_info"]["sha256"],
+        info["sha256"]
+    );
+    assert_eq!(converted(&server, &again_id).await.unwrap(), copy);
+    let (_, twice) = sanitize(&server, "Default", "copy.pdf", copy.clone()).await;
+    assert_eq!(counts(&twice), [], "{twice}");
+    assert_eq!(
+        twice["process_info"]["post_processing"]["actions_ran"],
+        "Sanitized"
+    );
+
+    // A rule that removes hyperlinks, keeps metadata and names copies its own way.
+    let (links_id, links) = sanitize(&server, "Links too", "active.pdf", pdf::active()).await;
+    assert_eq!(
+        links["process_info"]["post_processing"]["converted_destination"],
+        "clean-active.pdf"
+    );
+    let names: Vec<String> = counts(&links).into_iter().map(|(n, _)| n).collect();
+    assert!(names.contains(&"Hyperlink".to_string()), "{names:?}");
+    assert!(!names.contains(&"Metadata".to_string()), "{names:?}");
+    let copy = converted(&server, &links_id).await.unwrap();
+    assert!(!String::from_utf8_lossy(&copy).contains("https://example.com/"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_skip_block_or_only_analyse_and_never_call_an_untouched_file_sanitized() {
+    let server = Server::start(&config());
+
+    let (id, report) = sanitize(&server, "Default", "signed.pdf", pdf::signed()).await;
+    let post = &report["process_info"]["post_processing"];
+    assert_eq!(post["actions_ran"], "Sanitization Skipped", "{report}");
+    assert_eq!(post["sanitization_details"]["result"], "Sanitized skipped");
+    assert!(
+        post["sanitization_details"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("digitally signed")
+    );
+    assert_eq!(post["converted_destination"], "");
+    assert_eq!(converted(&server, &id).await, None);
+    assert_eq!(report["process_info"]["result"], "Allowed");
+
+    let (_, report) = sanitize(&server, "No signatures", "signed.pdf", pdf::signed()).await;
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 30, "{report}");
+    assert_eq!(
+        report["scan_results"]["scan_all_result_a"],
+        "Blocked Verdict by Deep CDR"
+    );
+    assert_eq!(report["process_info"]["result"], "Blocked");
+    let details = &report["process_info"]["post_processing"]["sanitization_details"];
+    assert_eq!(details["verdict"], "blocked");
+    assert_eq!(
+        details["verdict_explanations"],
+        serde_json::json!(["Digitally signed document"])
+    );
+
+    let (_, report) = sanitize(&server, "No scripts", "active.pdf", pdf::active()).await;
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 30, "{report}");
+    assert_eq!(
+        report["process_info"]["post_processing"]["sanitization_details"]["verdict_explanations"],
+        serde_json::json!(["Contains JavaScript"])
+    );
+
+    let (id, report) = sanitize(&server, "Analysis", "active.pdf", pdf::active()).await;
+    let post = &report["process_info"]["post_processing"];
+    assert_eq!(post["actions_ran"], "Sanitization Skipped", "{report}");
+    assert!(counts(&report).contains(&("JavaScript".into(), 6)));
+    assert_eq!(
+        converted(&server, &id).await,
+        None,
+        "analysis writes nothing"
+    );
+
+    let (id, report) = sanitize(&server, "Default", "notes.txt", b"plain text".to_vec()).await;
+    let post = &report["process_info"]["post_processing"];
+    assert_eq!(post["actions_ran"], "Sanitization Skipped", "{report}");
+    assert_eq!(post["sanitization_details"]["result"], "Sanitized skipped");
+    assert_eq!(converted(&server, &id).await, None);
+
+    let (id, report) = sanitize(
+        &server,
+        "Default",
+        "broken.pdf",
+        b"%PDF-1.7\nnot really".to_vec(),
+    )
+    .await;
+    let post = &report["process_info"]["post_processing"];
+    assert_eq!(post["actions_failed"], "Sanitization Failed", "{report}");
+    assert_eq!(post["actions_ran"], "");
+    assert_eq!(
+        post["sanitization_details"]["failure_category"],
+        "invalid file structure"
+    );
+    assert_eq!(converted(&server, &id).await, None);
+}
+
+#[cfg(feature = "fault-engines")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pdf_that_crashes_the_parser_fails_sanitization_and_the_server_goes_on() {
+    let config = format!("{}\n[isolation]\npool = 1\n", config());
+    let server = Server::start_with_env(&config, &["PALISADE_TEST_CDR_FAULT=stack-overflow"]);
+    let mut crafted = pdf::active();
+    crafted.extend_from_slice(b"% FAULT-NOW\n");
+    let (id, report) = sanitize(&server, "Default", "crafted.pdf", crafted).await;
+    let post = &report["process_info"]["post_processing"];
+    assert_eq!(post["actions_failed"], "Sanitization Failed", "{report}");
+    let details = &post["sanitization_details"];
+    assert_eq!(details["result"], "Sanitized failed");
+    assert_eq!(details["failure_category"], "failed to sanitize");
+    assert!(
+        details["description"]
+            .as_str()
+            .unwrap()
+            .contains("stack overflow"),
+        "{details}"
+    );
+    assert_eq!(converted(&server, &id).await, None);
+    for i in 0..3 {
+        let (id, report) = sanitize(
+            &server,
+            "Default",
+            "next.pdf",
+            pdf::plain(&format!("page {i}")),
+        )
+        .await;
+        assert_eq!(
+            report["process_info"]["post_processing"]["actions_ran"], "Sanitized",
+            "{report}"
+        );
+        assert!(converted(&server, &id).await.is_some());
+    }
+}

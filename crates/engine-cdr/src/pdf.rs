@@ -81,23 +81,21 @@ pub(crate) fn rebuild(
         .map_err(|error| Failure::invalid(format!("no document catalog: {error}")))?;
     let signed = is_signed(&doc);
 
-    // Objects nothing refers to: hidden payloads, leftovers of edits. (Object and
-    // cross-reference streams are containers the rewrite replaces, not content.)
-    let containers: HashSet<ObjectId> = doc
+    // Objects nothing refers to: hidden payloads, leftovers of edits. They are gone from any
+    // rebuild, and reported by what they are (an unreferenced embedded file is an embedded
+    // file). Object and cross-reference streams are containers the rewrite replaces.
+    let before: Vec<(ObjectId, Option<Option<ActiveObject>>)> = doc
         .objects
         .iter()
-        .filter(|(_, object)| {
-            matches!(object, Object::Stream(stream)
-                if stream.dict.has_type(b"ObjStm") || stream.dict.has_type(b"XRef"))
-        })
-        .map(|(id, _)| *id)
+        .map(|(id, object)| (*id, orphan_kind(object)))
         .collect();
-    for id in doc.prune_objects() {
-        if !containers.contains(&id) {
+    let pruned: HashSet<ObjectId> = doc.prune_objects().into_iter().collect();
+    for (id, kind) in before {
+        if let Some(kind) = kind.filter(|_| pruned.contains(&id)) {
             removals.record(
-                ActiveObject::OrphanObject,
+                kind.unwrap_or(ActiveObject::OrphanObject),
                 true,
-                &format!("object {} {}", id.0, id.1),
+                &format!("unreferenced object {} {}", id.0, id.1),
             );
         }
     }
@@ -156,6 +154,25 @@ fn password_protected() -> Failure {
         category: FailureCategory::PasswordProtected,
         reason: "the PDF is encrypted".into(),
     }
+}
+
+/// What an object is reported as when nothing refers to it: `None` for the containers a
+/// rewrite replaces (object and cross-reference streams), else its kind of active content if
+/// it has one.
+fn orphan_kind(object: &Object) -> Option<Option<ActiveObject>> {
+    let dict = match object {
+        Object::Dictionary(dict) => dict,
+        Object::Stream(stream) => &stream.dict,
+        _ => return Some(None),
+    };
+    if dict.has_type(b"ObjStm") || dict.has_type(b"XRef") {
+        return None;
+    }
+    Some(if dict.has_type(b"EmbeddedFile") {
+        Some(ActiveObject::EmbeddedFile)
+    } else {
+        action_kind(dict).or_else(|| annotation_kind(dict))
+    })
 }
 
 /// Whether the document carries a digital signature (a signature dictionary, or a signed

@@ -306,3 +306,18 @@ fn files_that_cannot_be_sanitized_say_why_and_are_never_called_sanitized() {
     );
     assert!(run.output.is_none());
 }
+
+#[test]
+fn clamav_test_pdf_loses_its_embedded_program() {
+    let original = std::fs::read("/usr/share/clamav-testfiles/clam.pdf")
+        .expect("clamav-testfiles is installed (scripts/test.sh installs it)");
+    let run = sanitize("clam.pdf", &original, CdrPolicy::default());
+    assert_eq!(run.details().result, SanitizationResult::Sanitized);
+    assert!(run.counts().get("Embedded file").is_some_and(|n| *n >= 1));
+    qpdf_expanded(run.output());
+    // clam.exe starts with MZ and carries ClamAV's test string; neither survives.
+    assert!(
+        !contains(run.output(), "CLAMAV"),
+        "the embedded program is gone"
+    );
+}

@@ -21,6 +21,8 @@ command -v unar >/dev/null || need_apt+=(unar)
 command -v qpdf >/dev/null || need_apt+=(qpdf)
 # pdfinfo judges the page count of sanitized PDFs (Deep CDR tests).
 command -v pdfinfo >/dev/null || need_apt+=(poppler-utils)
+# exiftool writes metadata into test images and judges that sanitized copies have none.
+command -v exiftool >/dev/null || need_apt+=(libimage-exiftool-perl)
 # sqlite3 reads a copy of the metastore the way a local attacker would (hashed sessions test).
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 # prlimit starts the server under a small open-file limit (connection flood test).
@@ -42,6 +44,8 @@ fi
 python3 -c 'import msoffcrypto' 2>/dev/null || python3 -m pip install -q msoffcrypto-tool
 # pdfid (PyPI) counts the active-content keywords left in sanitized PDFs (Deep CDR tests).
 python3 -c 'import pdfid' 2>/dev/null || python3 -m pip install -q pdfid
+# Pillow (PyPI) decodes sanitized images independently of the image crate (Deep CDR tests).
+python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow
 if ! command -v rar >/dev/null; then
   # RARLAB's rar (Debian non-free) builds the RAR test archives. It is fetched from a private
   # package list, so non-free is not enabled system-wide.

@@ -505,6 +505,7 @@ mod architecture {
             ("sqlx", &["metastore"]),
             ("yara-x", &["engine-yara"]),
             ("lopdf", &["engine-cdr"]),
+            ("image", &["engine-cdr"]),
             ("clap", &["palisade"]),
         ];
         for (framework, owners) in owners {

@@ -7,8 +7,10 @@
 //! documents: the binary always runs it in a parser process (`palisade_isolate`), where a crash
 //! is that file's failed sanitization.
 //!
-//! Formats: PDF (`pdf.rs`). A file of any other type is reported as skipped, never as sanitized.
+//! Formats: PDF (`pdf.rs`), and JPEG, PNG, GIF, BMP, TIFF and WebP images (`image.rs`). A file
+//! of any other type is reported as skipped, never as sanitized.
 
+mod image;
 mod pdf;
 mod removals;
 
@@ -28,7 +30,7 @@ use sha2::Digest;
 pub use removals::Removals;
 
 /// The formats the engine rebuilds, by the name rules use.
-pub const FORMATS: [&str; 1] = ["pdf"];
+pub const FORMATS: [&str; 7] = ["pdf", "jpeg", "png", "gif", "bmp", "tiff", "webp"];
 
 /// The engine's id in rules and `/stat/engines`.
 pub const ENGINE_ID: &str = "cdr";
@@ -37,24 +39,48 @@ pub const ENGINE_ID: &str = "cdr";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     Pdf,
+    Image(image::Kind),
 }
 
 impl Format {
     /// What the file's first bytes say it is, among the formats rebuilt.
     fn detect(head: &[u8]) -> Option<Self> {
-        pdf::is_pdf(head).then_some(Format::Pdf)
+        if pdf::is_pdf(head) {
+            return Some(Format::Pdf);
+        }
+        image::Kind::detect(head).map(Format::Image)
     }
 
-    /// The name rules use, and the extension of the rebuilt file.
+    /// The name rules use.
     fn name(self) -> &'static str {
         match self {
             Format::Pdf => "pdf",
+            Format::Image(kind) => kind.name(),
         }
     }
 
     fn label(self) -> &'static str {
         match self {
             Format::Pdf => "PDF",
+            Format::Image(kind) => kind.label(),
+        }
+    }
+
+    /// The rebuilt file's extension: the submitted name's when it is one of the format's,
+    /// else the format's usual one.
+    fn extension(self, display_name: &str) -> String {
+        let known: &[&str] = match self {
+            Format::Pdf => &["pdf"],
+            Format::Image(kind) => kind.extensions(),
+        };
+        let given = display_name
+            .rsplit_once('.')
+            .map(|(_, ext)| ext.to_ascii_lowercase())
+            .unwrap_or_default();
+        if known.contains(&given.as_str()) {
+            given
+        } else {
+            known[0].to_string()
         }
     }
 
@@ -66,6 +92,7 @@ impl Format {
     ) -> Result<Rebuilt, Failure> {
         match self {
             Format::Pdf => pdf::rebuild(input, policy, deadline),
+            Format::Image(kind) => image::rebuild(input, kind, deadline),
         }
     }
 }
@@ -231,7 +258,8 @@ fn decide(
         return Ok(finding(ScanResult::NoThreatDetected, details, Vec::new()));
     }
     let dir = context.output_dir()?;
-    let path = dir.join(format!("sanitized.{}", format.name()));
+    let extension = format.extension(sample.display_name);
+    let path = dir.join(format!("sanitized.{extension}"));
     let mut file = std::fs::File::create_new(&path)?;
     file.write_all(&rebuilt.bytes)?;
     file.sync_all()?;
@@ -251,7 +279,7 @@ fn decide(
     };
     let output = OutputFile {
         kind: OutputKind::Sanitized,
-        name: policy.output_name_for(sample.display_name, format.name()),
+        name: policy.output_name_for(sample.display_name, &extension),
         path,
     };
     Ok(finding(ScanResult::NoThreatDetected, details, vec![output]))

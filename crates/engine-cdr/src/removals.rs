@@ -13,6 +13,8 @@ const MAX_DETAIL_CHARS: usize = 80;
 #[derive(Debug, Default)]
 pub struct Removals {
     found: BTreeMap<ActiveObject, Found>,
+    /// Objects rebuilt rather than removed (an image re-encoded): name and detail.
+    rebuilt: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -41,6 +43,11 @@ impl Removals {
         }
     }
 
+    /// Records an object that was kept but rebuilt (`action: sanitized`).
+    pub fn rebuilt(&mut self, object_name: &str, detail: &str) {
+        self.rebuilt.push((object_name.into(), truncate(detail)));
+    }
+
     /// Whether any object of `kind` was found (removed or kept).
     pub fn contains(&self, kind: ActiveObject) -> bool {
         self.found.contains_key(&kind)
@@ -60,21 +67,31 @@ impl Removals {
             .sum()
     }
 
-    /// The report's `details`: one item per kind of object removed.
+    /// The report's `details`: one item per kind of object removed, then the objects rebuilt.
     pub fn items(&self) -> Vec<SanitizedObject> {
-        self.found
+        let removed = self
+            .found
             .iter()
             .filter(|(_, found)| found.removed)
-            .map(|(kind, found)| SanitizedObject {
-                action: CdrAction::Removed,
-                count: found.count,
-                object_name: kind.name().into(),
-                object_details: found.details.clone(),
-                file_name: String::new(),
-                description: String::new(),
-                details: Vec::new(),
-            })
-            .collect()
+            .map(|(kind, found)| {
+                item(CdrAction::Removed, found.count, kind.name(), &found.details)
+            });
+        let rebuilt = self.rebuilt.iter().map(|(name, detail)| {
+            item(CdrAction::Sanitized, 1, name, std::slice::from_ref(detail))
+        });
+        removed.chain(rebuilt).collect()
+    }
+}
+
+fn item(action: CdrAction, count: u64, name: &str, details: &[String]) -> SanitizedObject {
+    SanitizedObject {
+        action,
+        count,
+        object_name: name.into(),
+        object_details: details.to_vec(),
+        file_name: String::new(),
+        description: String::new(),
+        details: Vec::new(),
     }
 }
 

@@ -13,6 +13,8 @@ use palisade_model::{
 use palisade_pipeline::{Engine, Finding, Limits, Sample, ScanContext, Section};
 use palisade_test_support::pdf;
 
+mod images;
+
 struct Run {
     finding: Finding,
     output: Option<Vec<u8>>,

@@ -345,3 +345,54 @@ async fn the_clamav_test_pdf_is_sanitized_and_clamd_no_longer_detects_the_copy()
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_comes_back_re_encoded_without_its_location() {
+    let server = Server::start(&config());
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("photo.jpg");
+    let made = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; from PIL import Image; \
+             Image.new('RGB', (64, 48), (200, 30, 90)).save(sys.argv[1], quality=90)",
+        ])
+        .arg(&photo)
+        .status()
+        .expect("python3 with Pillow (scripts/test.sh installs it)");
+    assert!(made.success());
+    run(
+        "exiftool",
+        &[
+            "-q",
+            "-overwrite_original",
+            "-GPSLatitude=51.5007",
+            "-GPSLatitudeRef=N",
+            "-GPSLongitude=0.1246",
+            "-GPSLongitudeRef=W",
+            "-Make=secret_camera",
+        ],
+        &photo,
+    );
+    let (id, report) = sanitize(
+        &server,
+        "Default",
+        "photo.jpg",
+        std::fs::read(&photo).unwrap(),
+    )
+    .await;
+    let post = &report["process_info"]["post_processing"];
+    assert_eq!(post["actions_ran"], "Sanitized", "{report}");
+    assert_eq!(post["converted_destination"], "photo_sanitized.jpg");
+    let items = post["sanitization_details"]["details"].to_string();
+    assert!(items.contains("EXIF (with GPS location)"), "{items}");
+    assert!(items.contains("\"action\":\"sanitized\""), "{items}");
+    let copy = converted(&server, &id).await.unwrap();
+    let file = dir.path().join("copy.jpg");
+    std::fs::write(&file, &copy).unwrap();
+    let tags = run("exiftool", &["-j", "-G"], &file);
+    assert!(!tags.contains("GPS"), "{tags}");
+    assert!(!tags.contains("secret_camera"), "{tags}");
+    assert!(tags.contains("\"File:ImageWidth\": 64"), "{tags}");
+    assert!(tags.contains("\"File:ImageHeight\": 48"), "{tags}");
+}

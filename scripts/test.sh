@@ -46,6 +46,8 @@ python3 -c 'import msoffcrypto' 2>/dev/null || python3 -m pip install -q msoffcr
 python3 -c 'import pdfid' 2>/dev/null || python3 -m pip install -q pdfid
 # Pillow (PyPI) decodes sanitized images independently of the image crate (Deep CDR tests).
 python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow
+# oletools (PyPI): rtfobj and olevba judge that sanitized documents carry no objects or macros.
+command -v rtfobj >/dev/null || python3 -m pip install -q oletools
 if ! command -v rar >/dev/null; then
   # RARLAB's rar (Debian non-free) builds the RAR test archives. It is fetched from a private
   # package list, so non-free is not enabled system-wide.

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 
 mod archive_bench;
+mod cdr_bench;
 mod clamav_bench;
 mod cluster_bench;
 
@@ -26,9 +27,10 @@ fn main() -> anyhow::Result<()> {
         Some("bench-clamav") => clamav_bench::bench(&args[1..]),
         Some("bench-archive") => archive_bench::bench(&args[1..]),
         Some("bench-cluster") => cluster_bench::bench(&args[1..]),
+        Some("bench-cdr") => cdr_bench::bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--files N] [--seconds S] [--clients N] [--skip-upload] [--url URL]\n       cargo xtask bench-clamav [--files N] [--clients N] [--signatures N]\n       cargo xtask bench-archive [--members N]\n       cargo xtask bench-cluster [--files N] [--clients N]"
+                "usage: cargo xtask bench [--files N] [--seconds S] [--clients N] [--skip-upload] [--url URL]\n       cargo xtask bench-clamav [--files N] [--clients N] [--signatures N]\n       cargo xtask bench-archive [--members N]\n       cargo xtask bench-cluster [--files N] [--clients N]\n       cargo xtask bench-cdr [--reps N]"
             );
             bail!("unknown task")
         }

@@ -7,12 +7,13 @@
 //! documents: the binary always runs it in a parser process (`palisade_isolate`), where a crash
 //! is that file's failed sanitization.
 //!
-//! Formats: PDF (`pdf.rs`), and JPEG, PNG, GIF, BMP, TIFF and WebP images (`image.rs`). A file
+//! Formats: PDF (`pdf.rs`), RTF (`rtf.rs`), and JPEG, PNG, GIF, BMP, TIFF and WebP images (`image.rs`). A file
 //! of any other type is reported as skipped, never as sanitized.
 
 mod image;
 mod pdf;
 mod removals;
+mod rtf;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -30,7 +31,7 @@ use sha2::Digest;
 pub use removals::Removals;
 
 /// The formats the engine rebuilds, by the name rules use.
-pub const FORMATS: [&str; 7] = ["pdf", "jpeg", "png", "gif", "bmp", "tiff", "webp"];
+pub const FORMATS: [&str; 8] = ["pdf", "rtf", "jpeg", "png", "gif", "bmp", "tiff", "webp"];
 
 /// The engine's id in rules and `/stat/engines`.
 pub const ENGINE_ID: &str = "cdr";
@@ -39,6 +40,7 @@ pub const ENGINE_ID: &str = "cdr";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     Pdf,
+    Rtf,
     Image(image::Kind),
 }
 
@@ -48,6 +50,9 @@ impl Format {
         if pdf::is_pdf(head) {
             return Some(Format::Pdf);
         }
+        if rtf::is_rtf(head) {
+            return Some(Format::Rtf);
+        }
         image::Kind::detect(head).map(Format::Image)
     }
 
@@ -55,6 +60,7 @@ impl Format {
     fn name(self) -> &'static str {
         match self {
             Format::Pdf => "pdf",
+            Format::Rtf => "rtf",
             Format::Image(kind) => kind.name(),
         }
     }
@@ -62,6 +68,7 @@ impl Format {
     fn label(self) -> &'static str {
         match self {
             Format::Pdf => "PDF",
+            Format::Rtf => "RTF",
             Format::Image(kind) => kind.label(),
         }
     }
@@ -71,6 +78,7 @@ impl Format {
     fn extension(self, display_name: &str) -> String {
         let known: &[&str] = match self {
             Format::Pdf => &["pdf"],
+            Format::Rtf => &["rtf", "doc"],
             Format::Image(kind) => kind.extensions(),
         };
         let given = display_name
@@ -92,6 +100,7 @@ impl Format {
     ) -> Result<Rebuilt, Failure> {
         match self {
             Format::Pdf => pdf::rebuild(input, policy, deadline),
+            Format::Rtf => rtf::rebuild(input, policy, deadline),
             Format::Image(kind) => image::rebuild(input, kind, deadline),
         }
     }

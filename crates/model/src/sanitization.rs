@@ -30,10 +30,17 @@ pub enum ActiveObject {
     TrailingData,
     /// Objects nothing in the document refers to (old revisions, hidden payloads).
     OrphanObject,
+    /// Embedded OLE objects and packages (a program or document inside the document).
+    OleObject,
+    /// DDE fields, which run commands when the document is opened or updated.
+    Dde,
+    /// Content fetched from elsewhere when the document opens: attached templates, included
+    /// files and pictures, linked objects.
+    ExternalReference,
 }
 
 impl ActiveObject {
-    pub const ALL: [ActiveObject; 10] = [
+    pub const ALL: [ActiveObject; 13] = [
         ActiveObject::Javascript,
         ActiveObject::Launch,
         ActiveObject::FormSubmission,
@@ -44,6 +51,9 @@ impl ActiveObject {
         ActiveObject::Metadata,
         ActiveObject::TrailingData,
         ActiveObject::OrphanObject,
+        ActiveObject::OleObject,
+        ActiveObject::Dde,
+        ActiveObject::ExternalReference,
     ];
 
     /// The configuration name (`remove` / `keep` / `block_on` lists).
@@ -59,6 +69,9 @@ impl ActiveObject {
             ActiveObject::Metadata => "metadata",
             ActiveObject::TrailingData => "trailing-data",
             ActiveObject::OrphanObject => "orphan-object",
+            ActiveObject::OleObject => "ole-object",
+            ActiveObject::Dde => "dde",
+            ActiveObject::ExternalReference => "external-reference",
         }
     }
 
@@ -79,6 +92,9 @@ impl ActiveObject {
             ActiveObject::Metadata => "Metadata",
             ActiveObject::TrailingData => "Data outside the document",
             ActiveObject::OrphanObject => "Unreferenced object",
+            ActiveObject::OleObject => "Embedded OLE object",
+            ActiveObject::Dde => "DDE field",
+            ActiveObject::ExternalReference => "External reference",
         }
     }
 

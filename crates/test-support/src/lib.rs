@@ -6,7 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod faults;
+pub mod images;
 pub mod pdf;
+pub mod rtf;
 mod services;
 
 pub use faults::{Fault, FaultEngine, FaultOpener, FaultyParser};

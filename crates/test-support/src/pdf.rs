@@ -206,3 +206,33 @@ pub fn signed() -> Vec<u8> {
         "",
     )
 }
+
+/// A document of `pages` pages, each with a content stream of about `bytes_per_page` bytes of
+/// text, and a script run on opening (for sanitization benchmarks).
+pub fn pages(pages: usize, bytes_per_page: usize) -> Vec<u8> {
+    let mut objects = vec![
+        Vec::new(),
+        Vec::new(),
+        dict("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"),
+        dict("<< /S /JavaScript /JS (app.alert('opened')) >>"),
+    ];
+    let mut kids = String::new();
+    let line = "BT /F1 10 Tf 72 700 Td (The quick brown fox jumps over the lazy dog.) Tj ET\n";
+    for page in 0..pages {
+        let page_id = objects.len() + 1;
+        let content_id = page_id + 1;
+        kids.push_str(&format!("{page_id} 0 R "));
+        objects.push(dict(&format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R \
+             /Resources << /Font << /F1 3 0 R >> >> >>"
+        )));
+        let mut content = format!("% page {page}\n");
+        while content.len() < bytes_per_page {
+            content.push_str(line);
+        }
+        objects.push(stream("", content.as_bytes()));
+    }
+    objects[0] = dict("<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>");
+    objects[1] = dict(&format!("<< /Type /Pages /Kids [{kids}] /Count {pages} >>"));
+    build(&objects, "")
+}

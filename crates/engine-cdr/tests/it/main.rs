@@ -323,3 +323,93 @@ fn clamav_test_pdf_loses_its_embedded_program() {
         "the embedded program is gone"
     );
 }
+
+/// oletools' rtfobj: how many OLE objects it finds.
+fn rtfobj_objects(bytes: &[u8]) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "doc.rtf", bytes);
+    let out = Command::new("rtfobj")
+        .arg(&file)
+        .output()
+        .expect("rtfobj (oletools) is installed (scripts/test.sh installs it)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| {
+            // A table row per object: its number, then `|`.
+            let id = line.split('|').next().unwrap_or_default().trim();
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+        })
+        .count()
+}
+
+#[test]
+fn rtf_objects_and_fields_that_run_or_fetch_are_removed_and_the_text_stays() {
+    use palisade_test_support::rtf;
+    let original = rtf::active();
+    assert_eq!(rtfobj_objects(&original), 1, "rtfobj sees the object");
+    let run = sanitize("letter.rtf", &original, CdrPolicy::default());
+    assert_eq!(run.details().result, SanitizationResult::Sanitized);
+    let expected: BTreeMap<String, u64> = rtf::ACTIVE_REMOVALS
+        .into_iter()
+        .map(|(name, count)| (name.to_string(), count))
+        .collect();
+    assert_eq!(run.counts(), expected, "{:#?}", run.details());
+    let copy = run.output();
+    assert_eq!(run.finding.outputs[0].name, "letter_sanitized.rtf");
+    for marker in rtf::ACTIVE_MARKERS {
+        assert!(!contains(copy, marker), "{marker} is still in the copy");
+    }
+    for kept in ["Hello RTF", "dde result", "https://example.com/", "a link"] {
+        assert!(contains(copy, kept), "{kept} stays");
+    }
+    assert_eq!(
+        rtfobj_objects(copy),
+        0,
+        "rtfobj finds no object in the copy"
+    );
+    let again = sanitize("letter.rtf", copy, CdrPolicy::default());
+    assert!(again.details().details.is_empty(), "{:?}", again.details());
+    assert_eq!(again.output(), copy);
+
+    let mut links = CdrPolicy::default();
+    links.remove.insert(ActiveObject::Hyperlink, true);
+    let run = sanitize("letter.rtf", &original, links);
+    assert!(!contains(run.output(), "https://example.com/"));
+    assert!(contains(run.output(), "a link"), "the link's text stays");
+
+    let run = sanitize(
+        "clam.exe.rtf",
+        &std::fs::read("/usr/share/clamav-testfiles/clam.exe.rtf").unwrap(),
+        CdrPolicy::default(),
+    );
+    assert_eq!(
+        run.counts().get("Embedded OLE object"),
+        Some(&1),
+        "{:?}",
+        run.details()
+    );
+    assert_eq!(rtfobj_objects(run.output()), 0);
+
+    for broken in [
+        &b"{\\rtf1 never closed"[..],
+        b"{\\rtf1 {\\object never closed",
+    ] {
+        let run = sanitize("broken.rtf", broken, CdrPolicy::default());
+        assert_eq!(
+            run.details().result,
+            SanitizationResult::Failed,
+            "{:?}",
+            run.details()
+        );
+        assert_eq!(
+            run.details().failure_category,
+            Some(FailureCategory::InvalidStructure)
+        );
+    }
+    let deep = format!("{{\\rtf1 {}x{}}}", "{".repeat(200_000), "}".repeat(200_000));
+    let run = sanitize("deep.rtf", deep.as_bytes(), CdrPolicy::default());
+    assert_eq!(
+        run.details().failure_category,
+        Some(FailureCategory::InvalidStructure)
+    );
+}

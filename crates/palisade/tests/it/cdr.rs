@@ -314,7 +314,7 @@ async fn a_pdf_that_crashes_the_parser_fails_sanitization_and_the_server_goes_on
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_clamav_test_pdf_is_sanitized_and_clamd_no_longer_detects_the_copy() {
+async fn the_clamav_test_documents_are_sanitized_and_clamd_no_longer_detects_the_copies() {
     let clamd = palisade_test_support::Clamd::start("");
     let config = format!(
         "[[engines]]\nkind = \"clamav\"\naddress = \"unix:{}\"\n\n[cdr]\nenabled = true\n\n\
@@ -322,28 +322,35 @@ async fn the_clamav_test_pdf_is_sanitized_and_clamd_no_longer_detects_the_copy()
         clamd.socket().display()
     );
     let server = Server::start(&config);
-    let original = std::fs::read("/usr/share/clamav-testfiles/clam.pdf")
-        .expect("clamav-testfiles is installed (scripts/test.sh installs it)");
-    let (id, report) = sanitize(&server, "Default", "clam.pdf", original).await;
-    assert_eq!(report["scan_results"]["scan_all_result_i"], 1, "{report}");
-    let post = &report["process_info"]["post_processing"];
-    assert_eq!(post["actions_ran"], "Sanitized", "{report}");
-    assert!(
-        counts(&report)
-            .iter()
-            .any(|(name, count)| name == "Embedded file" && *count >= 1),
-        "{report}"
-    );
-    let copy = converted(&server, &id).await.expect("a sanitized copy");
-    let (_, rescanned) = sanitize(&server, "Default", "clam_sanitized.pdf", copy).await;
-    assert_eq!(
-        rescanned["scan_results"]["scan_all_result_i"], 0,
-        "clamd finds nothing in the copy: {rescanned}"
-    );
-    assert_eq!(
-        rescanned["scan_results"]["scan_details"]["ClamAV"]["scan_result_i"],
-        0
-    );
+    // clam.pdf carries clam.exe as an unreferenced embedded file, clam.exe.rtf as an OLE
+    // Package object.
+    for (name, removed) in [
+        ("clam.pdf", "Embedded file"),
+        ("clam.exe.rtf", "Embedded OLE object"),
+    ] {
+        let original = std::fs::read(format!("/usr/share/clamav-testfiles/{name}"))
+            .expect("clamav-testfiles is installed (scripts/test.sh installs it)");
+        let (id, report) = sanitize(&server, "Default", name, original).await;
+        assert_eq!(report["scan_results"]["scan_all_result_i"], 1, "{report}");
+        let post = &report["process_info"]["post_processing"];
+        assert_eq!(post["actions_ran"], "Sanitized", "{report}");
+        assert!(
+            counts(&report)
+                .iter()
+                .any(|(object, count)| object == removed && *count >= 1),
+            "{name}: {report}"
+        );
+        let copy = converted(&server, &id).await.expect("a sanitized copy");
+        let (_, rescanned) = sanitize(&server, "Default", name, copy).await;
+        assert_eq!(
+            rescanned["scan_results"]["scan_all_result_i"], 0,
+            "clamd finds nothing in the copy of {name}: {rescanned}"
+        );
+        assert_eq!(
+            rescanned["scan_results"]["scan_details"]["ClamAV"]["scan_result_i"],
+            0
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -413,3 +413,20 @@ fn rtf_objects_and_fields_that_run_or_fetch_are_removed_and_the_text_stays() {
         Some(FailureCategory::InvalidStructure)
     );
 }
+
+#[test]
+fn a_file_past_the_time_limit_is_a_time_out_and_gets_no_copy() {
+    let hurried = CdrPolicy {
+        time_limit_ms: 0,
+        ..CdrPolicy::default()
+    };
+    let run = sanitize("slow.pdf", &pdf::pages(50, 1_000), hurried);
+    let details = run.details();
+    assert_eq!(
+        details.failure_category,
+        Some(FailureCategory::TimedOut),
+        "{details:?}"
+    );
+    assert_eq!(details.action(), ("Sanitization Timed Out", true));
+    assert!(run.output.is_none());
+}

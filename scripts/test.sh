@@ -23,6 +23,8 @@ command -v qpdf >/dev/null || need_apt+=(qpdf)
 command -v pdfinfo >/dev/null || need_apt+=(poppler-utils)
 # exiftool writes metadata into test images and judges that sanitized copies have none.
 command -v exiftool >/dev/null || need_apt+=(libimage-exiftool-perl)
+# rsvg-convert renders sanitized SVG drawings (Deep CDR tests).
+command -v rsvg-convert >/dev/null || need_apt+=(librsvg2-bin)
 # sqlite3 reads a copy of the metastore the way a local attacker would (hashed sessions test).
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 # prlimit starts the server under a small open-file limit (connection flood test).

@@ -507,6 +507,7 @@ mod architecture {
             ("sqlx", &["metastore"]),
             ("yara-x", &["engine-yara"]),
             ("lopdf", &["engine-cdr"]),
+            ("quick-xml", &["engine-cdr"]),
             ("image", &["engine-cdr"]),
             ("clap", &["palisade"]),
         ];

@@ -7,13 +7,14 @@
 //! documents: the binary always runs it in a parser process (`palisade_isolate`), where a crash
 //! is that file's failed sanitization.
 //!
-//! Formats: PDF (`pdf.rs`), RTF (`rtf.rs`), and JPEG, PNG, GIF, BMP, TIFF and WebP images (`image.rs`). A file
+//! Formats: PDF (`pdf.rs`), RTF (`rtf.rs`), SVG (`svg.rs`), and JPEG, PNG, GIF, BMP, TIFF and WebP images (`image.rs`). A file
 //! of any other type is reported as skipped, never as sanitized.
 
 mod image;
 mod pdf;
 mod removals;
 mod rtf;
+mod svg;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -31,7 +32,9 @@ use sha2::Digest;
 pub use removals::Removals;
 
 /// The formats the engine rebuilds, by the name rules use.
-pub const FORMATS: [&str; 8] = ["pdf", "rtf", "jpeg", "png", "gif", "bmp", "tiff", "webp"];
+pub const FORMATS: [&str; 9] = [
+    "pdf", "rtf", "svg", "jpeg", "png", "gif", "bmp", "tiff", "webp",
+];
 
 /// The engine's id in rules and `/stat/engines`.
 pub const ENGINE_ID: &str = "cdr";
@@ -41,6 +44,7 @@ pub const ENGINE_ID: &str = "cdr";
 enum Format {
     Pdf,
     Rtf,
+    Svg,
     Image(image::Kind),
 }
 
@@ -53,6 +57,9 @@ impl Format {
         if rtf::is_rtf(head) {
             return Some(Format::Rtf);
         }
+        if svg::is_svg(head) {
+            return Some(Format::Svg);
+        }
         image::Kind::detect(head).map(Format::Image)
     }
 
@@ -61,6 +68,7 @@ impl Format {
         match self {
             Format::Pdf => "pdf",
             Format::Rtf => "rtf",
+            Format::Svg => "svg",
             Format::Image(kind) => kind.name(),
         }
     }
@@ -69,6 +77,7 @@ impl Format {
         match self {
             Format::Pdf => "PDF",
             Format::Rtf => "RTF",
+            Format::Svg => "SVG",
             Format::Image(kind) => kind.label(),
         }
     }
@@ -79,6 +88,7 @@ impl Format {
         let known: &[&str] = match self {
             Format::Pdf => &["pdf"],
             Format::Rtf => &["rtf", "doc"],
+            Format::Svg => &["svg"],
             Format::Image(kind) => kind.extensions(),
         };
         let given = display_name
@@ -101,6 +111,7 @@ impl Format {
         match self {
             Format::Pdf => pdf::rebuild(input, policy, deadline),
             Format::Rtf => rtf::rebuild(input, policy, deadline),
+            Format::Svg => svg::rebuild(input, policy, deadline),
             Format::Image(kind) => image::rebuild(input, kind, deadline),
         }
     }

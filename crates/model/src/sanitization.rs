@@ -37,10 +37,15 @@ pub enum ActiveObject {
     /// Content fetched from elsewhere when the document opens: attached templates, included
     /// files and pictures, linked objects.
     ExternalReference,
+    /// Animation (SVG `animate`, `set`, ...), which can change links and content after load.
+    Animation,
+    /// Content outside what is rebuilt: SVG `foreignObject` (embedded HTML) and elements
+    /// outside the allow-list.
+    ForeignContent,
 }
 
 impl ActiveObject {
-    pub const ALL: [ActiveObject; 13] = [
+    pub const ALL: [ActiveObject; 15] = [
         ActiveObject::Javascript,
         ActiveObject::Launch,
         ActiveObject::FormSubmission,
@@ -54,6 +59,8 @@ impl ActiveObject {
         ActiveObject::OleObject,
         ActiveObject::Dde,
         ActiveObject::ExternalReference,
+        ActiveObject::Animation,
+        ActiveObject::ForeignContent,
     ];
 
     /// The configuration name (`remove` / `keep` / `block_on` lists).
@@ -72,6 +79,8 @@ impl ActiveObject {
             ActiveObject::OleObject => "ole-object",
             ActiveObject::Dde => "dde",
             ActiveObject::ExternalReference => "external-reference",
+            ActiveObject::Animation => "animation",
+            ActiveObject::ForeignContent => "foreign-content",
         }
     }
 
@@ -95,6 +104,8 @@ impl ActiveObject {
             ActiveObject::OleObject => "Embedded OLE object",
             ActiveObject::Dde => "DDE field",
             ActiveObject::ExternalReference => "External reference",
+            ActiveObject::Animation => "Animation",
+            ActiveObject::ForeignContent => "Foreign content",
         }
     }
 

@@ -10,6 +10,7 @@ pub mod images;
 pub mod pdf;
 pub mod rtf;
 mod services;
+pub mod svg;
 
 pub use faults::{Fault, FaultEngine, FaultOpener, FaultyParser};
 pub use services::{Postgres, S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, S3Server};

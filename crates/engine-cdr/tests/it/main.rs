@@ -430,3 +430,79 @@ fn a_file_past_the_time_limit_is_a_time_out_and_gets_no_copy() {
     assert_eq!(details.action(), ("Sanitization Timed Out", true));
     assert!(run.output.is_none());
 }
+
+#[test]
+fn svg_comes_back_as_static_drawing_that_renders_and_reaches_nothing_outside() {
+    use palisade_test_support::svg;
+    let run = sanitize("drawing.svg", &svg::active(), CdrPolicy::default());
+    assert_eq!(
+        run.details().result,
+        SanitizationResult::Sanitized,
+        "{:?}",
+        run.details()
+    );
+    let expected: BTreeMap<String, u64> = svg::ACTIVE_REMOVALS
+        .into_iter()
+        .map(|(name, count)| (name.to_string(), count))
+        .collect();
+    assert_eq!(run.counts(), expected, "{:#?}", run.details());
+    let copy = run.output();
+    for marker in svg::ACTIVE_MARKERS {
+        assert!(!contains(copy, marker), "{marker} is still in the copy");
+    }
+    for kept in [
+        "Hello SVG",
+        "https://example.com/",
+        "url(#g)",
+        "data:image/png",
+    ] {
+        assert!(contains(copy, kept), "{kept} stays");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "copy.svg", copy);
+    let rendered = dir.path().join("copy.png");
+    let status = Command::new("rsvg-convert")
+        .arg("-o")
+        .arg(&rendered)
+        .arg(&file)
+        .status()
+        .expect("rsvg-convert (librsvg2-bin) is installed (scripts/test.sh installs it)");
+    assert!(status.success(), "librsvg renders the copy");
+    let checked = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.etree.ElementTree as ET\n\
+             root = ET.parse(sys.argv[1]).getroot()\n\
+             bad = [e.tag for e in root.iter() if e.tag.split('}')[-1] in \
+             ('script', 'foreignObject', 'animate', 'set')]\n\
+             bad += [k for e in root.iter() for k in e.attrib if k.split('}')[-1].startswith('on')]\n\
+             print(root.get('width'), root.get('height'), bad)",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&checked.stdout).trim(), "120 80 []");
+    let again = sanitize("drawing.svg", copy, CdrPolicy::default());
+    assert!(again.details().details.is_empty(), "{:?}", again.details());
+    assert_eq!(again.output(), copy);
+
+    let run = sanitize(
+        "x.svg",
+        b"<svg xmlns=\"http://www.w3.org/2000/svg\"><g></svg>",
+        CdrPolicy::default(),
+    );
+    assert_eq!(
+        run.details().failure_category,
+        Some(FailureCategory::InvalidStructure)
+    );
+    let html = sanitize(
+        "page.html",
+        b"<!DOCTYPE html><html><svg></svg></html>",
+        CdrPolicy::default(),
+    );
+    assert_eq!(
+        html.details().result,
+        SanitizationResult::Skipped,
+        "HTML is not taken for SVG"
+    );
+}

@@ -50,6 +50,18 @@ python3 -c 'import pdfid' 2>/dev/null || python3 -m pip install -q pdfid
 python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow
 # oletools (PyPI): rtfobj and olevba judge that sanitized documents carry no objects or macros.
 command -v rtfobj >/dev/null || python3 -m pip install -q oletools
+# The benign test documents of oletools' source distribution (tests/test-data: macros, DDE,
+# OLE objects, Excel 4 macros) for the Deep CDR tests, kept in target/test-data.
+oletools_data=target/test-data/oletools-0.60.2/tests/test-data
+if [ ! -d "$oletools_data" ]; then
+  mkdir -p target/test-data
+  python3 -m pip download -q oletools==0.60.2 --no-binary :all: --no-deps -d target/test-data
+  python3 -c 'import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+for name in z.namelist():
+    if "/tests/test-data/" in name:
+        z.extract(name, sys.argv[2])' target/test-data/oletools-0.60.2.zip target/test-data
+fi
 if ! command -v rar >/dev/null; then
   # RARLAB's rar (Debian non-free) builds the RAR test archives. It is fetched from a private
   # package list, so non-free is not enabled system-wide.

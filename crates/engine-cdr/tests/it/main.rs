@@ -506,3 +506,55 @@ fn svg_comes_back_as_static_drawing_that_renders_and_reaches_nothing_outside() {
         "HTML is not taken for SVG"
     );
 }
+
+/// The benign test documents of oletools' source distribution (`tests/test-data`), which
+/// scripts/test.sh downloads into `target/test-data`.
+fn oletools_data(relative: &str) -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/test-data/oletools-0.60.2/tests/test-data");
+    std::fs::read(root.join(relative)).unwrap_or_else(|e| {
+        panic!(
+            "{relative}: {e} (scripts/test.sh downloads the oletools sdist into target/test-data)"
+        )
+    })
+}
+
+#[test]
+fn the_oletools_rtf_samples_lose_their_objects_and_keep_their_text() {
+    let sample = oletools_data("rtfobj/issue_251.rtf");
+    assert_eq!(rtfobj_objects(&sample), 1);
+    let run = sanitize("issue_251.rtf", &sample, CdrPolicy::default());
+    assert_eq!(
+        run.counts().get("Embedded OLE object"),
+        Some(&1),
+        "{:?}",
+        run.details()
+    );
+    assert_eq!(rtfobj_objects(run.output()), 0);
+
+    // The RTF specification itself (2 MB of real Word output): nothing active, so the copy
+    // keeps all of its text.
+    let spec = oletools_data("msodde/RTF-Spec-1.7.rtf");
+    let run = sanitize("spec.rtf", &spec, CdrPolicy::default());
+    assert_eq!(
+        run.details().result,
+        SanitizationResult::Sanitized,
+        "{:?}",
+        run.details()
+    );
+    let removed: Vec<&str> = run
+        .details()
+        .details
+        .iter()
+        .map(|i| i.object_name.as_str())
+        .collect();
+    assert!(
+        removed.iter().all(|name| *name == "Metadata"),
+        "only the document information goes: {removed:?}"
+    );
+    assert!(contains(
+        run.output(),
+        "Rich Text Format (RTF) Specification"
+    ));
+    assert!(run.output().len() > spec.len() * 9 / 10, "the text stays");
+}

@@ -152,10 +152,7 @@ pub(crate) fn rebuild(input: &[u8], kind: Kind, deadline: Instant) -> Result<Reb
         still(input, kind, &mut out)?
     };
     if Instant::now() > deadline {
-        return Err(Failure {
-            category: palisade_model::FailureCategory::TimedOut,
-            reason: "sanitizing took longer than the time limit".into(),
-        });
+        return Err(Failure::timed_out());
     }
     let frames = if frames > 1 {
         format!(", {frames} frames")

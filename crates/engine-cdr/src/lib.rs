@@ -140,6 +140,14 @@ impl Failure {
         }
     }
 
+    /// The file's sanitization time limit ran out.
+    fn timed_out() -> Self {
+        Self {
+            category: FailureCategory::TimedOut,
+            reason: "sanitizing took longer than the time limit".into(),
+        }
+    }
+
     fn failed(reason: impl Into<String>) -> Self {
         Self {
             category: FailureCategory::FailedToSanitize,

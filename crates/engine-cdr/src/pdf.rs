@@ -297,10 +297,7 @@ struct Sweep<'a> {
 impl Sweep<'_> {
     fn check_time(&self) -> Result<(), Failure> {
         if Instant::now() > self.deadline {
-            return Err(Failure {
-                category: FailureCategory::TimedOut,
-                reason: "sanitizing took longer than the time limit".into(),
-            });
+            return Err(Failure::timed_out());
         }
         Ok(())
     }
@@ -527,16 +524,7 @@ impl Sweep<'_> {
         }
         if dict.has(b"EF") {
             let name = file_name(dict);
-            let id = dict
-                .get(b"EF")
-                .ok()
-                .and_then(|ef| resolve(doc, ef))
-                .and_then(|ef| match ef {
-                    Object::Dictionary(streams) => streams
-                        .iter()
-                        .find_map(|(_, stream)| stream.as_reference().ok()),
-                    _ => None,
-                });
+            let id = embedded_stream(doc, dict);
             self.count(ActiveObject::EmbeddedFile, id, &name);
             dict.remove(b"EF");
         }
@@ -645,18 +633,21 @@ impl Sweep<'_> {
 /// embedded stream, an annotation's `/FS`): the embedded stream's object, so one file named
 /// from several places is counted once.
 fn file_identity(doc: &Document, value: &Object) -> Option<ObjectId> {
-    let Some(Object::Dictionary(spec)) = resolve(doc, value) else {
-        return value.as_reference().ok();
-    };
-    if let Ok(streams) = spec.get(b"EF")
-        && let Some(Object::Dictionary(streams)) = resolve(doc, streams)
-        && let Some(id) = streams
-            .iter()
-            .find_map(|(_, stream)| stream.as_reference().ok())
-    {
-        return Some(id);
+    match resolve(doc, value) {
+        Some(Object::Dictionary(spec)) => embedded_stream(doc, spec),
+        _ => None,
     }
-    value.as_reference().ok()
+    .or_else(|| value.as_reference().ok())
+}
+
+/// The object of a file specification's embedded stream (`/EF`).
+fn embedded_stream(doc: &Document, spec: &Dictionary) -> Option<ObjectId> {
+    let Some(Object::Dictionary(streams)) = resolve(doc, spec.get(b"EF").ok()?) else {
+        return None;
+    };
+    streams
+        .iter()
+        .find_map(|(_, stream)| stream.as_reference().ok())
 }
 
 /// A value, or the object it refers to.

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use palisade_model::{ActiveObject, CdrPolicy, FailureCategory};
+use palisade_model::{ActiveObject, CdrPolicy};
 
 use crate::{Failure, Rebuilt, Removals};
 
@@ -218,10 +218,7 @@ pub(crate) fn rebuild(
             b'{' => {
                 groups += 1;
                 if groups.is_multiple_of(4096) && Instant::now() > deadline {
-                    return Err(Failure {
-                        category: FailureCategory::TimedOut,
-                        reason: "sanitizing took longer than the time limit".into(),
-                    });
+                    return Err(Failure::timed_out());
                 }
                 let name = destination(input, cursor);
                 if CANDIDATES.contains(&name) {

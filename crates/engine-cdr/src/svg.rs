@@ -274,10 +274,7 @@ pub(crate) fn rebuild(
     loop {
         events += 1;
         if events.is_multiple_of(4096) && Instant::now() > deadline {
-            return Err(Failure {
-                category: FailureCategory::TimedOut,
-                reason: "sanitizing took longer than the time limit".into(),
-            });
+            return Err(Failure::timed_out());
         }
         let event = reader
             .read_event()

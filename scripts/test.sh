@@ -42,6 +42,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
 fi
+# Headless LibreOffice converts sanitized Office documents to PDF, which shows they still open
+# (Deep CDR tests). Without recommends: the converters need no Java, desktop or extra fonts.
+if ! command -v soffice >/dev/null; then
+  echo "installing: LibreOffice (writer, calc, impress; no GUI)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+fi
+# python-docx, openpyxl and python-pptx (PyPI) open sanitized Office documents (Deep CDR tests).
+python3 -c 'import docx, openpyxl, pptx' 2>/dev/null || python3 -m pip install -q python-docx openpyxl python-pptx
 # msoffcrypto-tool (PyPI) encrypts Office documents for the password-protected document test.
 python3 -c 'import msoffcrypto' 2>/dev/null || python3 -m pip install -q msoffcrypto-tool
 # pdfid (PyPI) counts the active-content keywords left in sanitized PDFs (Deep CDR tests).

@@ -7,10 +7,12 @@
 //! documents: the binary always runs it in a parser process (`palisade_isolate`), where a crash
 //! is that file's failed sanitization.
 //!
-//! Formats: PDF (`pdf.rs`), RTF (`rtf.rs`), SVG (`svg.rs`), and JPEG, PNG, GIF, BMP, TIFF and WebP images (`image.rs`). A file
-//! of any other type is reported as skipped, never as sanitized.
+//! Formats: PDF (`pdf.rs`), RTF (`rtf.rs`), SVG (`svg.rs`), JPEG, PNG, GIF, BMP, TIFF and
+//! WebP images (`image.rs`), and Office Open XML documents (`ooxml/`). A file of any other
+//! type is reported as skipped, never as sanitized.
 
 mod image;
+mod ooxml;
 mod pdf;
 mod removals;
 mod rtf;
@@ -20,8 +22,8 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use palisade_model::{
-    CdrPolicy, CdrVerdict, EngineKind, FailureCategory, OutputKind, SanitizationDetails,
-    SanitizationResult, SanitizedFileInfo, ScanResult, SignedDocuments,
+    ActiveObject, CdrPolicy, CdrVerdict, EngineKind, FailureCategory, OutputKind,
+    SanitizationDetails, SanitizationResult, SanitizedFileInfo, ScanResult, SignedDocuments,
 };
 use palisade_pipeline::{
     Engine, EngineDescriptor, EngineError, EngineStatus, Finding, OutputFile, Sample, ScanContext,
@@ -32,8 +34,9 @@ use sha2::Digest;
 pub use removals::Removals;
 
 /// The formats the engine rebuilds, by the name rules use.
-pub const FORMATS: [&str; 9] = [
-    "pdf", "rtf", "svg", "jpeg", "png", "gif", "bmp", "tiff", "webp",
+pub const FORMATS: [&str; 23] = [
+    "pdf", "rtf", "svg", "jpeg", "png", "gif", "bmp", "tiff", "webp", "docx", "docm", "dotx",
+    "dotm", "xlsx", "xlsm", "xltx", "xltm", "pptx", "pptm", "ppsx", "ppsm", "potx", "potm",
 ];
 
 /// The engine's id in rules and `/stat/engines`.
@@ -46,11 +49,16 @@ enum Format {
     Rtf,
     Svg,
     Image(image::Kind),
+    Ooxml(&'static ooxml::Type),
 }
 
 impl Format {
-    /// What the file's first bytes say it is, among the formats rebuilt.
+    /// What the file is, among the formats rebuilt: by its first bytes, and for a zip by
+    /// the package's content types.
     fn detect(head: &[u8]) -> Option<Self> {
+        if let Some(kind) = ooxml::detect(head) {
+            return Some(Format::Ooxml(kind));
+        }
         if pdf::is_pdf(head) {
             return Some(Format::Pdf);
         }
@@ -70,22 +78,26 @@ impl Format {
             Format::Rtf => "rtf",
             Format::Svg => "svg",
             Format::Image(kind) => kind.name(),
+            Format::Ooxml(kind) => kind.name,
         }
     }
 
-    fn label(self) -> &'static str {
+    fn label(self) -> String {
         match self {
-            Format::Pdf => "PDF",
-            Format::Rtf => "RTF",
-            Format::Svg => "SVG",
-            Format::Image(kind) => kind.label(),
+            Format::Pdf => "PDF".into(),
+            Format::Rtf => "RTF".into(),
+            Format::Svg => "SVG".into(),
+            Format::Image(kind) => kind.label().into(),
+            Format::Ooxml(kind) => kind.label(),
         }
     }
 
     /// The rebuilt file's extension: the submitted name's when it is one of the format's,
-    /// else the format's usual one.
-    fn extension(self, display_name: &str) -> String {
+    /// else the format's usual one. An Office document's is its type's, which loses its
+    /// macros with them (docm becomes docx).
+    fn extension(self, display_name: &str, policy: &CdrPolicy) -> String {
         let known: &[&str] = match self {
+            Format::Ooxml(kind) => return kind.output(policy).name.to_string(),
             Format::Pdf => &["pdf"],
             Format::Rtf => &["rtf", "doc"],
             Format::Svg => &["svg"],
@@ -113,8 +125,30 @@ impl Format {
             Format::Rtf => rtf::rebuild(input, policy, deadline),
             Format::Svg => svg::rebuild(input, policy, deadline),
             Format::Image(kind) => image::rebuild(input, kind, deadline),
+            Format::Ooxml(kind) => ooxml::rebuild(input, kind, policy, deadline),
         }
     }
+}
+
+/// What a word-processing field (RTF `\fldinst`, Word `instrText` and `fldSimple`) is, by its
+/// instruction, when it is one sanitization may remove: fields that run a command (DDE) or a
+/// macro, fetch content from elsewhere, or link to a web address.
+pub(crate) fn field_kind(instruction: &str) -> Option<ActiveObject> {
+    let first = instruction
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    Some(match first.as_str() {
+        "DDE" | "DDEAUTO" => ActiveObject::Dde,
+        "INCLUDETEXT" | "INCLUDEPICTURE" | "IMPORT" | "LINK" | "INCLUDE" => {
+            ActiveObject::ExternalReference
+        }
+        "HYPERLINK" => ActiveObject::Hyperlink,
+        // Runs a macro when the field is double-clicked.
+        "MACROBUTTON" => ActiveObject::Macro,
+        _ => return None,
+    })
 }
 
 /// A document rebuilt without what the policy removes.
@@ -286,7 +320,7 @@ fn decide(
         return Ok(finding(ScanResult::NoThreatDetected, details, Vec::new()));
     }
     let dir = context.output_dir()?;
-    let extension = format.extension(sample.display_name);
+    let extension = format.extension(sample.display_name, policy);
     let path = dir.join(format!("sanitized.{extension}"));
     let mut file = std::fs::File::create_new(&path)?;
     file.write_all(&rebuilt.bytes)?;

@@ -1,6 +1,6 @@
 //! What a rebuild found and removed, by kind of object: the report's `details`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use palisade_model::{ActiveObject, CdrAction, SanitizedObject};
 
@@ -13,8 +13,10 @@ const MAX_DETAIL_CHARS: usize = 80;
 #[derive(Debug, Default)]
 pub struct Removals {
     found: BTreeMap<ActiveObject, Found>,
-    /// Objects rebuilt rather than removed (an image re-encoded): name and detail.
-    rebuilt: Vec<(String, String)>,
+    /// Objects rebuilt rather than removed (an image re-encoded), by name.
+    rebuilt: BTreeMap<String, Found>,
+    /// Documents inside the document, sanitized on their own: name and what was found.
+    nested: Vec<(String, Removals)>,
 }
 
 #[derive(Debug)]
@@ -27,25 +29,44 @@ struct Found {
 impl Removals {
     /// Records one object of `kind`, removed or kept, with what identifies it.
     pub fn record(&mut self, kind: ActiveObject, removed: bool, detail: &str) {
-        let found = self.found.entry(kind).or_insert(Found {
-            count: 0,
-            removed,
-            details: Vec::new(),
-        });
-        found.count += 1;
-        found.removed |= removed;
-        let detail = truncate(detail);
-        if found.details.len() < MAX_DETAILS
-            && !detail.is_empty()
-            && !found.details.contains(&detail)
-        {
-            found.details.push(detail);
-        }
+        self.found
+            .entry(kind)
+            .or_insert_with(|| Found::new(removed))
+            .add(removed, detail);
     }
 
     /// Records an object that was kept but rebuilt (`action: sanitized`).
     pub fn rebuilt(&mut self, object_name: &str, detail: &str) {
-        self.rebuilt.push((object_name.into(), truncate(detail)));
+        self.rebuilt
+            .entry(object_name.into())
+            .or_insert_with(|| Found::new(false))
+            .add(false, detail);
+    }
+
+    /// Records an embedded document sanitized on its own (a nested item of the report).
+    pub fn nested(&mut self, file_name: &str, removals: Removals) {
+        self.nested.push((file_name.into(), removals));
+    }
+
+    /// Takes over what the rebuild of one part of the document (`part`, named in each detail)
+    /// found, such as an image's metadata.
+    pub fn merge(&mut self, part: &str, other: Removals) {
+        for (kind, mut found) in other.found {
+            for detail in &mut found.details {
+                *detail = truncate(&format!("{part}: {detail}"));
+            }
+            self.found
+                .entry(kind)
+                .or_insert_with(|| Found::new(found.removed))
+                .absorb(found);
+        }
+        for (name, found) in other.rebuilt {
+            self.rebuilt
+                .entry(name)
+                .or_insert_with(|| Found::new(false))
+                .absorb(found);
+        }
+        self.nested.extend(other.nested);
     }
 
     /// Whether any object of `kind` was found (removed or kept).
@@ -53,18 +74,33 @@ impl Removals {
         self.found.contains_key(&kind)
     }
 
-    /// The kinds of object found, in a stable order.
-    pub fn kinds(&self) -> impl Iterator<Item = ActiveObject> + '_ {
-        self.found.keys().copied()
+    /// The kinds of object found, here and in embedded documents, in a stable order.
+    pub fn kinds(&self) -> impl Iterator<Item = ActiveObject> + use<> {
+        let mut kinds = BTreeSet::new();
+        self.collect_kinds(&mut kinds);
+        kinds.into_iter()
     }
 
-    /// Objects removed, over every kind.
+    fn collect_kinds(&self, into: &mut BTreeSet<ActiveObject>) {
+        into.extend(self.found.keys().copied());
+        for (_, nested) in &self.nested {
+            nested.collect_kinds(into);
+        }
+    }
+
+    /// Objects removed, over every kind, here and in embedded documents.
     pub fn removed(&self) -> u64 {
-        self.found
+        let here: u64 = self
+            .found
             .values()
             .filter(|found| found.removed)
             .map(|found| found.count)
-            .sum()
+            .sum();
+        here + self
+            .nested
+            .iter()
+            .map(|(_, nested)| nested.removed())
+            .sum::<u64>()
     }
 
     /// The report's `details`: one item per kind of object removed, then the objects rebuilt.
@@ -76,10 +112,56 @@ impl Removals {
             .map(|(kind, found)| {
                 item(CdrAction::Removed, found.count, kind.name(), &found.details)
             });
-        let rebuilt = self.rebuilt.iter().map(|(name, detail)| {
-            item(CdrAction::Sanitized, 1, name, std::slice::from_ref(detail))
-        });
-        removed.chain(rebuilt).collect()
+        let rebuilt = self
+            .rebuilt
+            .iter()
+            .map(|(name, found)| item(CdrAction::Sanitized, found.count, name, &found.details));
+        let nested = self
+            .nested
+            .iter()
+            .map(|(file_name, nested)| SanitizedObject {
+                file_name: file_name.clone(),
+                description: format!("{} objects removed", nested.removed()),
+                details: nested.items(),
+                ..item(
+                    CdrAction::Sanitized,
+                    1,
+                    "Embedded document",
+                    std::slice::from_ref(file_name),
+                )
+            });
+        removed.chain(rebuilt).chain(nested).collect()
+    }
+}
+
+impl Found {
+    fn new(removed: bool) -> Self {
+        Self {
+            count: 0,
+            removed,
+            details: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, removed: bool, detail: &str) {
+        self.count += 1;
+        self.removed |= removed;
+        self.keep_detail(truncate(detail));
+    }
+
+    fn absorb(&mut self, other: Found) {
+        self.count += other.count;
+        self.removed |= other.removed;
+        for detail in other.details {
+            self.keep_detail(detail);
+        }
+    }
+
+    fn keep_detail(&mut self, detail: String) {
+        if self.details.len() < MAX_DETAILS && !detail.is_empty() && !self.details.contains(&detail)
+        {
+            self.details.push(detail);
+        }
     }
 }
 

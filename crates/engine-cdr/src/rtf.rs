@@ -171,19 +171,7 @@ fn classify(group: &[u8], name: &[u8]) -> Option<(ActiveObject, String)> {
         ),
         b"fldinst" => {
             let instruction = plain_text(group);
-            let first = instruction
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_ascii_uppercase();
-            let kind = match first.as_str() {
-                "DDE" | "DDEAUTO" => ActiveObject::Dde,
-                "INCLUDETEXT" | "INCLUDEPICTURE" | "IMPORT" | "LINK" | "INCLUDE" => {
-                    ActiveObject::ExternalReference
-                }
-                "HYPERLINK" => ActiveObject::Hyperlink,
-                _ => return None,
-            };
+            let kind = crate::field_kind(&instruction)?;
             (kind, format!("field {instruction}"))
         }
         _ => return None,

@@ -42,10 +42,14 @@ pub enum ActiveObject {
     /// Content outside what is rebuilt: SVG `foreignObject` (embedded HTML) and elements
     /// outside the allow-list.
     ForeignContent,
+    /// Macros: VBA projects, and Excel 4 (XLM) macro sheets.
+    Macro,
+    /// ActiveX controls.
+    ActiveX,
 }
 
 impl ActiveObject {
-    pub const ALL: [ActiveObject; 15] = [
+    pub const ALL: [ActiveObject; 17] = [
         ActiveObject::Javascript,
         ActiveObject::Launch,
         ActiveObject::FormSubmission,
@@ -61,6 +65,8 @@ impl ActiveObject {
         ActiveObject::ExternalReference,
         ActiveObject::Animation,
         ActiveObject::ForeignContent,
+        ActiveObject::Macro,
+        ActiveObject::ActiveX,
     ];
 
     /// The configuration name (`remove` / `keep` / `block_on` lists).
@@ -81,6 +87,8 @@ impl ActiveObject {
             ActiveObject::ExternalReference => "external-reference",
             ActiveObject::Animation => "animation",
             ActiveObject::ForeignContent => "foreign-content",
+            ActiveObject::Macro => "macro",
+            ActiveObject::ActiveX => "activex",
         }
     }
 
@@ -106,6 +114,8 @@ impl ActiveObject {
             ActiveObject::ExternalReference => "External reference",
             ActiveObject::Animation => "Animation",
             ActiveObject::ForeignContent => "Foreign content",
+            ActiveObject::Macro => "Macro",
+            ActiveObject::ActiveX => "ActiveX control",
         }
     }
 

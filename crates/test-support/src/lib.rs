@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 mod faults;
 pub mod images;
+pub mod ooxml;
 pub mod pdf;
 pub mod rtf;
 mod services;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sha2::Digest;
 
 use crate::support::Server;
-use palisade_test_support::pdf;
+use palisade_test_support::{ooxml, pdf};
 
 fn config() -> String {
     "[cdr]\nenabled = true\n\n\
@@ -17,6 +17,7 @@ fn config() -> String {
      [[rules]]\nname = \"Analysis\"\n[rules.cdr]\nanalysis_only = true\n\n\
      [[rules]]\nname = \"No signatures\"\n[rules.cdr]\nsigned = \"block\"\n\n\
      [[rules]]\nname = \"No scripts\"\n[rules.cdr]\nblock_on = [\"javascript\"]\n\n\
+     [[rules]]\nname = \"No macros\"\n[rules.cdr]\nblock_on = [\"macro\"]\n\n\
      [[rules]]\nname = \"Links too\"\n[rules.cdr]\nremove = [\"hyperlink\"]\nkeep = [\"metadata\"]\n\
      output_name = \"clean-{stem}.{ext}\"\n"
         .into()
@@ -402,4 +403,68 @@ async fn a_photo_comes_back_re_encoded_without_its_location() {
     assert!(!tags.contains("secret_camera"), "{tags}");
     assert!(tags.contains("\"File:ImageWidth\": 64"), "{tags}");
     assert!(tags.contains("\"File:ImageHeight\": 48"), "{tags}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_macro_enabled_word_document_comes_back_as_a_docx_without_its_objects() {
+    let server = Server::start(&config());
+    let (id, report) = sanitize(&server, "Default", "report.docm", ooxml::word_active()).await;
+    let post = &report["process_info"]["post_processing"];
+    assert_eq!(post["actions_ran"], "Sanitized", "{report}");
+    assert_eq!(post["converted_to"], "docx");
+    assert_eq!(post["converted_destination"], "report_sanitized.docx");
+    assert_eq!(report["process_info"]["progress_percentage"], 100);
+    let found = counts(&report);
+    for (name, count) in ooxml::ACTIVE_REMOVALS {
+        assert!(
+            found.contains(&(name.to_string(), count)),
+            "{name} x{count}: {found:?}"
+        );
+    }
+    let nested = post["sanitization_details"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["object_name"] == "Embedded document")
+        .expect("the embedded document is a nested item");
+    assert_eq!(
+        nested["file_name"],
+        "word/embeddings/Microsoft_Word_Document.docx"
+    );
+    assert_eq!(nested["details"][0]["object_name"], "DDE field", "{nested}");
+
+    let copy = converted(&server, &id).await.expect("a sanitized copy");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.docx");
+    std::fs::write(&file, &copy).unwrap();
+    let checked = run(
+        "python3",
+        &[
+            "-c",
+            "import sys, docx\nfrom oletools.olevba import VBA_Parser\n\
+             d = docx.Document(sys.argv[1])\n\
+             print(VBA_Parser(sys.argv[1]).detect_vba_macros(), d.paragraphs[0].text)",
+        ],
+        &file,
+    );
+    assert_eq!(checked.trim(), "False Hello OOXML");
+    for (part, data) in ooxml::parts(&copy) {
+        for marker in ooxml::ACTIVE_MARKERS {
+            assert!(
+                !String::from_utf8_lossy(&data).contains(marker) && !part.contains(marker),
+                "{marker} is left in {part}"
+            );
+        }
+    }
+
+    let (blocked_id, blocked) =
+        sanitize(&server, "No macros", "report.docm", ooxml::word_active()).await;
+    assert_eq!(
+        blocked["scan_results"]["scan_all_result_i"], 30,
+        "{blocked}"
+    );
+    let details = &blocked["process_info"]["post_processing"]["sanitization_details"];
+    assert_eq!(details["verdict"], "blocked");
+    assert_eq!(details["verdict_explanations"][0], "Contains Macro");
+    assert_eq!(converted(&server, &blocked_id).await, None);
 }

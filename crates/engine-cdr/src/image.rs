@@ -167,6 +167,7 @@ pub(crate) fn rebuild(input: &[u8], kind: Kind, deadline: Instant) -> Result<Reb
         bytes: out,
         removals,
         signed: false,
+        ..Rebuilt::default()
     })
 }
 

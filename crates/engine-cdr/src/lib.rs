@@ -12,6 +12,7 @@
 //! type is reported as skipped, never as sanitized.
 
 mod image;
+mod ole;
 mod ooxml;
 mod pdf;
 mod removals;
@@ -34,9 +35,10 @@ use sha2::Digest;
 pub use removals::Removals;
 
 /// The formats the engine rebuilds, by the name rules use.
-pub const FORMATS: [&str; 23] = [
+pub const FORMATS: [&str; 26] = [
     "pdf", "rtf", "svg", "jpeg", "png", "gif", "bmp", "tiff", "webp", "docx", "docm", "dotx",
-    "dotm", "xlsx", "xlsm", "xltx", "xltm", "pptx", "pptm", "ppsx", "ppsm", "potx", "potm",
+    "dotm", "xlsx", "xlsm", "xltx", "xltm", "pptx", "pptm", "ppsx", "ppsm", "potx", "potm", "doc",
+    "xls", "ppt",
 ];
 
 /// The engine's id in rules and `/stat/engines`.
@@ -50,6 +52,7 @@ enum Format {
     Svg,
     Image(image::Kind),
     Ooxml(&'static ooxml::Type),
+    Ole(ole::Kind),
 }
 
 impl Format {
@@ -58,6 +61,9 @@ impl Format {
     fn detect(head: &[u8]) -> Option<Self> {
         if let Some(kind) = ooxml::detect(head) {
             return Some(Format::Ooxml(kind));
+        }
+        if let Some(kind) = ole::detect(head) {
+            return Some(Format::Ole(kind));
         }
         if pdf::is_pdf(head) {
             return Some(Format::Pdf);
@@ -79,6 +85,7 @@ impl Format {
             Format::Svg => "svg",
             Format::Image(kind) => kind.name(),
             Format::Ooxml(kind) => kind.name,
+            Format::Ole(kind) => kind.name(),
         }
     }
 
@@ -89,6 +96,7 @@ impl Format {
             Format::Svg => "SVG".into(),
             Format::Image(kind) => kind.label().into(),
             Format::Ooxml(kind) => kind.label(),
+            Format::Ole(kind) => kind.label().into(),
         }
     }
 
@@ -102,6 +110,7 @@ impl Format {
             Format::Rtf => &["rtf", "doc"],
             Format::Svg => &["svg"],
             Format::Image(kind) => kind.extensions(),
+            Format::Ole(kind) => kind.extensions(),
         };
         let given = display_name
             .rsplit_once('.')
@@ -126,6 +135,7 @@ impl Format {
             Format::Svg => svg::rebuild(input, policy, deadline),
             Format::Image(kind) => image::rebuild(input, kind, deadline),
             Format::Ooxml(kind) => ooxml::rebuild(input, kind, policy, deadline),
+            Format::Ole(kind) => ole::rebuild(input, kind, policy, deadline),
         }
     }
 }
@@ -152,11 +162,15 @@ pub(crate) fn field_kind(instruction: &str) -> Option<ActiveObject> {
 }
 
 /// A document rebuilt without what the policy removes.
+#[derive(Default)]
 pub(crate) struct Rebuilt {
     bytes: Vec<u8>,
     removals: Removals,
     /// The original carried a digital signature (which the rebuild does not keep valid).
     signed: bool,
+    /// Why the file is blocked rather than rebuilt: it holds something the rule removes that
+    /// cannot be taken out of this format safely.
+    blocked: Vec<String>,
 }
 
 /// Why a document could not be rebuilt.
@@ -303,6 +317,7 @@ fn decide(
         .kinds()
         .filter(|kind| policy.block_on.contains(kind))
         .map(|kind| format!("Contains {}", kind.name()))
+        .chain(rebuilt.blocked)
         .collect();
     if !blocking.is_empty() {
         return Ok(blocked(blocking, items));

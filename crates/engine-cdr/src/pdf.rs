@@ -146,6 +146,7 @@ pub(crate) fn rebuild(
         bytes,
         removals: sweep.removals,
         signed,
+        ..Rebuilt::default()
     })
 }
 

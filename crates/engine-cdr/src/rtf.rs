@@ -267,5 +267,6 @@ pub(crate) fn rebuild(
         bytes: out,
         removals,
         signed: false,
+        ..Rebuilt::default()
     })
 }

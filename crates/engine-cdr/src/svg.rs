@@ -394,5 +394,6 @@ pub(crate) fn rebuild(
         bytes,
         removals: pass.removals,
         signed: false,
+        ..Rebuilt::default()
     })
 }

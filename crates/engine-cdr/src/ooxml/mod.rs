@@ -233,6 +233,7 @@ fn rebuild_at(
         bytes: package::write_zip(&parts)?,
         removals: plan.removals,
         signed: plan.signed,
+        ..Rebuilt::default()
     })
 }
 
@@ -348,7 +349,10 @@ impl Plan<'_> {
         match short {
             "vbaProject" => self.decide(
                 ActiveObject::Macro,
-                &format!("VBA project {part} ({} bytes)", data.len()),
+                &format!(
+                    "VBA project {part}, modules {}",
+                    crate::ole::vba_modules(data).join(", ")
+                ),
                 true,
             ),
             "xlMacrosheet" | "xlIntlMacrosheet" | "dialogsheet" => self.decide(

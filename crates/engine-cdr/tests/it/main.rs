@@ -14,6 +14,7 @@ use palisade_pipeline::{Engine, Finding, Limits, Sample, ScanContext, Section};
 use palisade_test_support::pdf;
 
 mod images;
+mod ole;
 mod ooxml;
 
 struct Run {

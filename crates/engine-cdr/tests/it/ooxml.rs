@@ -49,18 +49,22 @@ fn python(script: &str, file: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Whether olevba (oletools) finds VBA macros.
-fn olevba_finds_macros(file: &Path) -> bool {
-    let found = python(
+/// Whether olevba (oletools) finds VBA macros with code in them. (For a PowerPoint 97-2003
+/// file olevba lists every object storage record it finds, even an emptied one, as a macro
+/// without code.)
+pub(crate) fn olevba_finds_macros(file: &Path) -> bool {
+    let code = python(
         "import sys\nfrom oletools.olevba import VBA_Parser\n\
-         print(VBA_Parser(sys.argv[1]).detect_vba_macros())",
+         p = VBA_Parser(sys.argv[1])\n\
+         print(sum(len(c or '') for (_, _, _, c) in p.extract_all_macros()) \
+         if p.detect_vba_macros() else 0)",
         file,
     );
-    found == "True"
+    code != "0"
 }
 
 /// How many embedded files oleobj (oletools) extracts.
-fn oleobj_extracts(file: &Path) -> usize {
+pub(crate) fn oleobj_extracts(file: &Path) -> usize {
     let out = tempfile::tempdir().unwrap();
     let status = Command::new("oleobj")
         .arg("-d")
@@ -118,7 +122,7 @@ fn opened_by_python(file: &Path) -> Option<String> {
 
 /// Converts the documents to PDF with headless LibreOffice in one run (at most 60 s per
 /// document); returns the page count of each PDF (0 when none was written).
-fn libreoffice_pages(files: &[PathBuf]) -> Vec<u32> {
+pub(crate) fn libreoffice_pages(files: &[PathBuf]) -> Vec<u32> {
     let dir = tempfile::tempdir().unwrap();
     let profile = format!("file://{}/profile", dir.path().display());
     let out = dir.path().join("pdf");

@@ -324,10 +324,12 @@ async fn the_clamav_test_documents_are_sanitized_and_clamd_no_longer_detects_the
     );
     let server = Server::start(&config);
     // clam.pdf carries clam.exe as an unreferenced embedded file, clam.exe.rtf as an OLE
-    // Package object.
+    // Package object, clam.ole.doc in its ObjectPool, clam.ppt in a compressed object record.
     for (name, removed) in [
         ("clam.pdf", "Embedded file"),
         ("clam.exe.rtf", "Embedded OLE object"),
+        ("clam.ole.doc", "Embedded OLE object"),
+        ("clam.ppt", "Embedded OLE object"),
     ] {
         let original = std::fs::read(format!("/usr/share/clamav-testfiles/{name}"))
             .expect("clamav-testfiles is installed (scripts/test.sh installs it)");

@@ -6,7 +6,8 @@
 //! `OBJPROJ` record in the workbook stream; Macro, with the module names), embedded OLE objects
 //! (Word's `ObjectPool` storages, Excel's `MBD...` storages; Embedded OLE object), Excel's
 //! ActiveX control stream `Ctls` (ActiveX control), and the summary information streams
-//! (Metadata, per rule). PowerPoint keeps its objects and VBA project inside the
+//! (Metadata, per rule). Word fields that run or fetch (DDE, INCLUDETEXT...) lose their
+//! instruction, overwritten in place. PowerPoint keeps its objects and VBA project inside the
 //! `PowerPoint Document` stream as `ExOleObjStg` records: each is emptied, and the stream's
 //! offsets (persist directory, user edits, current user) are moved to match. A workbook with an
 //! Excel 4 macro sheet cannot be rewritten safely in BIFF, so it is blocked instead.
@@ -217,6 +218,9 @@ impl Pass<'_> {
         if fib.get(11).is_some_and(|flags| flags & 0x01 != 0) {
             return Err(password_protected());
         }
+        if let Some(text) = self.word_fields(&fib) {
+            self.replaced.push((PathBuf::from("/WordDocument"), text));
+        }
         if file.is_storage("/Macros") {
             self.vba(file, Path::new("/Macros"));
         }
@@ -227,6 +231,61 @@ impl Pass<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Word fields that run or fetch (DDE, INCLUDETEXT...): each instruction, between the
+    /// field's begin (0x13) and separator (0x14) or end (0x15) characters, is overwritten
+    /// with spaces in place, so the field keeps its last result and no offset in the file
+    /// moves. Text is either one byte per character or UTF-16; both are looked for.
+    fn word_fields(&mut self, stream: &[u8]) -> Option<Vec<u8>> {
+        let mut out = stream.to_vec();
+        let mut changed = false;
+        for width in [1usize, 2] {
+            let mut at = 0usize;
+            while at + width <= out.len() {
+                let is = |data: &[u8], at: usize, c: u8| {
+                    data.get(at) == Some(&c) && (width == 1 || data.get(at + 1) == Some(&0))
+                };
+                if !is(&out, at, 0x13) {
+                    at += width;
+                    continue;
+                }
+                let start = at + width;
+                let mut end = start;
+                let mut instruction = String::new();
+                while end + width <= out.len()
+                    && !is(&out, end, 0x13)
+                    && !is(&out, end, 0x14)
+                    && !is(&out, end, 0x15)
+                    && instruction.len() < 2048
+                {
+                    let unit = if width == 1 {
+                        u16::from(out[end])
+                    } else {
+                        u16::from_le_bytes([out[end], out[end + 1]])
+                    };
+                    instruction.push(char::from_u32(u32::from(unit)).unwrap_or(' '));
+                    end += width;
+                }
+                let closed = is(&out, end, 0x14) || is(&out, end, 0x15);
+                if closed && let Some(kind) = crate::field_kind(&instruction) {
+                    let removes = self.policy.removes(kind);
+                    self.removals
+                        .record(kind, removes, &format!("field {}", instruction.trim()));
+                    if removes {
+                        for at in (start..end).step_by(width) {
+                            out[at] = b' ';
+                            if width == 2 {
+                                out[at + 1] = 0;
+                            }
+                        }
+                        changed = true;
+                    }
+                }
+                at = end.max(start);
+            }
+        }
+        changed.then_some(out)
     }
 
     fn excel<F: Read + std::io::Seek>(

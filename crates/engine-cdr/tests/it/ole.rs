@@ -133,6 +133,17 @@ fn legacy_office_documents_lose_their_objects_and_macros_and_still_open() {
         ),
     ];
     let mut copies = Vec::new();
+    let dde = oletools_data("msodde/dde-test-from-office2016.doc");
+    let run = sanitize("dde.doc", &dde, CdrPolicy::default());
+    assert!(removed(&run, "DDE field") >= 3, "{:?}", run.details());
+    let original_file = dir.path().join("original-dde.doc");
+    std::fs::write(&original_file, &dde).unwrap();
+    let file = dir.path().join("dde.doc");
+    std::fs::write(&file, run.output()).unwrap();
+    assert!(!crate::ooxml::msodde_links(&original_file).is_empty());
+    assert_eq!(crate::ooxml::msodde_links(&file), Vec::<String>::new());
+    assert_stable("dde.doc", &dde, &run);
+    copies.push(file);
     for (name, original, kind) in &cases {
         let run = sanitize(name, original, CdrPolicy::default());
         let details = run.details();

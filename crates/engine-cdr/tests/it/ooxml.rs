@@ -83,7 +83,7 @@ pub(crate) fn oleobj_extracts(file: &Path) -> usize {
 }
 
 /// The DDE links and macro fields msodde (oletools) lists.
-fn msodde_links(file: &Path) -> Vec<String> {
+pub(crate) fn msodde_links(file: &Path) -> Vec<String> {
     let out = Command::new("msodde")
         .arg(file)
         .output()

@@ -8,9 +8,11 @@
 //! is that file's failed sanitization.
 //!
 //! Formats: PDF (`pdf.rs`), RTF (`rtf.rs`), SVG (`svg.rs`), JPEG, PNG, GIF, BMP, TIFF and
-//! WebP images (`image.rs`), and Office Open XML documents (`ooxml/`). A file of any other
-//! type is reported as skipped, never as sanitized.
+//! WebP images (`image.rs`), Office Open XML documents (`ooxml/`), legacy Office documents
+//! (`ole.rs`) and zip archives, member by member (`archive.rs`). A file of any other type is
+//! reported as skipped, never as sanitized.
 
+mod archive;
 mod image;
 mod ole;
 mod ooxml;
@@ -35,10 +37,10 @@ use sha2::Digest;
 pub use removals::Removals;
 
 /// The formats the engine rebuilds, by the name rules use.
-pub const FORMATS: [&str; 26] = [
+pub const FORMATS: [&str; 27] = [
     "pdf", "rtf", "svg", "jpeg", "png", "gif", "bmp", "tiff", "webp", "docx", "docm", "dotx",
     "dotm", "xlsx", "xlsm", "xltx", "xltm", "pptx", "pptm", "ppsx", "ppsm", "potx", "potm", "doc",
-    "xls", "ppt",
+    "xls", "ppt", "zip",
 ];
 
 /// The engine's id in rules and `/stat/engines`.
@@ -53,6 +55,7 @@ enum Format {
     Image(image::Kind),
     Ooxml(&'static ooxml::Type),
     Ole(ole::Kind),
+    Zip,
 }
 
 impl Format {
@@ -64,6 +67,9 @@ impl Format {
         }
         if let Some(kind) = ole::detect(head) {
             return Some(Format::Ole(kind));
+        }
+        if ooxml::package::Package::is_zip(head) {
+            return Some(Format::Zip);
         }
         if pdf::is_pdf(head) {
             return Some(Format::Pdf);
@@ -86,6 +92,7 @@ impl Format {
             Format::Image(kind) => kind.name(),
             Format::Ooxml(kind) => kind.name,
             Format::Ole(kind) => kind.name(),
+            Format::Zip => "zip",
         }
     }
 
@@ -97,6 +104,7 @@ impl Format {
             Format::Image(kind) => kind.label().into(),
             Format::Ooxml(kind) => kind.label(),
             Format::Ole(kind) => kind.label().into(),
+            Format::Zip => "ZIP archive".into(),
         }
     }
 
@@ -111,6 +119,7 @@ impl Format {
             Format::Svg => &["svg"],
             Format::Image(kind) => kind.extensions(),
             Format::Ole(kind) => kind.extensions(),
+            Format::Zip => &["zip"],
         };
         let given = display_name
             .rsplit_once('.')
@@ -136,6 +145,7 @@ impl Format {
             Format::Image(kind) => image::rebuild(input, kind, deadline),
             Format::Ooxml(kind) => ooxml::rebuild(input, kind, policy, deadline),
             Format::Ole(kind) => ole::rebuild(input, kind, policy, deadline),
+            Format::Zip => archive::rebuild(input, policy, deadline),
         }
     }
 }
@@ -171,6 +181,9 @@ pub(crate) struct Rebuilt {
     /// Why the file is blocked rather than rebuilt: it holds something the rule removes that
     /// cannot be taken out of this format safely.
     blocked: Vec<String>,
+    /// What in it was not sanitized, and why (archive members): the copy is then
+    /// `Sanitized Partially`.
+    partial: Vec<String>,
 }
 
 /// Why a document could not be rebuilt.
@@ -340,14 +353,20 @@ fn decide(
     let mut file = std::fs::File::create_new(&path)?;
     file.write_all(&rebuilt.bytes)?;
     file.sync_all()?;
+    let mut description = if removed == 0 {
+        format!("{} rebuilt; nothing needed removing", format.label())
+    } else {
+        format!("{} rebuilt; {removed} objects removed", format.label())
+    };
+    if !rebuilt.partial.is_empty() {
+        description.push_str("; not sanitized: ");
+        description.push_str(&rebuilt.partial.join("; "));
+    }
     let details = SanitizationDetails {
-        description: if removed == 0 {
-            format!("{} rebuilt; nothing needed removing", format.label())
-        } else {
-            format!("{} rebuilt; {removed} objects removed", format.label())
-        },
+        description,
         details: items,
         result: SanitizationResult::Sanitized,
+        partial: !rebuilt.partial.is_empty(),
         sanitized_file_info: Some(SanitizedFileInfo {
             file_size: rebuilt.bytes.len() as u64,
             sha256: hex::encode(sha2::Sha256::digest(&rebuilt.bytes)),

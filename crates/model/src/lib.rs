@@ -18,8 +18,8 @@ pub use report::{
 };
 pub use result::ScanResult;
 pub use sanitization::{
-    ActiveObject, CdrAction, CdrPolicy, CdrVerdict, FailureCategory, SanitizationDetails,
-    SanitizationResult, SanitizedFileInfo, SanitizedObject, SignedDocuments,
+    ActiveObject, CdrAction, CdrPolicy, CdrVerdict, FailedMembers, FailureCategory,
+    SanitizationDetails, SanitizationResult, SanitizedFileInfo, SanitizedObject, SignedDocuments,
 };
 
 /// What an answered upload survives, chosen once for the blob store and the metastore.

@@ -139,6 +139,18 @@ pub enum SignedDocuments {
     Block,
 }
 
+/// What sanitizing an archive does with a member that cannot be sanitized.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailedMembers {
+    /// Leave it out, put a short text file in its place that names it and says why, and
+    /// report the archive `Sanitized Partially`.
+    #[default]
+    Tombstone,
+    /// Fail the whole archive's sanitization.
+    Fail,
+}
+
 /// A rule's sanitization settings, passed with every sanitization request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CdrPolicy {
@@ -158,6 +170,9 @@ pub struct CdrPolicy {
     pub time_limit_ms: u64,
     /// The sanitized copy's name: `{stem}` and `{ext}` are the submitted name's.
     pub output_name: String,
+    /// Archive members that cannot be sanitized.
+    #[serde(default)]
+    pub failed_members: FailedMembers,
 }
 
 impl Default for CdrPolicy {
@@ -171,6 +186,7 @@ impl Default for CdrPolicy {
             max_file_size: 100 << 20,
             time_limit_ms: 30_000,
             output_name: "{stem}_sanitized.{ext}".into(),
+            failed_members: FailedMembers::Tombstone,
         }
     }
 }

@@ -71,6 +71,8 @@ pub struct CdrEntry {
     /// The copy's name; `{stem}` and `{ext}` are the submitted name's (default
     /// `{stem}_sanitized.{ext}`).
     pub output_name: Option<String>,
+    /// Archive members that cannot be sanitized: "tombstone" (default) or "fail".
+    pub failed_members: palisade_model::FailedMembers,
 }
 
 impl CdrEntry {
@@ -114,6 +116,7 @@ impl CdrEntry {
         policy.block_on = kinds(&self.block_on, "block_on")?;
         policy.signed = self.signed;
         policy.analysis_only = self.analysis_only;
+        policy.failed_members = self.failed_members;
         if let Some(max) = self.max_file_size {
             policy.max_file_size = max;
         }
@@ -1016,7 +1019,8 @@ mod tests {
     fn deep_cdr_settings_name_known_object_kinds_and_formats() {
         for bad in [
             "remove = [\"macros\"]",
-            "formats = [\"docx\"]",
+            "formats = [\"odt\"]",
+            "failed_members = \"keep\"",
             "remove = [\"metadata\"]\nkeep = [\"metadata\"]",
             "output_name = \"../{stem}.pdf\"",
             "output_name = \"fixed.pdf\"",
@@ -1027,12 +1031,21 @@ mod tests {
             let refused = ConfigFile::parse(&text).and_then(|c| service_settings(&c, None));
             assert!(refused.is_err(), "{bad} is refused");
         }
-        let text =
-            "[[rules]]\nname = \"R\"\n[rules.cdr]\nsigned = \"block\"\nblock_on = [\"xfa\"]\n";
+        let text = "[[rules]]\nname = \"R\"\n[rules.cdr]\nsigned = \"block\"\n\
+                    block_on = [\"xfa\", \"macro\"]\nformats = [\"docm\", \"xls\", \"zip\"]\n\
+                    failed_members = \"fail\"\n";
         let config = ConfigFile::parse(text).unwrap();
         let rule = &service_settings(&config, None).unwrap().rules[0];
         assert_eq!(rule.cdr.signed, palisade_model::SignedDocuments::Block);
-        assert_eq!(rule.cdr.block_on, [palisade_model::ActiveObject::Xfa]);
+        assert_eq!(
+            rule.cdr.block_on,
+            [
+                palisade_model::ActiveObject::Xfa,
+                palisade_model::ActiveObject::Macro
+            ]
+        );
+        assert_eq!(rule.cdr.formats, ["docm", "xls", "zip"]);
+        assert_eq!(rule.cdr.failed_members, palisade_model::FailedMembers::Fail);
         assert!(!config.cdr.enabled, "Deep CDR is off unless enabled");
     }
 

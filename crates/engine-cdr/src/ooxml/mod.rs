@@ -15,7 +15,7 @@
 
 mod dom;
 mod edit;
-mod package;
+pub(crate) mod package;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;

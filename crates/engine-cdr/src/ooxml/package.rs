@@ -59,6 +59,16 @@ impl Package {
             if Instant::now() > deadline {
                 return Err(Failure::timed_out());
             }
+            let encrypted = zip
+                .by_index_raw(position)
+                .map_err(|error| Failure::invalid(format!("zip entry {position}: {error}")))?
+                .encrypted();
+            if encrypted {
+                return Err(Failure {
+                    category: palisade_model::FailureCategory::PasswordProtected,
+                    reason: "the zip's members are encrypted".into(),
+                });
+            }
             let mut entry = zip
                 .by_index(position)
                 .map_err(|error| Failure::invalid(format!("zip entry {position}: {error}")))?;

@@ -13,6 +13,7 @@ use palisade_model::{
 use palisade_pipeline::{Engine, Finding, Limits, Sample, ScanContext, Section};
 use palisade_test_support::pdf;
 
+mod archives;
 mod images;
 mod ole;
 mod ooxml;

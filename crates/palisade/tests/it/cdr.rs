@@ -330,13 +330,22 @@ async fn the_clamav_test_documents_are_sanitized_and_clamd_no_longer_detects_the
         ("clam.exe.rtf", "Embedded OLE object"),
         ("clam.ole.doc", "Embedded OLE object"),
         ("clam.ppt", "Embedded OLE object"),
+        // clam.exe zipped: a program is no document Deep CDR rebuilds, so the rebuilt archive
+        // holds a note in its place.
+        ("clam.zip", "Embedded file"),
+        ("clam.bz2.zip", "Embedded file"),
     ] {
         let original = std::fs::read(format!("/usr/share/clamav-testfiles/{name}"))
             .expect("clamav-testfiles is installed (scripts/test.sh installs it)");
         let (id, report) = sanitize(&server, "Default", name, original).await;
         assert_eq!(report["scan_results"]["scan_all_result_i"], 1, "{report}");
         let post = &report["process_info"]["post_processing"];
-        assert_eq!(post["actions_ran"], "Sanitized", "{report}");
+        let ran = if name.ends_with(".zip") {
+            "Sanitized Partially"
+        } else {
+            "Sanitized"
+        };
+        assert_eq!(post["actions_ran"], ran, "{report}");
         assert!(
             counts(&report)
                 .iter()

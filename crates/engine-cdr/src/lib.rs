@@ -7,12 +7,13 @@
 //! documents: the binary always runs it in a parser process (`palisade_isolate`), where a crash
 //! is that file's failed sanitization.
 //!
-//! Formats: PDF (`pdf.rs`), RTF (`rtf.rs`), SVG (`svg.rs`), JPEG, PNG, GIF, BMP, TIFF and
+//! Formats: PDF (`pdf.rs`), RTF (`rtf.rs`), SVG (`svg.rs`), HTML (`html.rs`), JPEG, PNG, GIF, BMP, TIFF and
 //! WebP images (`image.rs`), Office Open XML documents (`ooxml/`), legacy Office documents
 //! (`ole.rs`) and zip archives, member by member (`archive.rs`). A file of any other type is
 //! reported as skipped, never as sanitized.
 
 mod archive;
+mod html;
 mod image;
 mod ole;
 mod ooxml;
@@ -37,10 +38,10 @@ use sha2::Digest;
 pub use removals::Removals;
 
 /// The formats the engine rebuilds, by the name rules use.
-pub const FORMATS: [&str; 27] = [
-    "pdf", "rtf", "svg", "jpeg", "png", "gif", "bmp", "tiff", "webp", "docx", "docm", "dotx",
-    "dotm", "xlsx", "xlsm", "xltx", "xltm", "pptx", "pptm", "ppsx", "ppsm", "potx", "potm", "doc",
-    "xls", "ppt", "zip",
+pub const FORMATS: [&str; 28] = [
+    "pdf", "rtf", "svg", "html", "jpeg", "png", "gif", "bmp", "tiff", "webp", "docx", "docm",
+    "dotx", "dotm", "xlsx", "xlsm", "xltx", "xltm", "pptx", "pptm", "ppsx", "ppsm", "potx", "potm",
+    "doc", "xls", "ppt", "zip",
 ];
 
 /// The engine's id in rules and `/stat/engines`.
@@ -52,6 +53,7 @@ enum Format {
     Pdf,
     Rtf,
     Svg,
+    Html,
     Image(image::Kind),
     Ooxml(&'static ooxml::Type),
     Ole(ole::Kind),
@@ -80,6 +82,9 @@ impl Format {
         if svg::is_svg(head) {
             return Some(Format::Svg);
         }
+        if html::is_html(head) {
+            return Some(Format::Html);
+        }
         image::Kind::detect(head).map(Format::Image)
     }
 
@@ -89,6 +94,7 @@ impl Format {
             Format::Pdf => "pdf",
             Format::Rtf => "rtf",
             Format::Svg => "svg",
+            Format::Html => "html",
             Format::Image(kind) => kind.name(),
             Format::Ooxml(kind) => kind.name,
             Format::Ole(kind) => kind.name(),
@@ -101,6 +107,7 @@ impl Format {
             Format::Pdf => "PDF".into(),
             Format::Rtf => "RTF".into(),
             Format::Svg => "SVG".into(),
+            Format::Html => "HTML".into(),
             Format::Image(kind) => kind.label().into(),
             Format::Ooxml(kind) => kind.label(),
             Format::Ole(kind) => kind.label().into(),
@@ -117,6 +124,7 @@ impl Format {
             Format::Pdf => &["pdf"],
             Format::Rtf => &["rtf", "doc"],
             Format::Svg => &["svg"],
+            Format::Html => &["html", "htm"],
             Format::Image(kind) => kind.extensions(),
             Format::Ole(kind) => kind.extensions(),
             Format::Zip => &["zip"],
@@ -142,6 +150,7 @@ impl Format {
             Format::Pdf => pdf::rebuild(input, policy, deadline),
             Format::Rtf => rtf::rebuild(input, policy, deadline),
             Format::Svg => svg::rebuild(input, policy, deadline),
+            Format::Html => html::rebuild(input, policy, deadline),
             Format::Image(kind) => image::rebuild(input, kind, deadline),
             Format::Ooxml(kind) => ooxml::rebuild(input, kind, policy, deadline),
             Format::Ole(kind) => ole::rebuild(input, kind, policy, deadline),

@@ -330,6 +330,8 @@ async fn the_clamav_test_documents_are_sanitized_and_clamd_no_longer_detects_the
         ("clam.exe.rtf", "Embedded OLE object"),
         ("clam.ole.doc", "Embedded OLE object"),
         ("clam.ppt", "Embedded OLE object"),
+        // clam.exe as a data: link of an HTML page.
+        ("clam.exe.html", "Embedded file"),
         // clam.exe zipped: a program is no document Deep CDR rebuilds, so the rebuilt archive
         // holds a note in its place.
         ("clam.zip", "Embedded file"),

@@ -509,6 +509,9 @@ mod architecture {
             ("lopdf", &["engine-cdr"]),
             ("quick-xml", &["engine-cdr"]),
             ("image", &["engine-cdr"]),
+            ("cfb", &["engine-cdr"]),
+            ("ammonia", &["engine-cdr"]),
+            ("html5ever", &["engine-cdr"]),
             ("clap", &["palisade"]),
         ];
         for (framework, owners) in owners {

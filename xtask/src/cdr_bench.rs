@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use image::ImageFormat;
-use palisade_test_support::{images, pdf};
+use palisade_test_support::{images, ooxml, pdf};
 
 struct Sample {
     format: &'static str,
@@ -53,7 +53,45 @@ fn corpus() -> Vec<Sample> {
             "photo.webp",
             images::photo(ImageFormat::WebP, 800, 600),
         ),
+        sample("docm", "active.docm", ooxml::word_active()),
+        sample(
+            "docx",
+            "report-1m.docx",
+            ooxml::word_report(2_000, 2, 1024, 768),
+        ),
+        sample(
+            "docx",
+            "report-10m.docx",
+            ooxml::word_report(20_000, 8, 1600, 1200),
+        ),
+        sample("html", "page-1m.html", html_page(4_000)),
+        sample(
+            "zip",
+            "bundle.zip",
+            ooxml::zip_of(&[
+                ("a.pdf", pdf::pages(10, 10_000)),
+                ("b.docm", ooxml::word_active()),
+                ("c.jpg", images::photo(ImageFormat::Jpeg, 1280, 800)),
+                ("d.pdf", pdf::active()),
+            ]),
+        ),
     ]
+}
+
+/// A page of `rows` table rows with links, styles and a script to remove.
+fn html_page(rows: usize) -> Vec<u8> {
+    let mut page = String::from(
+        "<!DOCTYPE html><html><head><title>Report</title>\
+         <script>track()</script></head><body onload=\"track()\"><table>",
+    );
+    for row in 0..rows {
+        page.push_str(&format!(
+            "<tr><td style=\"color: #333\">Row {row}</td><td><a href=\"https://example.com/{row}\">\
+             details</a></td><td onclick=\"track()\">figures for the quarter</td></tr>"
+        ));
+    }
+    page.push_str("</table></body></html>");
+    page.into_bytes()
 }
 
 fn repetitions(args: &[String]) -> anyhow::Result<usize> {

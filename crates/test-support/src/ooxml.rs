@@ -235,6 +235,68 @@ pub fn word_with_dde() -> Vec<u8> {
     ])
 }
 
+/// A plain Word document (docx) of `paragraphs` paragraphs of text and `pictures` JPEG photos
+/// of `width` x `height`, for benchmarks.
+pub fn word_report(paragraphs: usize, pictures: usize, width: u32, height: u32) -> Vec<u8> {
+    let mut body = String::new();
+    for at in 0..paragraphs {
+        body.push_str(&format!(
+            "<w:p><w:r><w:t>Paragraph {at}: the quarterly figures, as reported by every \
+             region, with the notes that explain them.</w:t></w:r></w:p>"
+        ));
+        if pictures > 0 && at % (paragraphs / pictures).max(1) == 0 {
+            let picture_at = at / (paragraphs / pictures).max(1);
+            if picture_at < pictures {
+                body.push_str(&format!(
+                    "<w:p><w:r>{}</w:r></w:p>",
+                    picture(&format!("rIdP{picture_at}"))
+                ));
+            }
+        }
+    }
+    let rels: Vec<String> = (0..pictures)
+        .map(|at| {
+            rel(
+                &format!("rIdP{at}"),
+                &format!("{REL}/image"),
+                &format!("media/photo{at}.jpg"),
+            )
+        })
+        .collect();
+    let mut parts: Vec<(String, Vec<u8>)> = vec![
+        (
+            "[Content_Types].xml".into(),
+            content_types(
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+                &[("jpg", "image/jpeg")],
+                &[],
+            ),
+        ),
+        (
+            "_rels/.rels".into(),
+            relationships(&[rel(
+                "rId1",
+                &format!("{REL}/officeDocument"),
+                "word/document.xml",
+            )]),
+        ),
+        ("word/document.xml".into(), document(&body)),
+        ("word/_rels/document.xml.rels".into(), relationships(&rels)),
+    ];
+    for at in 0..pictures {
+        parts.push((
+            format!("word/media/photo{at}.jpg"),
+            crate::images::photo(image::ImageFormat::Jpeg, width, height),
+        ));
+    }
+    zip_parts(&parts)
+}
+
+/// A zip of the given files, stored as written.
+pub fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    zip_parts(files)
+}
+
 /// Every part of a package, decompressed: (name, bytes), in the zip's order.
 pub fn parts(package: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut zip = zip::ZipArchive::new(Cursor::new(package)).expect("a zip");
@@ -335,10 +397,11 @@ fn png_with_text() -> Vec<u8> {
     out
 }
 
-fn zip_parts(parts: &[(&str, Vec<u8>)]) -> Vec<u8> {
+fn zip_parts<N: AsRef<str>>(parts: &[(N, Vec<u8>)]) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for (name, data) in parts {
-        zip.start_file(*name, SimpleFileOptions::default()).unwrap();
+        zip.start_file(name.as_ref(), SimpleFileOptions::default())
+            .unwrap();
         zip.write_all(data).unwrap();
     }
     zip.finish().unwrap().into_inner()

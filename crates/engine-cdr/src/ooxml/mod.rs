@@ -471,6 +471,7 @@ impl Plan<'_> {
 
     /// Re-encodes images and sanitizes embedded documents.
     fn rebuild_contents(&mut self) -> Result<(), Failure> {
+        let mut pictures = self.rebuild_pictures();
         for key in self.visited.clone() {
             if Instant::now() > self.deadline {
                 return Err(Failure::timed_out());
@@ -485,17 +486,10 @@ impl Plan<'_> {
                 self.embedded_document(&key, &part.name, &part.data)?;
                 continue;
             }
-            let content_type = self.types.of(&key);
-            if !content_type.starts_with("image/") {
-                continue;
-            }
-            let format = Format::detect(&part.data)
-                .filter(|format| matches!(format, Format::Image(_) | Format::Svg));
-            let Some(format) = format else {
-                // Vector pictures (EMF, WMF) are kept as they are.
+            let Some(rebuilt) = pictures.remove(&key) else {
                 continue;
             };
-            match format.rebuild(&part.data, self.policy, self.deadline) {
+            match rebuilt {
                 Ok(rebuilt) => {
                     self.replaced.insert(key.clone(), rebuilt.bytes);
                     self.removals.merge(&part.name, rebuilt.removals);
@@ -517,6 +511,32 @@ impl Plan<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Every picture the document keeps, re-encoded (SVG rebuilt), several at a time: by
+    /// part key. Vector pictures (EMF, WMF) are kept as they are.
+    fn rebuild_pictures(&self) -> HashMap<String, Result<Rebuilt, Failure>> {
+        let pictures: Vec<(&String, Format)> = self
+            .visited
+            .iter()
+            .filter(|key| !self.dropped.contains(*key) && !self.embedded.contains(*key))
+            .filter(|key| self.types.of(key).starts_with("image/"))
+            .filter_map(|key| {
+                let part = self.package.get(key)?;
+                Format::detect(&part.data)
+                    .filter(|format| matches!(format, Format::Image(_) | Format::Svg))
+                    .map(|format| (key, format))
+            })
+            .collect();
+        let rebuilt = crate::in_parallel(&pictures, |(key, format)| {
+            let data = &self.package.get(key).expect("a picture found above").data;
+            format.rebuild(data, self.policy, self.deadline)
+        });
+        pictures
+            .into_iter()
+            .map(|(key, _)| key.clone())
+            .zip(rebuilt)
+            .collect()
     }
 
     /// An embedded package is rebuilt on its own (a nested item of the report), as is an

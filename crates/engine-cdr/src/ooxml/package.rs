@@ -255,7 +255,9 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Writes parts into a new zip: `[Content_Types].xml` first, then the rest in the given
-/// order, deflated, with one fixed timestamp, so the same parts give the same bytes.
+/// order, with one fixed timestamp, so the same parts give the same bytes. A part that is
+/// already compressed (a JPEG, PNG, GIF or WebP picture, a zip) is stored, the rest deflated:
+/// deflating a compressed picture again costs time and saves nothing.
 pub(crate) fn write_zip(parts: &[(String, Vec<u8>)]) -> Result<Vec<u8>, Failure> {
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default()
@@ -267,12 +269,28 @@ pub(crate) fn write_zip(parts: &[(String, Vec<u8>)]) -> Result<Vec<u8>, Failure>
     let first = parts.iter().filter(|(name, _)| name == CONTENT_TYPES);
     let rest = parts.iter().filter(|(name, _)| name != CONTENT_TYPES);
     for (name, data) in first.chain(rest) {
-        let options = options.large_file(data.len() as u64 >= u32::MAX as u64);
+        let options = options
+            .large_file(data.len() as u64 >= u32::MAX as u64)
+            .compression_method(if compressed(data) {
+                CompressionMethod::Stored
+            } else {
+                CompressionMethod::Deflated
+            });
         zip.start_file(name.as_str(), options)
             .map_err(|e| failed(&e))?;
         zip.write_all(data).map_err(|e| failed(&e))?;
     }
     Ok(zip.finish().map_err(|e| failed(&e))?.into_inner())
+}
+
+/// Whether a part's bytes are compressed already, by their format.
+fn compressed(data: &[u8]) -> bool {
+    use crate::image::Kind;
+    Package::is_zip(data)
+        || matches!(
+            Kind::detect(data),
+            Some(Kind::Jpeg | Kind::Png | Kind::Gif | Kind::WebP)
+        )
 }
 
 #[cfg(test)]

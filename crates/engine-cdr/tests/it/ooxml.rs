@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use palisade_model::{ActiveObject, CdrAction, CdrPolicy, SanitizationResult};
-use palisade_test_support::ooxml;
+use palisade_test_support::{images, ooxml};
 
 use crate::{Run, oletools_data, sanitize};
 
@@ -456,4 +456,53 @@ fn a_workbook_loses_its_macro_sheet_with_the_names_and_formulas_that_used_it() {
         .unwrap();
     assert!(!workbook.to_lowercase().contains("auto_open"), "{workbook}");
     assert_eq!(opened_by_python(&file).as_deref(), Some("Sheet1"));
+}
+
+#[test]
+fn every_picture_of_a_report_is_re_encoded_in_its_place_and_stored_as_it_is() {
+    // Six photos of six sizes, so a picture written into another's place shows.
+    let sizes: Vec<(u32, u32)> = (0..6).map(|at| (40 + 8 * at, 30 + 2 * at)).collect();
+    let parts: Vec<(String, Vec<u8>)> = ooxml::parts(&ooxml::word_report(60, sizes.len(), 8, 8))
+        .into_iter()
+        .map(|(name, data)| match name.strip_prefix("word/media/photo") {
+            Some(rest) => {
+                let at: usize = rest.trim_end_matches(".jpg").parse().unwrap();
+                let (width, height) = sizes[at];
+                let photo = images::photo(image::ImageFormat::Jpeg, width, height);
+                (name, photo)
+            }
+            None => (name, data),
+        })
+        .collect();
+    let files: Vec<(&str, Vec<u8>)> = parts
+        .iter()
+        .map(|(name, data)| (name.as_str(), data.clone()))
+        .collect();
+    let run = sanitize("report.docx", &ooxml::zip_of(&files), CdrPolicy::default());
+    assert_eq!(run.details().result, SanitizationResult::Sanitized);
+    assert_eq!(run.counts().get("Image"), Some(&(sizes.len() as u64)));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.docx");
+    std::fs::write(&file, run.output()).unwrap();
+    // Python's zipfile and Pillow read each picture: its size and how the zip holds it.
+    let seen = python(
+        "import sys, zipfile, io\nfrom PIL import Image\nz = zipfile.ZipFile(sys.argv[1])\n\
+         for i in z.infolist():\n    if i.filename.startswith('word/media/'):\n\
+         \x20       w, h = Image.open(io.BytesIO(z.read(i))).size\n\
+         \x20       print(i.filename, w, h, i.compress_type)\n\
+         \x20   elif i.filename == 'word/document.xml':\n\
+         \x20       print(i.filename, i.compress_type)",
+        &file,
+    );
+    let mut expected: Vec<String> = sizes
+        .iter()
+        .enumerate()
+        .map(|(at, (width, height))| format!("word/media/photo{at}.jpg {width} {height} 0"))
+        .collect();
+    expected.insert(0, "word/document.xml 8".into());
+    let mut seen: Vec<String> = seen.lines().map(str::to_string).collect();
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen, expected, "pictures stored (0), text deflated (8)");
+    assert_stable("report.docx", &ooxml::zip_of(&files), &run);
 }

@@ -21,6 +21,7 @@ mod pdf;
 mod removals;
 mod rtf;
 mod svg;
+mod vba;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

@@ -198,13 +198,13 @@ impl Pass<'_> {
         }
     }
 
-    /// A VBA project storage: one Macro, named by its modules.
-    fn vba<F: Read + std::io::Seek>(&mut self, file: &cfb::CompoundFile<F>, path: &Path) {
-        let modules = modules(file, &path.join("VBA"));
+    /// A VBA project storage: one Macro, named by its modules and their first lines.
+    fn vba<F: Read + std::io::Seek>(&mut self, file: &mut cfb::CompoundFile<F>, path: &Path) {
+        let modules = crate::vba::modules(file, &path.join("VBA"));
         self.remove(
             path,
             ActiveObject::Macro,
-            &format!("VBA project, modules {}", modules.join(", ")),
+            &crate::vba::describe("VBA project", &modules),
         );
     }
 
@@ -358,10 +358,7 @@ impl Pass<'_> {
                 let modules = ppt::storage(body).map(|project| vba_modules(&project));
                 (
                     ActiveObject::Macro,
-                    format!(
-                        "VBA project, modules {}",
-                        modules.unwrap_or_default().join(", ")
-                    ),
+                    crate::vba::describe("VBA project", &modules.unwrap_or_default()),
                 )
             } else {
                 (
@@ -400,24 +397,10 @@ fn read<F: Read + std::io::Seek>(
     Ok(data)
 }
 
-/// The module names of a VBA storage (its streams other than the project's own).
-fn modules<F: Read + std::io::Seek>(file: &cfb::CompoundFile<F>, vba: &Path) -> Vec<String> {
-    let Ok(entries) = file.read_storage(vba) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .filter(|entry| entry.is_stream())
-        .map(|entry| entry.name().to_string())
-        .filter(|name| name != "dir" && !name.starts_with('_') && !name.starts_with("__"))
-        .collect();
-    names.sort();
-    names
-}
-
-/// The module names of a VBA project file (`vbaProject.bin` in Office Open XML).
-pub(crate) fn vba_modules(project: &[u8]) -> Vec<String> {
+/// The modules of a VBA project file (`vbaProject.bin` in Office Open XML).
+pub(crate) fn vba_modules(project: &[u8]) -> Vec<crate::vba::Module> {
     match cfb::CompoundFile::open(Cursor::new(project)) {
-        Ok(file) => modules(&file, Path::new("/VBA")),
+        Ok(mut file) => crate::vba::modules(&mut file, Path::new("/VBA")),
         Err(_) => Vec::new(),
     }
 }

@@ -27,7 +27,8 @@ struct Found {
 }
 
 impl Removals {
-    /// Records one object of `kind`, removed or kept, with what identifies it.
+    /// Records one object of `kind`, removed or kept, with what identifies it: one detail per
+    /// line (a macro's project, then each module's first lines of code).
     pub fn record(&mut self, kind: ActiveObject, removed: bool, detail: &str) {
         self.found
             .entry(kind)
@@ -146,7 +147,9 @@ impl Found {
     fn add(&mut self, removed: bool, detail: &str) {
         self.count += 1;
         self.removed |= removed;
-        self.keep_detail(truncate(detail));
+        for line in detail.lines() {
+            self.keep_detail(truncate(line));
+        }
     }
 
     fn absorb(&mut self, other: Found) {

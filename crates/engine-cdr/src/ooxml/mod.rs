@@ -349,9 +349,9 @@ impl Plan<'_> {
         match short {
             "vbaProject" => self.decide(
                 ActiveObject::Macro,
-                &format!(
-                    "VBA project {part}, modules {}",
-                    crate::ole::vba_modules(data).join(", ")
+                &crate::vba::describe(
+                    &format!("VBA project {part}"),
+                    &crate::ole::vba_modules(data),
                 ),
                 true,
             ),

@@ -184,6 +184,7 @@ fn legacy_office_documents_lose_their_objects_and_macros_and_still_open() {
                     .any(|detail| detail.contains("modules"))),
                 "{name}: the modules are named: {details:?}"
             );
+            crate::ooxml::assert_macro_lines_match_olevba(&run, &original_file);
         } else if !name.ends_with(".ppt") {
             assert!(oleobj_extracts(&original_file) > 0, "{name}");
             assert_eq!(oleobj_extracts(&file), 0, "{name}");

@@ -446,6 +446,7 @@ mod architecture {
             ("engine-command", &["model", "pipeline"]),
             ("engine-hashlist", &["model", "pipeline"]),
             ("engine-cdr", &["model", "pipeline"]),
+            ("engine-dlp", &["model", "pipeline"]),
             ("isolate", &["model", "pipeline", "extract"]),
             ("extract", &[]),
             (
@@ -495,6 +496,7 @@ mod architecture {
             "engine-command",
             "engine-hashlist",
             "engine-cdr",
+            "engine-dlp",
             "isolate",
             "extract",
             "service",
@@ -531,6 +533,7 @@ mod architecture {
             "engine-command",
             "engine-hashlist",
             "engine-cdr",
+            "engine-dlp",
             "isolate",
             "extract",
         ] {

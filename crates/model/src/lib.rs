@@ -1,5 +1,6 @@
 //! Shared vocabulary of Palisade: identifiers, hashes, result codes and the report shapes of the API document.
 
+mod dlp;
 mod engines;
 mod ids;
 mod jobs;
@@ -7,6 +8,10 @@ mod report;
 mod result;
 mod sanitization;
 
+pub use dlp::{
+    Certainty, CustomPattern, DlpHit, DlpInfo, DlpKindHits, DlpPolicy, DlpVerdict,
+    MetadataRemovalResult, Outcome, Recognizer, RedactResult, WatermarkResult,
+};
 pub use engines::{EngineKind, EngineOnNode, EngineStat, EngineState, EngineType};
 pub use ids::{BatchId, DataId, FileHashes, HashKind, InvalidId, random_hex};
 pub use jobs::{JobRecord, JobState, NewJob};

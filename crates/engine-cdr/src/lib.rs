@@ -22,6 +22,7 @@ mod removals;
 mod rtf;
 mod svg;
 mod vba;
+mod xml;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

@@ -217,21 +217,6 @@ fn local_name(start: &BytesStart<'_>) -> String {
     String::from_utf8_lossy(start.local_name().as_ref()).into_owned()
 }
 
-/// Skips the rest of an element whose start was just read (its whole subtree).
-fn skip_element(reader: &mut Reader<&[u8]>) -> Result<(), Failure> {
-    let mut depth = 1usize;
-    while depth > 0 {
-        match reader.read_event() {
-            Ok(Event::Start(_)) => depth += 1,
-            Ok(Event::End(_)) => depth -= 1,
-            Ok(Event::Eof) => return Err(Failure::invalid("the document ends inside an element")),
-            Ok(_) => {}
-            Err(error) => return Err(Failure::invalid(format!("not well-formed XML: {error}"))),
-        }
-    }
-    Ok(())
-}
-
 /// Rebuilds an SVG document from its allowed content.
 pub(crate) fn rebuild(
     input: &[u8],
@@ -244,8 +229,7 @@ pub(crate) fn rebuild(
             reason: "only UTF-8 SVG documents are rebuilt".into(),
         });
     }
-    let mut reader = Reader::from_reader(input);
-    reader.config_mut().check_end_names = true;
+    let mut events = crate::xml::Events::new(input, deadline);
     let mut writer = Writer::new(Vec::with_capacity(input.len()));
     let mut pass = Pass {
         policy,
@@ -270,16 +254,8 @@ pub(crate) fn rebuild(
     let mut rooted = false;
     // Whether the text of the element being written is a style sheet.
     let mut in_style = false;
-    let mut events = 0usize;
     loop {
-        events += 1;
-        if events.is_multiple_of(4096) && Instant::now() > deadline {
-            return Err(Failure::timed_out());
-        }
-        let event = reader
-            .read_event()
-            .map_err(|error| Failure::invalid(format!("not well-formed XML: {error}")))?;
-        match event {
+        match events.next()? {
             Event::Start(_) | Event::Empty(_) if rooted && depth == 0 => {
                 return Err(Failure::invalid("more than one root element"));
             }
@@ -287,7 +263,7 @@ pub(crate) fn rebuild(
                 if let Some(kind) = pass.element_removal(&local_name(&start))
                     && pass.record(kind, &format!("<{}>", local_name(&start)))
                 {
-                    skip_element(&mut reader)?;
+                    events.skip_element()?;
                     continue;
                 }
                 depth += 1;

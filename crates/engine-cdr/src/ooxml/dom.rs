@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
+use quick_xml::Writer;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::{Reader, Writer};
 
 use crate::Failure;
 
@@ -113,20 +113,11 @@ pub(crate) struct Document {
 
 impl Document {
     pub fn parse(input: &[u8], deadline: Instant) -> Result<Self, Failure> {
-        let mut reader = Reader::from_reader(input);
-        reader.config_mut().check_end_names = true;
+        let mut events = crate::xml::Events::new(input, deadline);
         let mut top: Vec<Node> = Vec::new();
         let mut open: Vec<Element> = Vec::new();
-        let mut events = 0usize;
         loop {
-            events += 1;
-            if events.is_multiple_of(4096) && Instant::now() > deadline {
-                return Err(Failure::timed_out());
-            }
-            let event = reader
-                .read_event()
-                .map_err(|error| Failure::invalid(format!("not well-formed XML: {error}")))?;
-            let node = match event {
+            let node = match events.next()? {
                 Event::Eof => break,
                 Event::Start(start) => {
                     if open.len() >= MAX_DEPTH {

@@ -225,7 +225,8 @@ fn scan_in_child(engine: &dyn Engine, request: &ScanRequest) -> Answer {
         Some(dir) => ScanContext::with_output_dir(scan_limits, dir),
         None => ScanContext::new(scan_limits),
     }
-    .with_cdr(request.cdr.clone());
+    .with_cdr(request.cdr.clone())
+    .with_dlp(request.dlp.clone());
     let sample = Sample {
         path: &request.path,
         size: request.size,
@@ -607,7 +608,7 @@ impl Engine for IsolatedEngine {
     }
 
     fn scan(&self, sample: &Sample<'_>, context: &ScanContext) -> Result<Finding, EngineError> {
-        let request = Request::Scan(ScanRequest {
+        let request = Request::Scan(Box::new(ScanRequest {
             path: sample.path.to_path_buf(),
             size: sample.size,
             display_name: sample.display_name.to_string(),
@@ -616,7 +617,8 @@ impl Engine for IsolatedEngine {
             max_bytes: context.limits.max_bytes,
             output_dir: context.output_dir().ok().map(|p| p.to_path_buf()),
             cdr: context.cdr.clone(),
-        });
+            dlp: context.dlp.clone(),
+        }));
         // The child's own limit ends before the worker's, so the reason is the child's.
         let timeout = self
             .pool

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use palisade_extract::{Format, Outcome, Terms};
 use palisade_model::{
-    CdrPolicy, FileHashes, FileTypeInfo, OutputKind, SanitizationDetails, ScanResult, YaraSection,
+    CdrPolicy, DlpInfo, DlpPolicy, FileHashes, FileTypeInfo, OutputKind, SanitizationDetails,
+    ScanResult, YaraSection,
 };
 use palisade_pipeline::{EngineError, FileTypeFinding, Finding, OutputFile, Section};
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,7 @@ const MAX_FRAME: u32 = 16 << 20;
 /// What the parent asks of a child.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Request {
-    Scan(ScanRequest),
+    Scan(Box<ScanRequest>),
     Extract(ExtractRequest),
 }
 
@@ -75,6 +76,7 @@ pub(crate) struct ScanRequest {
     pub max_bytes: u64,
     pub output_dir: Option<PathBuf>,
     pub cdr: CdrPolicy,
+    pub dlp: DlpPolicy,
 }
 
 /// What the engine in the child answered.
@@ -99,6 +101,7 @@ enum WireSection {
     FileType(Box<WireFileType>),
     Yara(YaraSection),
     Sanitization(Box<SanitizationDetails>),
+    Dlp(Box<DlpInfo>),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -125,6 +128,7 @@ impl Answer {
                     })),
                     Section::Yara(yara) => WireSection::Yara(yara),
                     Section::Sanitization(details) => WireSection::Sanitization(details),
+                    Section::Dlp(info) => WireSection::Dlp(info),
                 },
                 outputs: finding
                     .outputs
@@ -154,6 +158,7 @@ impl Answer {
                     }
                     WireSection::Yara(yara) => Section::Yara(yara),
                     WireSection::Sanitization(details) => Section::Sanitization(details),
+                    WireSection::Dlp(info) => Section::Dlp(info),
                 },
                 outputs: wire
                     .outputs

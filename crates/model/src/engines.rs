@@ -18,6 +18,8 @@ pub enum EngineKind {
     Reputation,
     /// Deep CDR, the built-in sanitization engine.
     Cdr,
+    /// Proactive DLP, the built-in data-loss prevention engine.
+    Dlp,
 }
 
 impl EngineKind {
@@ -33,12 +35,13 @@ impl EngineKind {
             EngineKind::Lists => "lists",
             EngineKind::Reputation => "reputation",
             EngineKind::Cdr => "cdr",
+            EngineKind::Dlp => "dlp",
         }
     }
 
     /// The nearest value of the incumbent's `engine_type` enum: everything that looks for
-    /// threats (antivirus, YARA, hash lists and reputation) is `av`, and so is Deep CDR (the
-    /// published enum has no closer value).
+    /// threats (antivirus, YARA, hash lists and reputation) is `av`, and so are Deep CDR and
+    /// Proactive DLP (the published enum has no closer value).
     pub fn engine_type(self) -> EngineType {
         match self {
             EngineKind::FileType => EngineType::FileType,
@@ -49,7 +52,8 @@ impl EngineKind {
             | EngineKind::Command
             | EngineKind::Lists
             | EngineKind::Reputation
-            | EngineKind::Cdr => EngineType::Av,
+            | EngineKind::Cdr
+            | EngineKind::Dlp => EngineType::Av,
         }
     }
 }

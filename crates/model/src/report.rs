@@ -20,6 +20,9 @@ pub struct FileReport {
     pub filetype_info: Option<FileTypeInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub yara: Option<YaraSection>,
+    /// What Proactive DLP found, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dlp_info: Option<crate::DlpInfo>,
     /// The submitter's `metadata` header, decoded, echoed back.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub metadata: String,

@@ -267,7 +267,11 @@ pub fn assemble_report(
                 Section::Yara(yara) => report.yara = Some(yara.clone()),
                 // Written with the rest of post_processing below.
                 Section::Sanitization(_) => {}
+                Section::Dlp(_) => {}
             }
+        }
+        if let Some(info) = dlp_account(run) {
+            report.dlp_info = Some(info);
         }
     }
 
@@ -364,6 +368,43 @@ fn sanitization_account(run: &EngineRun) -> Option<palisade_model::SanitizationD
             SanitizationDetails::failed(FailureCategory::TimedOut, run.threat_found())
         }
         _ => SanitizationDetails::failed(FailureCategory::FailedToSanitize, run.threat_found()),
+    })
+}
+
+/// What a Proactive DLP run found, or for one that ended without saying (a parser crash, a
+/// time out), `verdict` 3 (Failed) or 4 (Not scanned) with the reason in `errors.scan`;
+/// `None` for other engines.
+fn dlp_account(run: &EngineRun) -> Option<palisade_model::DlpInfo> {
+    use palisade_model::{
+        DlpInfo, DlpVerdict, MetadataRemovalResult, Outcome, RedactResult, WatermarkResult,
+    };
+    if run.descriptor.kind != palisade_model::EngineKind::Dlp {
+        return None;
+    }
+    let verdict = match &run.outcome {
+        RunOutcome::Finished(Finding {
+            section: Section::Dlp(info),
+            ..
+        }) => return Some((**info).clone()),
+        RunOutcome::NotScanned(_) | RunOutcome::TimedOut(_) => DlpVerdict::NotScanned,
+        _ => DlpVerdict::Failed,
+    };
+    Some(DlpInfo {
+        certainty: None,
+        errors: [("scan".to_string(), run.threat_found())].into(),
+        filename: String::new(),
+        hits: Default::default(),
+        metadata_removal: Outcome {
+            result: MetadataRemovalResult::NotRemoved,
+        },
+        redact: Outcome {
+            result: RedactResult::NotRedacted,
+        },
+        severity: 0,
+        verdict,
+        watermark: Outcome {
+            result: WatermarkResult::NotAdded,
+        },
     })
 }
 

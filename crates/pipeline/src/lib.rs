@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use palisade_model::{
-    CdrPolicy, EngineKind, EngineState, FileHashes, FileTypeInfo, OutputKind, SanitizationDetails,
-    ScanResult, YaraSection,
+    CdrPolicy, DlpInfo, DlpPolicy, EngineKind, EngineState, FileHashes, FileTypeInfo, OutputKind,
+    SanitizationDetails, ScanResult, YaraSection,
 };
 
 pub use assemble::{
@@ -150,6 +150,13 @@ impl Default for Limits {
     }
 }
 
+/// A rule's settings for the engines that read them: Deep CDR's and Proactive DLP's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Policies {
+    pub cdr: CdrPolicy,
+    pub dlp: DlpPolicy,
+}
+
 /// What an engine is given besides the sample: its bounds, the rule's sanitization settings,
 /// and for an engine that produces copies ([`EngineDescriptor::produces`]) a private, empty
 /// directory to write them in, which the worker made (owner-only) and removes after storing
@@ -159,6 +166,8 @@ pub struct ScanContext {
     pub limits: Limits,
     /// The rule's Deep CDR settings (read by the sanitization engine).
     pub cdr: CdrPolicy,
+    /// The rule's Proactive DLP settings (read by the DLP engine).
+    pub dlp: DlpPolicy,
     output_dir: Option<PathBuf>,
 }
 
@@ -168,6 +177,7 @@ impl ScanContext {
         Self {
             limits,
             cdr: CdrPolicy::default(),
+            dlp: DlpPolicy::default(),
             output_dir: None,
         }
     }
@@ -183,6 +193,16 @@ impl ScanContext {
     /// The same context under a rule's sanitization settings.
     pub fn with_cdr(self, cdr: CdrPolicy) -> Self {
         Self { cdr, ..self }
+    }
+
+    /// The same context under a rule's DLP settings.
+    pub fn with_dlp(self, dlp: DlpPolicy) -> Self {
+        Self { dlp, ..self }
+    }
+
+    /// The same context under all of a rule's engine settings.
+    pub fn with_policies(self, policies: Policies) -> Self {
+        self.with_cdr(policies.cdr).with_dlp(policies.dlp)
     }
 
     /// The engine's private output directory; an error for an engine that does not declare
@@ -242,6 +262,8 @@ pub enum Section {
     Yara(YaraSection),
     /// What sanitization did (`post_processing.sanitization_details`).
     Sanitization(Box<SanitizationDetails>),
+    /// What Proactive DLP found (`dlp_info`).
+    Dlp(Box<DlpInfo>),
 }
 
 /// What the file type engine determined.

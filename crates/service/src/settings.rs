@@ -29,6 +29,8 @@ pub struct RuleSettings {
     pub archives: ArchiveSettings,
     /// What Deep CDR removes, keeps or blocks on, and its limits.
     pub cdr: palisade_model::CdrPolicy,
+    /// What Proactive DLP looks for, how certain a hit must be, and what the report shows.
+    pub dlp: palisade_model::DlpPolicy,
 }
 
 /// Archive extraction settings of a rule.
@@ -79,6 +81,7 @@ impl RuleSettings {
             post_process: palisade_pipeline::PostProcessWhen::default(),
             archives: ArchiveSettings::default(),
             cdr: palisade_model::CdrPolicy::default(),
+            dlp: palisade_model::DlpPolicy::default(),
         }
     }
 
@@ -93,6 +96,14 @@ impl RuleSettings {
         palisade_pipeline::PlanRules {
             skip_antivirus_when_trusted: self.skip_antivirus_when_trusted,
             post_process: self.post_process,
+        }
+    }
+
+    /// The settings the engines that read the rule are given.
+    pub fn policies(&self) -> palisade_pipeline::Policies {
+        palisade_pipeline::Policies {
+            cdr: self.cdr.clone(),
+            dlp: self.dlp.clone(),
         }
     }
 

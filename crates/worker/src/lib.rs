@@ -423,12 +423,13 @@ async fn analyse(
         let mut produced = Produced::default();
         while let Some((_phase, chosen)) = plan.next_phase(&runs, &setup.policy) {
             let phase_engines = chosen.iter().map(|&i| engines[i].clone()).collect();
-            let cdr = setup
+            let policies = setup
                 .rule
                 .as_ref()
-                .map(|r| r.cdr.clone())
+                .map(RuleSettings::policies)
                 .unwrap_or_default();
-            let ran = run_concurrently(shared, record, path.clone(), phase_engines, &cdr).await;
+            let ran =
+                run_concurrently(shared, record, path.clone(), phase_engines, &policies).await;
             for (run, dir) in ran {
                 if let RunOutcome::Finished(finding) = &run.outcome {
                     produced.files.extend(finding.outputs.iter().cloned());
@@ -546,16 +547,16 @@ async fn run_concurrently(
     record: &JobRecord,
     path: std::path::PathBuf,
     engines: Vec<Arc<dyn Engine>>,
-    cdr: &palisade_model::CdrPolicy,
+    policies: &palisade_pipeline::Policies,
 ) -> Vec<(EngineRun, Option<OutputDir>)> {
     let mut set = JoinSet::new();
     for (index, engine) in engines.into_iter().enumerate() {
         let shared = shared.clone();
         let path = path.clone();
         let job = record.job.clone();
-        let cdr = cdr.clone();
+        let policies = policies.clone();
         set.spawn(async move {
-            let run = run_one_engine(&shared, engine, path, job, cdr).await;
+            let run = run_one_engine(&shared, engine, path, job, policies).await;
             (index, run)
         });
     }
@@ -575,7 +576,7 @@ async fn run_one_engine(
     engine: Arc<dyn Engine>,
     path: std::path::PathBuf,
     job: palisade_metastore::NewJob,
-    cdr: palisade_model::CdrPolicy,
+    policies: palisade_pipeline::Policies,
 ) -> (EngineRun, Option<OutputDir>) {
     let descriptor = engine.descriptor().clone();
     let def_time = engine.status().def_time;
@@ -628,7 +629,8 @@ async fn run_one_engine(
             hashes: &job.hashes,
         };
         let Some(output_dir) = output_dir else {
-            let result = engine.scan(&sample, &ScanContext::new(limits));
+            let context = ScanContext::new(limits).with_policies(policies);
+            let result = engine.scan(&sample, &context);
             let result = match result {
                 Ok(finding) if !finding.outputs.is_empty() => Err(EngineError::Failed(
                     "the engine named outputs but does not declare that it produces any".into(),
@@ -641,7 +643,7 @@ async fn run_one_engine(
             Ok(dir) => dir,
             Err(error) => return (Err(EngineError::Io(error)), None),
         };
-        let context = ScanContext::with_output_dir(limits, &dir.0).with_cdr(cdr);
+        let context = ScanContext::with_output_dir(limits, &dir.0).with_policies(policies);
         let result = engine
             .scan(&sample, &context)
             .and_then(|finding| check_outputs(&finding, &dir.0).map(|()| finding));

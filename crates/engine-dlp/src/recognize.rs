@@ -190,13 +190,16 @@ fn candidates(recognizer: Recognizer) -> Regex {
     Regex::new(pattern).expect("the built-in patterns compile")
 }
 
-/// Whether a candidate stands alone rather than being part of a longer token: no digit, dot,
-/// dash, slash or colon joins it to letters or digits on either side (a version `1.2.3.4.5`,
-/// a UUID's group, a path, a time).
+/// Whether a candidate stands alone rather than being part of a longer token: no dash, slash,
+/// colon or the like joins it to letters or digits on either side, and no dot to digits (a
+/// version `1.2.3.4.5`, a UUID's group, a path, a time; `536-22-8726.txt` stands alone).
 fn standalone(text: &str, start: usize, end: usize) -> bool {
-    let joined = |joint: Option<char>, beyond: Option<char>| {
-        matches!(joint, Some('.' | '-' | '/' | ':' | '_' | '+' | '='))
-            && beyond.is_some_and(|c| c.is_ascii_alphanumeric())
+    let joined = |joint: Option<char>, beyond: Option<char>| match joint {
+        Some('.') => beyond.is_some_and(|c| c.is_ascii_digit()),
+        Some('-' | '/' | ':' | '_' | '+' | '=') => {
+            beyond.is_some_and(|c| c.is_ascii_alphanumeric())
+        }
+        _ => false,
     };
     let mut back = text[..start].chars().rev();
     let mut ahead = text[end..].chars();

@@ -58,6 +58,24 @@ fn utf16_by_zeros(bytes: &[u8]) -> Option<&'static Encoding> {
     None
 }
 
+/// The file read as plain text: `None` when it is not text (it holds NUL or other control
+/// characters beyond a few, as binary formats do).
+pub fn plain(bytes: &[u8]) -> Option<String> {
+    let (text, _) = decode(bytes);
+    let mut chars = 0usize;
+    let mut control = 0usize;
+    for c in text.chars() {
+        chars += 1;
+        if c == '\0' {
+            return None;
+        }
+        if c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{c}') {
+            control += 1;
+        }
+    }
+    (control * 100 <= chars).then_some(text)
+}
+
 /// Plain text as pieces, one per line with text (`line N`, counted from 1).
 pub fn lines(text: &str) -> Vec<Piece> {
     text.lines()
@@ -88,6 +106,23 @@ mod tests {
         assert_eq!(
             decode(legacy),
             ("Café – 4556 7375 8689 9855".to_string(), WINDOWS_1252)
+        );
+    }
+
+    #[test]
+    fn binary_files_are_not_read_as_text() {
+        assert!(plain(b"%PDF-1.7\n\x00\x01\x02 stream").is_none());
+        assert!(plain(b"MZ\x90\x00\x03").is_none());
+        let control: Vec<u8> = (0..200u8)
+            .map(|i| if i % 10 == 0 { 1 } else { b'a' })
+            .collect();
+        assert!(plain(&control).is_none());
+        assert_eq!(
+            plain(b"name,card\nAda,4556737586899855\n")
+                .unwrap()
+                .lines()
+                .count(),
+            2
         );
     }
 

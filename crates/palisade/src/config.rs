@@ -1,6 +1,7 @@
 //! The configuration file: plain serde structs (every field has a default) validated into the
 //! typed settings of each crate. Environment variables override secrets and URLs only.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,88 @@ pub struct ConfigFile {
     pub outputs: OutputsSection,
     pub isolation: IsolationSection,
     pub cdr: CdrSection,
+    pub dlp: DlpSection,
+}
+
+/// `[dlp]`: the built-in Proactive DLP engine (id `dlp`), which looks for card numbers, social
+/// security numbers, IBANs, IPv4 addresses and the rules' own patterns. It always runs in
+/// parser processes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DlpSection {
+    /// Whether the engine is configured; rules then run it unless their `engines` leave it out.
+    pub enabled: bool,
+}
+
+/// `[rules.dlp]`: what a rule's DLP looks for, how certain a hit must be, and what the report
+/// shows of it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DlpEntry {
+    /// The built-in recognizers that run (`ccn`, `ssn`, `iban`, `ipv4`); absent: all of them.
+    pub recognizers: Option<Vec<String>>,
+    /// Per recognizer, the lowest certainty reported (default `low`).
+    pub thresholds: BTreeMap<String, palisade_model::Certainty>,
+    /// Per recognizer, more words that raise a hit's score when near it.
+    pub keywords: BTreeMap<String, Vec<String>>,
+    /// The operator's patterns, reported as `regex_0`, `regex_1`... in this order.
+    pub patterns: Vec<palisade_model::CustomPattern>,
+    /// The certainty from which a hit makes the file Sensitive Data Found (default `high`).
+    pub min_certainty: Option<palisade_model::Certainty>,
+    /// Show hits and their context in full in stored reports (default: masked).
+    pub show_values: bool,
+    /// Characters of context before and after each hit (default 30).
+    pub context_chars: Option<usize>,
+    /// Bytes of text examined per file (default 64 MiB); the report says when a file had more.
+    pub max_text_bytes: Option<u64>,
+}
+
+impl DlpEntry {
+    pub fn policy(&self, rule: &str) -> anyhow::Result<palisade_model::DlpPolicy> {
+        use palisade_model::Recognizer;
+        let recognizer = |key: &str, setting: &str| {
+            Recognizer::from_key(key).with_context(|| {
+                let known: Vec<&str> = Recognizer::ALL.iter().map(|r| r.key()).collect();
+                format!(
+                    "rule {rule:?}: dlp.{setting}: unknown recognizer {key:?} (known: {})",
+                    known.join(", ")
+                )
+            })
+        };
+        let mut policy = palisade_model::DlpPolicy::default();
+        if let Some(keys) = &self.recognizers {
+            let chosen = keys
+                .iter()
+                .map(|key| recognizer(key, "recognizers"))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            policy.recognizers.retain(|r, _| chosen.contains(r));
+        }
+        for (key, certainty) in &self.thresholds {
+            let chosen = recognizer(key, "thresholds")?;
+            if let Some(floor) = policy.recognizers.get_mut(&chosen) {
+                *floor = *certainty;
+            }
+        }
+        for (key, words) in &self.keywords {
+            policy
+                .keywords
+                .insert(recognizer(key, "keywords")?, words.clone());
+        }
+        policy.patterns = self.patterns.clone();
+        if let Some(certainty) = self.min_certainty {
+            policy.min_certainty = certainty;
+        }
+        policy.show_values = self.show_values;
+        if let Some(chars) = self.context_chars {
+            policy.context_chars = chars.min(200);
+        }
+        if let Some(bytes) = self.max_text_bytes {
+            policy.max_text_bytes = bytes.max(1);
+        }
+        palisade_engine_dlp::Recognizers::new(&policy)
+            .map_err(|error| anyhow::anyhow!("rule {rule:?}: dlp.patterns: {error}"))?;
+        Ok(policy)
+    }
 }
 
 /// `[cdr]`: the built-in Deep CDR engine (id `cdr`), which rebuilds documents without their
@@ -755,6 +838,9 @@ pub struct RuleEntry {
     /// Deep CDR settings.
     #[serde(default)]
     pub cdr: CdrEntry,
+    /// Proactive DLP settings.
+    #[serde(default)]
+    pub dlp: DlpEntry,
 }
 
 fn default_detections_to_block() -> usize {
@@ -915,6 +1001,7 @@ pub fn service_settings(
         }
         archives.passwords = entry.archive_passwords.clone();
         rule.cdr = entry.cdr.policy(&entry.name)?;
+        rule.dlp = entry.dlp.policy(&entry.name)?;
         if let Some(codes) = &entry.allowed_results {
             rule.allowed_results = codes
                 .iter()
@@ -1016,6 +1103,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dlp_settings_name_known_recognizers_and_patterns_that_compile() {
+        for (bad, says) in [
+            (
+                "recognizers = [\"passport\"]",
+                "unknown recognizer \"passport\"",
+            ),
+            (
+                "[rules.dlp.thresholds]\nssn = \"certain\"",
+                "unknown variant",
+            ),
+            (
+                "[[rules.dlp.patterns]]\ndisplay_name = \"Broken\"\npattern = \"(\"",
+                "\"Broken\" does not compile",
+            ),
+        ] {
+            let text = format!("[[rules]]\nname = \"R\"\n[rules.dlp]\n{bad}\n");
+            let error = ConfigFile::parse(&text)
+                .and_then(|config| service_settings(&config, None).map(|_| ()))
+                .unwrap_err();
+            assert!(format!("{error:#}").contains(says), "{bad}: {error:#}");
+        }
+        let text = "[[rules]]\nname = \"R\"\n[rules.dlp]\nrecognizers = [\"ccn\"]\n\
+                    show_values = true\n[rules.dlp.thresholds]\nccn = \"medium\"\n";
+        let config = ConfigFile::parse(text).unwrap();
+        let rule = &service_settings(&config, None).unwrap().rules[0];
+        let expected = [(
+            palisade_model::Recognizer::Ccn,
+            palisade_model::Certainty::Medium,
+        )];
+        assert_eq!(rule.dlp.recognizers, expected.into());
+        assert!(rule.dlp.show_values);
+        assert!(!config.dlp.enabled, "Proactive DLP is off unless enabled");
+    }
+
+    #[test]
     fn deep_cdr_settings_name_known_object_kinds_and_formats() {
         for bad in [
             "remove = [\"macros\"]",
@@ -1078,6 +1200,18 @@ mod tests {
         assert!(!cdr.removes(palisade_model::ActiveObject::Metadata));
         assert!(cdr.removes(palisade_model::ActiveObject::Javascript));
         assert_eq!(cdr.time_limit_ms, 30_000);
+        assert!(config.dlp.enabled);
+        let dlp = &service
+            .rules
+            .iter()
+            .find(|r| r.name == "Data leaving")
+            .expect("the example's DLP rule")
+            .dlp;
+        use palisade_model::{Certainty, Recognizer};
+        assert_eq!(dlp.recognizers[&Recognizer::Ipv4], Certainty::Medium);
+        assert_eq!(dlp.recognizers[&Recognizer::Ccn], Certainty::Low);
+        assert_eq!(dlp.patterns[0].pattern, r"EMP-\d{6}");
+        assert_eq!(dlp.min_certainty, Certainty::High);
         let engines = antivirus_engines(&config, Path::new("/tmp")).unwrap();
         let names: Vec<_> = engines
             .iter()

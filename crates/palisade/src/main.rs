@@ -400,18 +400,21 @@ fn child_engine(engine: Arc<dyn Engine>) -> anyhow::Result<Arc<dyn Engine>> {
     Ok(engine)
 }
 
-/// The engine a parser process runs: in the `fault-engines` test build, Deep CDR fails on
-/// files holding `FAULT-NOW` as `PALISADE_TEST_CDR_FAULT` says (abort, stack-overflow, ...).
+/// The engine a parser process runs: in the `fault-engines` test build, Deep CDR and Proactive
+/// DLP fail on files holding `FAULT-NOW` as `PALISADE_TEST_CDR_FAULT` and
+/// `PALISADE_TEST_DLP_FAULT` say (abort, stack-overflow, ...).
 #[cfg(feature = "fault-engines")]
 fn child_engine(engine: Arc<dyn Engine>) -> anyhow::Result<Arc<dyn Engine>> {
-    let Ok(name) = std::env::var("PALISADE_TEST_CDR_FAULT") else {
+    let variable = match engine.descriptor().id.as_str() {
+        palisade_engine_cdr::ENGINE_ID => "PALISADE_TEST_CDR_FAULT",
+        palisade_engine_dlp::ENGINE_ID => "PALISADE_TEST_DLP_FAULT",
+        _ => return Ok(engine),
+    };
+    let Ok(name) = std::env::var(variable) else {
         return Ok(engine);
     };
-    if engine.descriptor().id != palisade_engine_cdr::ENGINE_ID {
-        return Ok(engine);
-    }
     let fault = palisade_test_support::Fault::parse(&name)
-        .with_context(|| format!("PALISADE_TEST_CDR_FAULT: no fault {name:?}"))?;
+        .with_context(|| format!("{variable}: no fault {name:?}"))?;
     Ok(Arc::new(palisade_test_support::FaultyParser {
         inner: engine,
         fault,
@@ -453,9 +456,11 @@ fn build_engines(
             bail!("isolation.engines: no engine {id:?}");
         }
     }
-    // Deep CDR parses hostile documents: it always runs in parser processes.
+    // Deep CDR and Proactive DLP parse hostile documents: they always run in parser processes.
     let isolated = |id: &str| {
-        isolation.engines.iter().any(|e| e == id) || id == palisade_engine_cdr::ENGINE_ID
+        isolation.engines.iter().any(|e| e == id)
+            || id == palisade_engine_cdr::ENGINE_ID
+            || id == palisade_engine_dlp::ENGINE_ID
     };
     let Some(sandbox) = sandbox.filter(|_| engines.iter().any(|e| isolated(&e.descriptor().id)))
     else {
@@ -593,6 +598,9 @@ fn all_engines(
     }
     if config.cdr.enabled && only.is_none_or(|id| id == palisade_engine_cdr::ENGINE_ID) {
         engines.push(Arc::new(palisade_engine_cdr::CdrEngine::default()));
+    }
+    if config.dlp.enabled && only.is_none_or(|id| id == palisade_engine_dlp::ENGINE_ID) {
+        engines.push(Arc::new(palisade_engine_dlp::DlpEngine::default()));
     }
     Ok(engines)
 }

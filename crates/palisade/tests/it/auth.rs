@@ -259,7 +259,8 @@ async fn users_from_the_config_file_can_log_in() {
             "Default",
             "Archives",
             "Two engines agree",
-            "Sanitize documents"
+            "Sanitize documents",
+            "Data leaving"
         ]
     );
 }

@@ -8,6 +8,7 @@ mod cdr;
 mod clients;
 mod cluster;
 mod datadir;
+mod dlp;
 mod durability;
 mod files;
 mod hostile;

@@ -182,6 +182,51 @@ fn post_processing() -> Schema {
     ])
 }
 
+const CERTAINTIES: &[&str] = &["Very Low", "Low", "Medium", "High", "Very High"];
+
+/// `dlp_info`, as the API document gives it.
+fn dlp_info() -> Schema {
+    let outcome = |values: &'static [&'static str]| {
+        Schema::Object(vec![req("result", Schema::StrEnum(values))])
+    };
+    let hit = Schema::Object(vec![
+        req("after", Schema::Str),
+        req("before", Schema::Str),
+        req("certainty", Schema::StrEnum(CERTAINTIES)),
+        req("certainty_score", Schema::Int),
+        req("hit", Schema::Str),
+        req("location", Schema::Str),
+        req("severity", Schema::IntEnum(&[0, 1])),
+        req("tryRedact", Schema::Bool),
+    ]);
+    Schema::Object(vec![
+        opt("certainty", Schema::StrEnum(CERTAINTIES)),
+        req("errors", Schema::Map(Box::new(Schema::Str))),
+        req("filename", Schema::Str),
+        req(
+            "hits",
+            Schema::Map(Box::new(Schema::Object(vec![
+                req("display_name", Schema::Str),
+                req("hits", array(hit)),
+            ]))),
+        ),
+        req(
+            "metadata_removal",
+            outcome(&["removed", "not removed", "failed to remove"]),
+        ),
+        req(
+            "redact",
+            outcome(&["redacted", "not redacted", "failed to redact"]),
+        ),
+        req("severity", Schema::IntEnum(&[0, 1])),
+        req("verdict", Schema::IntEnum(&[0, 1, 2, 3, 4])),
+        req(
+            "watermark",
+            outcome(&["added", "not added", "failed to add"]),
+        ),
+    ])
+}
+
 /// `GET /file/{data_id}`. `post_processing` is required in every report: typed middleware
 /// indexes it whether or not the file is final.
 pub fn file_report() -> Schema {
@@ -263,6 +308,7 @@ pub fn file_report() -> Schema {
                 ),
             ]),
         ),
+        opt("dlp_info", dlp_info()),
         opt(
             "extraction_info",
             Schema::Object(vec![

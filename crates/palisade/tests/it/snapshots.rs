@@ -91,7 +91,7 @@ fn fixed_zip(dir: &Path) -> Vec<u8> {
 fn config(dir: &Path) -> String {
     let sanitizer = palisade_test_support::write_sanitizer(dir);
     format!(
-        "{engines}\
+        "[dlp]\nenabled = true\n\n{engines}\
          [[engines]]\nkind = \"command\"\nid = \"broken\"\nname = \"Broken scanner\"\n\
          command = [\"sh\", \"-c\", \"echo 'database missing' >&2; exit 5\", \"{{path}}\"]\n\n\
          [[engines]]\nkind = \"command\"\nid = \"slow\"\nname = \"Slow scanner\"\n\
@@ -99,7 +99,8 @@ fn config(dir: &Path) -> String {
          [[rules]]\nname = \"Default\"\nengines = [\"filetype\", \"yara\"]\n\n\
          [[rules]]\nname = \"Broken\"\nengines = [\"filetype\", \"yara\", \"broken\"]\n\n\
          [[rules]]\nname = \"Slow\"\nengines = [\"filetype\", \"yara\", \"slow\"]\n\n\
-         [[rules]]\nname = \"Sanitize\"\nengines = [\"filetype\", \"yara\", \"sanitizer\"]\n",
+         [[rules]]\nname = \"Sanitize\"\nengines = [\"filetype\", \"yara\", \"sanitizer\"]\n\n\
+         [[rules]]\nname = \"Dlp\"\nengines = [\"filetype\", \"yara\", \"dlp\"]\n",
         engines = palisade_test_support::sanitizer_engines(&sanitizer),
     )
 }
@@ -152,6 +153,18 @@ async fn final_reports_match_their_snapshots() {
     check(
         &sanitized,
         expect_test::expect_file!["snapshots/sanitized.json"],
+    );
+
+    let sensitive = final_report(
+        &server,
+        "Dlp",
+        "customers.csv",
+        b"name,card\nAda Lovelace,4556 7375 8689 9855\n".to_vec(),
+    )
+    .await;
+    check(
+        &sensitive,
+        expect_test::expect_file!["snapshots/sensitive_data.json"],
     );
 }
 

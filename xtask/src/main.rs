@@ -13,6 +13,7 @@ mod archive_bench;
 mod cdr_bench;
 mod clamav_bench;
 mod cluster_bench;
+mod dlp_eval;
 
 const API_KEY: &str = "bench-key-0123456789";
 
@@ -28,9 +29,10 @@ fn main() -> anyhow::Result<()> {
         Some("bench-archive") => archive_bench::bench(&args[1..]),
         Some("bench-cluster") => cluster_bench::bench(&args[1..]),
         Some("bench-cdr") => cdr_bench::bench(&args[1..]),
+        Some("eval-dlp") => dlp_eval::eval(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--files N] [--seconds S] [--clients N] [--skip-upload] [--url URL]\n       cargo xtask bench-clamav [--files N] [--clients N] [--signatures N]\n       cargo xtask bench-archive [--members N]\n       cargo xtask bench-cluster [--files N] [--clients N]\n       cargo xtask bench-cdr [--reps N]"
+                "usage: cargo xtask bench [--files N] [--seconds S] [--clients N] [--skip-upload] [--url URL]\n       cargo xtask bench-clamav [--files N] [--clients N] [--signatures N]\n       cargo xtask bench-archive [--members N]\n       cargo xtask bench-cluster [--files N] [--clients N]\n       cargo xtask bench-cdr [--reps N]\n       cargo xtask eval-dlp [--seed N] [--per-kind N] [--keep DIR]"
             );
             bail!("unknown task")
         }
@@ -508,10 +510,11 @@ mod architecture {
             ("axum", &["api"]),
             ("sqlx", &["metastore"]),
             ("yara-x", &["engine-yara"]),
-            ("lopdf", &["engine-cdr"]),
-            ("quick-xml", &["engine-cdr"]),
+            ("lopdf", &["engine-cdr", "engine-dlp"]),
+            ("quick-xml", &["engine-cdr", "engine-dlp"]),
             ("image", &["engine-cdr"]),
-            ("cfb", &["engine-cdr"]),
+            ("cfb", &["engine-cdr", "engine-dlp"]),
+            ("mail-parser", &["engine-dlp"]),
             ("ammonia", &["engine-cdr"]),
             ("html5ever", &["engine-cdr"]),
             ("clap", &["palisade"]),

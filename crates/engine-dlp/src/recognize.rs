@@ -104,7 +104,7 @@ impl Recognizers {
 
     /// Every hit in `text` at or above its recognizer's lowest reported certainty, in order.
     pub fn find(&self, text: &str) -> Vec<Match> {
-        let mut found = Vec::new();
+        let mut found: Vec<(Certainty, Match)> = Vec::new();
         for (recognizer, floor, regex) in &self.builtin {
             for candidate in regex.find_iter(text) {
                 let (start, end) = (candidate.start(), candidate.end());
@@ -114,16 +114,36 @@ impl Recognizers {
                 let Some(score) = self.score(*recognizer, text, start, end) else {
                     continue;
                 };
-                if Certainty::of_score(score) >= *floor {
-                    found.push(Match {
+                found.push((
+                    *floor,
+                    Match {
                         kind: Kind::Builtin(*recognizer),
                         start,
                         end,
                         score,
-                    });
-                }
+                    },
+                ));
             }
         }
+        // A value inside a longer one of another kind is part of it (the digits of an IBAN
+        // are not also a card number).
+        let spans: Vec<(usize, usize, Kind)> = found
+            .iter()
+            .map(|(_, hit)| (hit.start, hit.end, hit.kind))
+            .collect();
+        let mut found: Vec<Match> = found
+            .into_iter()
+            .filter(|(floor, hit)| {
+                let inside = spans.iter().any(|(start, end, kind)| {
+                    *kind != hit.kind
+                        && *start <= hit.start
+                        && hit.end <= *end
+                        && end - start > hit.end - hit.start
+                });
+                !inside && hit.certainty() >= *floor
+            })
+            .map(|(_, hit)| hit)
+            .collect();
         for (index, (pattern, regex)) in self.patterns.iter().enumerate() {
             for candidate in regex.find_iter(text) {
                 if candidate.is_empty() {
@@ -415,25 +435,35 @@ fn issuer_lengths(digits: &[u8]) -> Option<&'static [usize]> {
             (_, 34 | 37, ..) => &[15],
             (_, _, _, 6011, _) | (_, _, 644..=649, ..) | (_, 65, ..) => &[16, 17, 18, 19],
             (_, _, 300..=305, ..) | (_, 36 | 38 | 39, ..) => &[14, 15, 16, 17, 18, 19],
-            (_, _, _, 3528..=3589, _) => &[16, 17, 18, 19],
+            // JCB (3528-3589 today; 35 as a whole keeps older and regional ranges).
+            (_, 35, ..) => &[16, 17, 18, 19],
             (_, 62, ..) => &[16, 17, 18, 19],
-            (_, 50 | 56..=58, ..) | (_, _, _, _, 639000..=639999) | (_, 67, ..) => {
-                &[12, 13, 14, 15, 16, 17, 18, 19]
-            }
+            // Maestro, including the UK 0604 and 6304.
+            (_, 50 | 56..=58, ..)
+            | (_, _, _, _, 639000..=639999)
+            | (_, _, _, 604 | 6304, _)
+            | (_, 67, ..) => &[12, 13, 14, 15, 16, 17, 18, 19],
             _ => return None,
         },
     )
 }
 
-/// How the issuer prints the number, by length: the group sizes.
+/// Whether the groups are those issuers print: fours with a shorter last group (4-4-4-4,
+/// 4-4-4-4-3, 4-4-4 for 12 digits), American Express and Diners 4-6-5 and 4-6-4, and the
+/// 13-digit and 19-digit layouts 4-3-3-3, 4-4-5 and 6-13.
 fn grouped_as_printed(value: &str, length: usize) -> bool {
     let groups: Vec<usize> = value.split([' ', '-']).map(str::len).collect();
+    let Some((last, fours)) = groups.split_last() else {
+        return false;
+    };
+    if groups.len() >= 3 && fours.iter().all(|size| *size == 4) && (2..=4).contains(last) {
+        return true;
+    }
     let printed: &[&[usize]] = match length {
         13 => &[&[4, 3, 3, 3], &[4, 4, 5]],
         14 => &[&[4, 6, 4]],
         15 => &[&[4, 6, 5]],
-        16 => &[&[4, 4, 4, 4]],
-        19 => &[&[4, 4, 4, 4, 3], &[6, 13]],
+        19 => &[&[6, 13]],
         _ => &[],
     };
     printed.contains(&groups.as_slice())
@@ -707,6 +737,18 @@ mod tests {
         assert!(found("card 4556-7375 8689 9855").is_empty());
         // No issuer starts with 9.
         assert!(found("card 9556737586899855").iter().all(|h| h.0 != "ccn"));
+        // The digits inside an IBAN are the IBAN's, not a card number.
+        assert_eq!(
+            found("IBAN ES21 5075 2735 9245 4948 0831 for the deposit"),
+            [(
+                "iban".to_string(),
+                "ES21 5075 2735 9245 4948 0831".to_string(),
+                Certainty::VeryHigh
+            )]
+        );
+        // Maestro's 12 digits in fours, and a 19-digit number in fours and three.
+        assert_eq!(one("card 6759 2934 3019").2, Certainty::VeryHigh);
+        assert_eq!(one("card 4556 7375 8689 9855 402").2, Certainty::VeryHigh);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub fn assess(
     let mut top: Option<Certainty> = None;
     for piece in pieces {
         for found in recognizers.find(&piece.text) {
+            if !piece.owns(found.start, found.end) {
+                continue;
+            }
             let certainty = found.certainty();
             top = top.max(Some(certainty));
             let key = found.kind.key();
@@ -56,7 +59,7 @@ pub fn assess(
                 after,
                 certainty,
                 certainty_score: found.score,
-                location: piece.location.clone(),
+                location: piece.location_at(found.start).to_string(),
                 severity: if certainty >= policy.min_certainty {
                     0
                 } else {
@@ -146,10 +149,7 @@ mod tests {
     use super::*;
 
     fn piece(location: &str, text: &str) -> Piece {
-        Piece {
-            location: location.into(),
-            text: text.into(),
-        }
+        Piece::new(location, text)
     }
 
     #[test]

@@ -6,11 +6,109 @@
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
-/// A piece of a file's text and where it is (`line 12`, `page 3`, `Sheet1!B4`, `file name`).
+/// A piece of a file's text and where it is (`line 12`, `page 3`, `file name`). A piece
+/// made of parts with places of their own (a spreadsheet row of cells) marks where each part
+/// starts, so that a hit is located by the part it starts in (`Sheet1!B4`) while its context
+/// is the whole piece.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Piece {
     pub location: String,
     pub text: String,
+    /// Where parts of the text start, in increasing byte offsets.
+    pub marks: Vec<Mark>,
+    /// Bytes at the start that are context only (a table's header row): hits there are not
+    /// this piece's.
+    pub lead: usize,
+    /// For a piece made of two lines read across a wrap: the byte offset of the join. Only
+    /// hits that span it are this piece's (the others are each line's).
+    pub across: Option<usize>,
+}
+
+/// Most bytes of a header row read before each row of its table.
+const MAX_HEADER: usize = 256;
+
+/// The first row of a table with text, read before each of the rows that follow it.
+#[derive(Default)]
+pub struct Header(Option<String>);
+
+impl Header {
+    /// The row as it is read: the first with text becomes the header, the rest go under it.
+    pub fn apply(&mut self, row: Piece) -> Piece {
+        if row.text.trim().is_empty() {
+            return row;
+        }
+        match &self.0 {
+            Some(header) => row.under(header),
+            None => {
+                self.0 = Some(row.text.clone());
+                row
+            }
+        }
+    }
+}
+
+/// The start of a part of a piece with a place of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mark {
+    /// Byte offset in the piece's text.
+    pub at: usize,
+    pub location: String,
+}
+
+impl Piece {
+    pub fn new(location: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            location: location.into(),
+            text: text.into(),
+            marks: Vec::new(),
+            lead: 0,
+            across: None,
+        }
+    }
+
+    /// The piece read under `header` (its table's first row), so that keywords in the
+    /// column names count for the cells below them; hits in the header are not this piece's.
+    pub fn under(mut self, header: &str) -> Self {
+        let mut cut = header.len().min(MAX_HEADER);
+        while !header.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let lead = cut + 1;
+        self.text = format!("{}\n{}", &header[..cut], self.text);
+        for mark in &mut self.marks {
+            mark.at += lead;
+        }
+        self.lead = lead;
+        self
+    }
+
+    /// Whether a hit from `start` to `end` belongs to this piece (not in its lead, across its
+    /// join when it has one).
+    pub fn owns(&self, start: usize, end: usize) -> bool {
+        start >= self.lead && self.across.is_none_or(|at| start < at && at < end)
+    }
+
+    /// Where the text at byte `offset` is: the last mark at or before it, else the piece's
+    /// own location.
+    pub fn location_at(&self, offset: usize) -> &str {
+        self.marks
+            .iter()
+            .take_while(|mark| mark.at <= offset)
+            .last()
+            .map_or(&self.location, |mark| &mark.location)
+    }
+
+    /// Appends a part with a place of its own, after a tab when the piece has text.
+    pub fn push_part(&mut self, location: impl Into<String>, text: &str) {
+        if !self.text.is_empty() {
+            self.text.push('\t');
+        }
+        self.marks.push(Mark {
+            at: self.text.len(),
+            location: location.into(),
+        });
+        self.text.push_str(text);
+    }
 }
 
 /// The file's bytes decoded as text, and the encoding they were read in.
@@ -81,10 +179,7 @@ pub fn lines(text: &str) -> Vec<Piece> {
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(at, line)| Piece {
-            location: format!("line {}", at + 1),
-            text: line.to_string(),
-        })
+        .map(|(at, line)| Piece::new(format!("line {}", at + 1), line))
         .collect()
 }
 
@@ -127,18 +222,38 @@ mod tests {
     }
 
     #[test]
+    fn a_hit_is_located_by_the_part_it_starts_in() {
+        let mut row = Piece::new("Sheet1 row 4", "");
+        row.push_part("Sheet1!A4", "Card");
+        row.push_part("Sheet1!B4", "4556 7375 8689 9855");
+        assert_eq!(row.text, "Card\t4556 7375 8689 9855");
+        assert_eq!(row.location_at(0), "Sheet1!A4");
+        assert_eq!(row.location_at(5), "Sheet1!B4");
+        assert_eq!(Piece::new("page 2", "text").location_at(3), "page 2");
+    }
+
+    #[test]
+    fn rows_are_read_under_their_tables_header() {
+        let mut header = Header::default();
+        let mut first = Piece::new("S row 1", "");
+        first.push_part("S!A1", "SSN");
+        let first = header.apply(first);
+        assert_eq!((first.text.as_str(), first.lead), ("SSN", 0));
+        let mut second = Piece::new("S row 2", "");
+        second.push_part("S!A2", "536-22-8726");
+        let second = header.apply(second);
+        assert_eq!(second.text, "SSN\n536-22-8726");
+        assert_eq!(second.lead, 4);
+        assert_eq!(second.location_at(4), "S!A2");
+    }
+
+    #[test]
     fn lines_are_numbered_from_one_and_blank_ones_left_out() {
         assert_eq!(
             lines("first\r\n\n  \nfourth"),
             vec![
-                Piece {
-                    location: "line 1".into(),
-                    text: "first".into()
-                },
-                Piece {
-                    location: "line 4".into(),
-                    text: "fourth".into()
-                },
+                Piece::new("line 1", "first"),
+                Piece::new("line 4", "fourth")
             ]
         );
     }

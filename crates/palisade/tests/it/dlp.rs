@@ -1,8 +1,13 @@
-//! Proactive DLP through the binary: text files with card numbers, social security numbers and
-//! a rule's own patterns are Sensitive Data Found, with their hits in `dlp_info`, masked in the
-//! stored report; hard negatives are not; a file DLP does not read is not called clean; and a
-//! parser crash is DLP verdict 3 while the server goes on.
+//! Proactive DLP through the binary: text files and documents of every format DLP reads
+//! (built at runtime by `crates/test-support/scripts/dlp_documents.py`) with card numbers,
+//! social security numbers and a rule's own patterns are Sensitive Data Found, with their
+//! hits in `dlp_info`, masked in the stored report; hard negatives are not; a file DLP does
+//! not read is not called clean; and a damaged document or a parser crash is DLP verdict 3
+//! while the server goes on.
 
+use std::collections::BTreeSet;
+
+use palisade_test_support::dlp::documents;
 use serde_json::Value;
 
 use crate::support::Server;
@@ -224,4 +229,187 @@ async fn a_file_that_crashes_the_parser_is_dlp_verdict_failed_and_the_server_goe
         let report = scan(&server, "Default", "customers.csv", CUSTOMERS.as_bytes()).await;
         assert_eq!(report["dlp_info"]["verdict"], 1, "{report}");
     }
+}
+
+/// The hits at High or above: (kind, masked hit).
+fn high(report: &Value) -> BTreeSet<(String, String)> {
+    hits(report)
+        .into_iter()
+        .filter(|(_, _, certainty, _)| certainty.contains("High"))
+        .map(|(kind, hit, _, _)| (kind, hit))
+        .collect()
+}
+
+/// Each labelled value of a format's positives document, as a stored report shows it.
+fn labelled(ext: &str) -> BTreeSet<(String, String)> {
+    let visa = ("ccn", "4556 **** **** 9855");
+    let mastercard = ("ccn", "5167 **** **** 4477");
+    let discover = ("ccn", "6011 **** **** 5308");
+    let iban = ("iban", "**** **** **** **** **54 32");
+    let ssn = ("ssn", "***-**-8726");
+    let comment = ("ssn", "***-**-1942");
+    let keywords = ("ssn", "***-**-6789");
+    let values: &[(&str, &str)] = match ext {
+        "docx" | "xlsx" | "rtf" => &[visa, mastercard, discover, iban, ssn, comment, keywords],
+        "pptx" => &[visa, iban, ssn, keywords],
+        "eml" | "odp" => &[visa, iban, ssn],
+        "pdf" => &[visa, mastercard, discover, iban, ssn, keywords],
+        "odt" | "ods" | "xls" => &[visa, mastercard, discover, iban, ssn, comment],
+        other => panic!("no labels for {other}"),
+    };
+    values
+        .iter()
+        .map(|(kind, hit)| (kind.to_string(), hit.to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_of_every_format_are_read_for_hits_and_their_hard_negatives_are_not_high() {
+    let dir = documents(&[]);
+    let server = Server::start(&config());
+    for ext in [
+        "docx", "xlsx", "pptx", "eml", "pdf", "odt", "rtf", "ods", "xls", "odp",
+    ] {
+        let bytes = std::fs::read(dir.path().join(format!("positives.{ext}"))).unwrap();
+        let report = scan(&server, "Default", &format!("review.{ext}"), &bytes).await;
+        assert_eq!(
+            report["scan_results"]["scan_all_result_i"], 20,
+            "{ext}: {report}"
+        );
+        assert_eq!(report["dlp_info"]["verdict"], 1, "{ext}");
+        assert_eq!(high(&report), labelled(ext), "{ext}: {report}");
+        let text = report.to_string();
+        for value in ["4556 7375 8689 9855", "536-22-8726", "GB82 WEST"] {
+            assert!(!text.contains(value), "{ext}: {value} leaked");
+        }
+
+        let bytes = std::fs::read(dir.path().join(format!("negatives.{ext}"))).unwrap();
+        let report = scan(&server, "Default", &format!("log.{ext}"), &bytes).await;
+        assert_eq!(
+            report["scan_results"]["scan_all_result_i"], 0,
+            "{ext}: {report}"
+        );
+        assert!(high(&report).is_empty(), "{ext}: {report}");
+        assert!(
+            report["dlp_info"].get("errors").is_none_or(|errors| errors
+                .as_object()
+                .is_none_or(|errors| !errors.contains_key("scan"))),
+            "{ext}: the whole file is read: {report}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hits_in_documents_are_located_where_a_reader_finds_them() {
+    let dir = documents(&["docx", "xlsx", "eml"]);
+    let server = Server::start(&config());
+    let located = |report: &Value| -> BTreeSet<(String, String)> {
+        hits(report)
+            .into_iter()
+            .map(|(_, hit, _, location)| (hit, location))
+            .collect()
+    };
+    let docx = std::fs::read(dir.path().join("positives.docx")).unwrap();
+    let report = scan(&server, "Default", "review.docx", &docx).await;
+    let found = located(&report);
+    for (hit, location) in [
+        // Split across two runs in the body; a tracked deletion; a header; a comment.
+        ("4556 **** **** 9855", "body paragraph 2"),
+        ("5167 **** **** 4477", "body paragraph 7"),
+        ("**** **** **** **** **54 32", "header 1 paragraph 1"),
+        ("***-**-1942", "comments paragraph 1"),
+    ] {
+        assert!(
+            found.contains(&(hit.to_string(), location.to_string())),
+            "{hit} at {location}: {found:?}"
+        );
+    }
+    let xlsx = std::fs::read(dir.path().join("positives.xlsx")).unwrap();
+    let report = scan(&server, "Default", "customers.xlsx", &xlsx).await;
+    let found = located(&report);
+    assert!(
+        found.contains(&("***-**-8726".into(), "Customers!C2".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("5167 **** **** 4477".into(), "Travel!B2".into())),
+        "{found:?}"
+    );
+    // The SSN's column header is its keyword: Very High, with the header in its context.
+    let ssn = &report["dlp_info"]["hits"]["ssn"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|hit| hit["location"] == "Customers!C2")
+        .unwrap()
+        .clone();
+    assert_eq!(ssn["certainty"], "Very High", "{ssn}");
+    let eml = std::fs::read(dir.path().join("positives.eml")).unwrap();
+    let report = scan(&server, "Default", "refund.eml", &eml).await;
+    let found = located(&report);
+    assert!(found.contains(&(
+        "**** **** **** **** **54 32".into(),
+        "header Subject".into()
+    )));
+    assert!(found.contains(&("***-**-8726".into(), "attachment staff.txt line 1".into())));
+    assert_eq!(
+        report["dlp_info"]["errors"]["scan"],
+        "1 attachments that are not text were not examined: logo.png"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_document_is_dlp_verdict_failed_never_clean() {
+    let server = Server::start(&config());
+    // A Word package whose body is not well-formed XML.
+    let damaged = palisade_test_support::ooxml::zip_of(&[
+        (
+            "[Content_Types].xml",
+            br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#.to_vec(),
+        ),
+        (
+            "_rels/.rels",
+            br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#.to_vec(),
+        ),
+        (
+            "word/document.xml",
+            b"<w:document xmlns:w=\"w\"><w:body><w:p><w:r><w:t>card".to_vec(),
+        ),
+    ]);
+    let report = scan(&server, "Default", "broken.docx", &damaged).await;
+    let dlp = &report["dlp_info"];
+    assert_eq!(dlp["verdict"], 3, "{report}");
+    let reason = dlp["errors"]["scan"].as_str().unwrap();
+    assert!(
+        reason.starts_with("the Word document could not be read: word/document.xml"),
+        "{reason}"
+    );
+    assert_ne!(
+        report["scan_results"]["scan_all_result_i"], 0,
+        "never clean"
+    );
+}
+
+#[cfg(feature = "fault-engines")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pdf_that_crashes_the_parser_is_dlp_verdict_failed_and_documents_go_on() {
+    let config = format!("{}\n[isolation]\npool = 1\n", config());
+    let server = Server::start_with_env(&config, &["PALISADE_TEST_DLP_FAULT=stack-overflow"]);
+    let mut crafted = palisade_test_support::pdf::plain("Card 4556 7375 8689 9855");
+    crafted.extend_from_slice(b"%FAULT-NOW\n");
+    let report = scan(&server, "Default", "crafted.pdf", &crafted).await;
+    let dlp = &report["dlp_info"];
+    assert_eq!(dlp["verdict"], 3, "{report}");
+    assert!(
+        dlp["errors"]["scan"].as_str().unwrap().contains("stack"),
+        "{dlp}"
+    );
+    assert_ne!(
+        report["scan_results"]["scan_all_result_i"], 0,
+        "never clean"
+    );
+    let dir = documents(&["docx"]);
+    let docx = std::fs::read(dir.path().join("positives.docx")).unwrap();
+    let report = scan(&server, "Default", "review.docx", &docx).await;
+    assert_eq!(report["dlp_info"]["verdict"], 1, "{report}");
 }

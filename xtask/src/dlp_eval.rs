@@ -1,0 +1,274 @@
+//! `cargo xtask eval-dlp`: precision and recall of Proactive DLP's recognizers on a labelled
+//! corpus (`xtask/dlp_corpus.py`: Faker at a fixed seed, sentences in text, CSV, Word, Excel,
+//! e-mail and PDF files), per kind and per certainty word, and the throughput of extraction and
+//! recognition in MB of extracted text per second on one core.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use palisade_engine_dlp::report::assess;
+use palisade_engine_dlp::{Format, Recognizers, extract};
+use palisade_model::{Certainty, DlpPolicy};
+
+struct Options {
+    seed: u64,
+    per_kind: usize,
+    keep: Option<String>,
+}
+
+fn options(args: &[String]) -> anyhow::Result<Options> {
+    let mut options = Options {
+        seed: 42,
+        per_kind: 2500,
+        keep: None,
+    };
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--seed" => options.seed = iter.next().context("--seed N")?.parse()?,
+            "--per-kind" => options.per_kind = iter.next().context("--per-kind N")?.parse()?,
+            "--keep" => options.keep = Some(iter.next().context("--keep DIR")?.clone()),
+            other => bail!("unknown option {other}"),
+        }
+    }
+    Ok(options)
+}
+
+/// A value as compared with a label: letters and digits (and an address's dots), upper case.
+fn normal(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '/')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// Counts per kind: hits by certainty that match a label or not, and each label's best
+/// certainty (None: not found).
+#[derive(Default)]
+struct Tally {
+    true_hits: BTreeMap<Certainty, usize>,
+    false_hits: BTreeMap<Certainty, usize>,
+    found: Vec<Option<Certainty>>,
+    /// Each label's value, by the index of `found`, and the context it was found in.
+    values: Vec<String>,
+    contexts: Vec<String>,
+    /// A few false hits to show.
+    examples: Vec<String>,
+}
+
+pub fn eval(args: &[String]) -> anyhow::Result<()> {
+    let options = options(args)?;
+    let temp = tempfile::tempdir()?;
+    let dir = match &options.keep {
+        Some(keep) => Path::new(keep).to_path_buf(),
+        None => temp.path().to_path_buf(),
+    };
+    if Command::new("python3")
+        .args(["-c", "import faker, docx, openpyxl"])
+        .status()
+        .map(|status| !status.success())
+        .unwrap_or(true)
+    {
+        eprintln!("installing faker, python-docx and openpyxl with pip");
+        let status = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "faker",
+                "python-docx",
+                "openpyxl",
+            ])
+            .status()?;
+        anyhow::ensure!(status.success(), "pip install failed");
+    }
+    let script = crate::workspace_root().join("xtask/dlp_corpus.py");
+    let started = Instant::now();
+    let status = Command::new("python3")
+        .arg(&script)
+        .arg(&dir)
+        .args(["--seed", &options.seed.to_string()])
+        .args(["--per-kind", &options.per_kind.to_string()])
+        .status()?;
+    anyhow::ensure!(status.success(), "{} failed", script.display());
+    eprintln!("corpus built in {:.0?}", started.elapsed());
+    let labels: HashMap<String, Vec<(String, String)>> =
+        serde_json::from_slice(&std::fs::read(dir.join("labels.json"))?)?;
+
+    let policy = DlpPolicy {
+        show_values: true,
+        recognizers: palisade_model::Recognizer::ALL
+            .into_iter()
+            .map(|recognizer| (recognizer, Certainty::VeryLow))
+            .collect(),
+        ..DlpPolicy::default()
+    };
+    let recognizers = Recognizers::new(&policy).map_err(anyhow::Error::msg)?;
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut names: Vec<&String> = labels.keys().collect();
+    names.sort();
+    let mut text_bytes = 0usize;
+    let mut busy = Duration::ZERO;
+    let mut by_format: BTreeMap<&str, usize> = BTreeMap::new();
+    for name in names {
+        let path = dir.join(name);
+        let started = Instant::now();
+        let format = Format::detect(&path)?.with_context(|| format!("{name}: not read"))?;
+        let extraction = extract(
+            &path,
+            format,
+            policy.max_text_bytes,
+            Instant::now() + Duration::from_secs(60),
+        );
+        if let Some(failure) = &extraction.failure {
+            bail!("{name}: {failure}");
+        }
+        let info = assess(
+            &extraction.pieces,
+            &recognizers,
+            &policy,
+            Default::default(),
+        );
+        busy += started.elapsed();
+        text_bytes += extraction
+            .pieces
+            .iter()
+            .map(|p| p.text.len())
+            .sum::<usize>();
+        *by_format.entry(format.name()).or_default() += 1;
+
+        // Labels of this file by kind, each matched at most once.
+        let mut open: HashMap<&str, Vec<(String, usize)>> = HashMap::new();
+        for (kind, value) in &labels[name] {
+            let tally = tallies.entry(kind.clone()).or_default();
+            tally.found.push(None);
+            tally.values.push(value.clone());
+            tally.contexts.push(String::new());
+            open.entry(kind.as_str())
+                .or_default()
+                .push((normal(value), tally.found.len() - 1));
+        }
+        for (kind, hits) in &info.hits {
+            for hit in &hits.hits {
+                let tally = tallies.entry(kind.clone()).or_default();
+                let value = normal(&hit.hit);
+                let matched = open.get_mut(kind.as_str()).and_then(|labels| {
+                    let at = labels.iter().position(|(label, _)| *label == value)?;
+                    Some(labels.swap_remove(at).1)
+                });
+                match matched {
+                    Some(index) => {
+                        *tally.true_hits.entry(hit.certainty).or_default() += 1;
+                        tally.found[index] = Some(hit.certainty);
+                        tally.contexts[index] = format!("{}[{}]{}", hit.before, hit.hit, hit.after);
+                    }
+                    None => {
+                        *tally.false_hits.entry(hit.certainty).or_default() += 1;
+                        if tally.examples.len() < 3 && hit.certainty >= Certainty::Medium {
+                            tally.examples.push(format!(
+                                "{} ({}) in \"{}{}{}\"",
+                                hit.hit, hit.certainty_score, hit.before, hit.hit, hit.after
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    println!(
+        "corpus: seed {}, {} files {by_format:?}",
+        options.seed,
+        labels.len()
+    );
+    println!();
+    println!("| kind | labelled | at least | hits | precision | recall |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let mut results: BTreeMap<(String, Certainty), (f64, f64)> = BTreeMap::new();
+    for (kind, tally) in &tallies {
+        for level in Certainty::ALL {
+            let at_least = |counts: &BTreeMap<Certainty, usize>| -> usize {
+                counts.range(level..).map(|(_, n)| n).sum()
+            };
+            let true_hits = at_least(&tally.true_hits);
+            let false_hits = at_least(&tally.false_hits);
+            let found = tally
+                .found
+                .iter()
+                .filter(|best| best.is_some_and(|best| best >= level))
+                .count();
+            let precision = if true_hits + false_hits == 0 {
+                1.0
+            } else {
+                true_hits as f64 / (true_hits + false_hits) as f64
+            };
+            let recall = if tally.found.is_empty() {
+                1.0
+            } else {
+                found as f64 / tally.found.len() as f64
+            };
+            results.insert((kind.clone(), level), (precision, recall));
+            println!(
+                "| {kind} | {} | {} | {} | {precision:.3} | {recall:.3} |",
+                tally.found.len(),
+                level.word(),
+                true_hits + false_hits,
+            );
+        }
+    }
+    for (kind, tally) in &tallies {
+        for example in &tally.examples {
+            println!("false {kind} hit: {example}");
+        }
+        let missed: Vec<String> = tally
+            .found
+            .iter()
+            .zip(tally.values.iter().zip(&tally.contexts))
+            .filter(|(best, _)| best.is_none_or(|best| best < Certainty::High))
+            .take(8)
+            .map(|(best, (value, context))| {
+                format!(
+                    "{value} ({}) {context:?}",
+                    best.map_or("not found", Certainty::word)
+                )
+            })
+            .collect();
+        for missed in missed {
+            println!("{kind} below High: {missed}");
+        }
+    }
+    let megabytes = text_bytes as f64 / 1e6;
+    println!();
+    println!(
+        "throughput: {megabytes:.1} MB of extracted text in {:.2} s on one core: {:.1} MB/s (goal 20)",
+        busy.as_secs_f64(),
+        megabytes / busy.as_secs_f64()
+    );
+    println!();
+    let get = |kind: &str, level| results.get(&(kind.to_string(), level)).copied();
+    let targets = [
+        ("ccn", Certainty::High, "recall", 0.99, 1),
+        ("ccn", Certainty::High, "precision", 0.98, 0),
+        ("ssn", Certainty::High, "precision", 0.95, 0),
+        ("ssn", Certainty::Low, "recall", 0.95, 1),
+        ("iban", Certainty::Low, "precision", 0.99, 0),
+    ];
+    for (kind, level, what, goal, which) in targets {
+        let Some((precision, recall)) = get(kind, level) else {
+            println!("{kind}: no figures");
+            continue;
+        };
+        let value = if which == 0 { precision } else { recall };
+        let verdict = if value >= goal { "met" } else { "MISSED" };
+        println!(
+            "target {kind} {what} at {} >= {goal}: {value:.3} {verdict}",
+            level.word()
+        );
+    }
+    Ok(())
+}

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use aho_corasick::AhoCorasick;
 use palisade_model::{Certainty, CustomPattern, DlpPolicy, Recognizer};
 use regex::{Regex, RegexBuilder};
 
@@ -56,8 +57,27 @@ impl Match {
 /// A rule's recognizers, compiled once.
 pub struct Recognizers {
     builtin: Vec<(Recognizer, Certainty, Regex)>,
-    patterns: Vec<(CustomPattern, Regex)>,
-    keywords: BTreeMap<Recognizer, Vec<String>>,
+    /// The rule's patterns, each with its keywords in lower case.
+    patterns: Vec<(CustomPattern, Regex, Words)>,
+    keywords: BTreeMap<Recognizer, Words>,
+    exclusions: BTreeMap<Recognizer, Words>,
+}
+
+/// Words looked for near a hit, all at once (Aho-Corasick), in lower case.
+struct Words(Option<AhoCorasick>);
+
+impl Words {
+    fn new(words: impl IntoIterator<Item = String>) -> Self {
+        let words: Vec<String> = words.into_iter().filter(|w| !w.is_empty()).collect();
+        if words.is_empty() {
+            return Self(None);
+        }
+        Self(AhoCorasick::new(&words).ok())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
 }
 
 impl Recognizers {
@@ -75,7 +95,11 @@ impl Recognizers {
                 RegexBuilder::new(&pattern.pattern)
                     .size_limit(1 << 20)
                     .build()
-                    .map(|regex| (pattern.clone(), regex))
+                    .map(|regex| {
+                        let keywords =
+                            Words::new(pattern.keywords.iter().map(|w| w.to_lowercase()));
+                        (pattern.clone(), regex, keywords)
+                    })
                     .map_err(|error| {
                         format!(
                             "the pattern {:?} does not compile: {error}",
@@ -92,13 +116,21 @@ impl Recognizers {
                 if let Some(more) = policy.keywords.get(&recognizer) {
                     words.extend(more.iter().map(|w| w.to_lowercase()));
                 }
-                (recognizer, words)
+                (recognizer, Words::new(words))
+            })
+            .collect();
+        let exclusions = Recognizer::ALL
+            .into_iter()
+            .map(|recognizer| {
+                let words = exclusions(recognizer).iter().map(|w| w.to_string());
+                (recognizer, Words::new(words))
             })
             .collect();
         Ok(Self {
             builtin,
             patterns,
             keywords,
+            exclusions,
         })
     }
 
@@ -144,18 +176,14 @@ impl Recognizers {
             })
             .map(|(_, hit)| hit)
             .collect();
-        for (index, (pattern, regex)) in self.patterns.iter().enumerate() {
+        for (index, (pattern, regex, words)) in self.patterns.iter().enumerate() {
             for candidate in regex.find_iter(text) {
                 if candidate.is_empty() {
                     continue;
                 }
                 let (start, end) = (candidate.start(), candidate.end());
-                if !pattern.keywords.is_empty() {
-                    let words: Vec<String> =
-                        pattern.keywords.iter().map(|w| w.to_lowercase()).collect();
-                    if !near(text, start, end, &words) {
-                        continue;
-                    }
+                if !words.is_empty() && !Window::around(text, start, end).has_any(words) {
+                    continue;
                 }
                 found.push(Match {
                     kind: Kind::Pattern(index),
@@ -183,14 +211,11 @@ impl Recognizers {
             Recognizer::Iban => 10,
         };
         let mut score = i32::from(base);
-        if near(text, start, end, &self.keywords[&recognizer]) {
+        let window = Window::around(text, start, end);
+        if window.has_any(&self.keywords[&recognizer]) {
             score += boost;
         }
-        let excluded: Vec<String> = exclusions(recognizer)
-            .iter()
-            .map(|w| w.to_string())
-            .collect();
-        if near(text, start, end, &excluded) {
+        if window.has_any(&self.exclusions[&recognizer]) {
             score -= 30;
         }
         Some(score.clamp(0, 100) as u8)
@@ -201,11 +226,11 @@ impl Recognizers {
 fn candidates(recognizer: Recognizer) -> Regex {
     let pattern = match recognizer {
         // 12 to 19 digits, single spaces or dashes between them.
-        Recognizer::Ccn => r"\b\d(?:[ -]?\d){11,18}\b",
-        Recognizer::Ssn => r"\b\d{3}[- ]?\d{2}[- ]?\d{4}\b",
+        Recognizer::Ccn => r"(?-u)\b\d(?:[ -]?\d){11,18}\b",
+        Recognizer::Ssn => r"(?-u)\b\d{3}[- ]?\d{2}[- ]?\d{4}\b",
         // Country, check digits, then up to 30 letters and digits, optionally in groups.
-        Recognizer::Iban => r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b",
-        Recognizer::Ipv4 => r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?:/\d{1,2})?\b",
+        Recognizer::Iban => r"(?-u)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b",
+        Recognizer::Ipv4 => r"(?-u)\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?:/\d{1,2})?\b",
     };
     Regex::new(pattern).expect("the built-in patterns compile")
 }
@@ -247,24 +272,36 @@ fn after(text: &str, at: usize, chars: usize) -> &str {
     &text[at..to]
 }
 
-/// Whether one of `words` (lower case) stands as a word near the hit.
-fn near(text: &str, start: usize, end: usize, words: &[String]) -> bool {
-    if words.is_empty() {
-        return false;
+/// The text around a hit, in lower case, where keywords and exclusion words are looked for.
+struct Window(String);
+
+impl Window {
+    fn around(text: &str, start: usize, end: usize) -> Self {
+        let before = before(text, start, WINDOW_BEFORE);
+        let after = after(text, end, WINDOW_AFTER);
+        let mut window = String::with_capacity(before.len() + after.len() + 1);
+        window.push_str(before);
+        window.push(' ');
+        window.push_str(after);
+        window.make_ascii_lowercase();
+        if !window.is_ascii() {
+            window = window.to_lowercase();
+        }
+        Self(window)
     }
-    let window = format!(
-        "{} {}",
-        before(text, start, WINDOW_BEFORE),
-        after(text, end, WINDOW_AFTER)
-    )
-    .to_lowercase();
-    words.iter().any(|word| {
-        window.match_indices(word.as_str()).any(|(at, _)| {
-            let left = window[..at].chars().next_back();
-            let right = window[at + word.len()..].chars().next();
+
+    /// Whether one of `words` stands as a word in the window.
+    fn has_any(&self, words: &Words) -> bool {
+        let Some(automaton) = &words.0 else {
+            return false;
+        };
+        let window = &self.0;
+        automaton.find_overlapping_iter(window).any(|found| {
+            let left = window[..found.start()].chars().next_back();
+            let right = window[found.end()..].chars().next();
             !left.is_some_and(char::is_alphanumeric) && !right.is_some_and(char::is_alphanumeric)
         })
-    })
+    }
 }
 
 fn keywords(recognizer: Recognizer) -> &'static [&'static str] {

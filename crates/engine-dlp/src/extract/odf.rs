@@ -109,7 +109,7 @@ fn body<R: BufRead>(events: &mut Events<R>, label: &str, into: &mut Collector) -
                 }),
                 b"table-row" => {
                     if let Some(table) = tables.last_mut() {
-                        table.row += 1;
+                        table.row = table.row.saturating_add(1);
                         table.rows = repeated(&tag, "number-rows-repeated");
                         table.column = 0;
                         table.piece =
@@ -118,7 +118,7 @@ fn body<R: BufRead>(events: &mut Events<R>, label: &str, into: &mut Collector) -
                 }
                 b"table-cell" | b"covered-table-cell" => {
                     if let Some(table) = tables.last_mut() {
-                        table.column += 1;
+                        table.column = table.column.saturating_add(1);
                         table.cell = Some(String::new());
                         table.repeat = repeated(&tag, "number-columns-repeated");
                     }
@@ -145,12 +145,16 @@ fn body<R: BufRead>(events: &mut Events<R>, label: &str, into: &mut Collector) -
                     b"p" | b"h" => count += 1,
                     b"table-cell" | b"covered-table-cell" => {
                         if let Some(table) = tables.last_mut() {
-                            table.column += repeated(&tag, "number-columns-repeated");
+                            table.column = table
+                                .column
+                                .saturating_add(repeated(&tag, "number-columns-repeated"));
                         }
                     }
                     b"table-row" => {
                         if let Some(table) = tables.last_mut() {
-                            table.row += repeated(&tag, "number-rows-repeated");
+                            table.row = table
+                                .row
+                                .saturating_add(repeated(&tag, "number-rows-repeated"));
                         }
                     }
                     _ => {}
@@ -183,7 +187,7 @@ fn body<R: BufRead>(events: &mut Events<R>, label: &str, into: &mut Collector) -
                     if let Some(piece) = table.piece.take() {
                         into.push(table.header.apply(piece))?;
                     }
-                    table.row += table.rows - 1;
+                    table.row = table.row.saturating_add(table.rows - 1);
                 }
                 b"table-cell" | b"covered-table-cell" => {
                     let Some(table) = tables.last_mut() else {
@@ -197,7 +201,7 @@ fn body<R: BufRead>(events: &mut Events<R>, label: &str, into: &mut Collector) -
                     {
                         piece.push_part(reference, &text);
                     }
-                    table.column += table.repeat - 1;
+                    table.column = table.column.saturating_add(table.repeat - 1);
                 }
                 b"annotation" => annotation = annotation.saturating_sub(1),
                 _ => {}

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, Read, Seek};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use zip::ZipArchive;
 
@@ -26,11 +27,13 @@ use crate::text::{Header, Piece};
 const MAX_SMALL_PART: u64 = 64 << 20;
 
 const OFFICE_DOCUMENT: &str = "/officeDocument";
+/// Most shared strings a workbook's cells may refer to.
+const MAX_SHARED_STRINGS: usize = 1 << 22;
 
 /// Which Office application's package the zip is, by its main part's folder.
 pub(crate) fn kind<R: Read + Seek>(zip: &mut ZipArchive<R>) -> Option<Format> {
     zip.index_for_name("[Content_Types].xml")?;
-    let root = relationships(zip, "").ok()?;
+    let root = relationships(zip, "", Instant::now() + Duration::from_secs(5)).ok()?;
     let main = root
         .iter()
         .find(|rel| rel.kind.ends_with(OFFICE_DOCUMENT) && !rel.external)?;
@@ -45,7 +48,7 @@ pub(crate) fn kind<R: Read + Seek>(zip: &mut ZipArchive<R>) -> Option<Format> {
 pub(crate) fn extract(path: &Path, format: Format, into: &mut Collector) -> Result<(), Stop> {
     let mut zip = ZipArchive::new(File::open(path)?)
         .map_err(|error| Stop::Invalid(format!("not a readable zip: {error}")))?;
-    let main = relationships(&mut zip, "")?
+    let main = relationships(&mut zip, "", into.deadline())?
         .into_iter()
         .find(|rel| rel.kind.ends_with(OFFICE_DOCUMENT) && !rel.external)
         .ok_or_else(|| Stop::Invalid("the package has no main document".into()))?;
@@ -70,6 +73,7 @@ struct Relationship {
 fn relationships<R: Read + Seek>(
     zip: &mut ZipArchive<R>,
     source: &str,
+    deadline: Instant,
 ) -> Result<Vec<Relationship>, Stop> {
     let (folder, file) = source.rsplit_once('/').unwrap_or(("", source));
     let rels = if folder.is_empty() {
@@ -80,7 +84,7 @@ fn relationships<R: Read + Seek>(
     let Some(data) = read_entry(zip, &rels, MAX_SMALL_PART)? else {
         return Ok(Vec::new());
     };
-    let mut events = Events::new(data.as_slice(), &rels, far_future());
+    let mut events = Events::new(data.as_slice(), &rels, deadline);
     let mut found = Vec::new();
     loop {
         match events.next()? {
@@ -102,11 +106,6 @@ fn relationships<R: Read + Seek>(
             _ => {}
         }
     }
-}
-
-/// Relationship parts are small; their own deadline is the collector's, checked by callers.
-fn far_future() -> std::time::Instant {
-    std::time::Instant::now() + std::time::Duration::from_secs(3600)
 }
 
 /// A target relative to `folder` (or absolute, from the package root) as a part name.
@@ -247,7 +246,7 @@ impl<R: Read + Seek> Package<'_, R> {
 
     /// Every sheet in the workbook's order, with its comments, then the drawings.
     fn excel(&mut self, workbook: &str) -> Result<(), Stop> {
-        let rels = relationships(&mut self.zip, workbook)?;
+        let rels = relationships(&mut self.zip, workbook, self.into.deadline())?;
         let sheets = self.listed(workbook, &rels, "sheet")?;
         let strings = rels
             .iter()
@@ -264,7 +263,7 @@ impl<R: Read + Seek> Package<'_, R> {
             self.part(part, &mut |events, into| {
                 cells(events, sheet, &shared, into)
             })?;
-            for rel in relationships(&mut self.zip, part)? {
+            for rel in relationships(&mut self.zip, part, self.into.deadline())? {
                 if rel.external {
                     continue;
                 }
@@ -299,12 +298,12 @@ impl<R: Read + Seek> Package<'_, R> {
 
     /// Every slide in the presentation's order, with its notes and comments.
     fn powerpoint(&mut self, presentation: &str) -> Result<(), Stop> {
-        let rels = relationships(&mut self.zip, presentation)?;
+        let rels = relationships(&mut self.zip, presentation, self.into.deadline())?;
         let slides = self.listed(presentation, &rels, "sldId")?;
         for (at, (_, slide)) in slides.iter().enumerate() {
             let number = at + 1;
             self.paragraphs(slide, &mut |_, n| format!("slide {number} paragraph {n}"))?;
-            for rel in relationships(&mut self.zip, slide)? {
+            for rel in relationships(&mut self.zip, slide, self.into.deadline())? {
                 if rel.external {
                     continue;
                 }
@@ -472,7 +471,15 @@ fn shared_strings<R: BufRead>(
     let mut in_text = false;
     loop {
         match events.next()? {
-            Item::Start(tag) if tag.is("si") => shared.push(String::new()),
+            Item::Start(tag) if tag.is("si") => {
+                if shared.len() >= MAX_SHARED_STRINGS {
+                    into.note(format!(
+                        "shared strings past the first {MAX_SHARED_STRINGS} were not read"
+                    ));
+                    return Ok(());
+                }
+                shared.push(String::new());
+            }
             Item::Start(tag) if tag.is("rPh") => events.skip()?,
             Item::Start(tag) if tag.is("t") => in_text = true,
             Item::End(local) if local == b"t" => in_text = false,
@@ -515,7 +522,7 @@ fn cells<R: BufRead>(
                 row_number = tag
                     .attribute("r")
                     .and_then(|r| r.parse().ok())
-                    .unwrap_or(row_number + 1);
+                    .unwrap_or(row_number.saturating_add(1));
                 column = 0;
                 row = Some(Piece::new(format!("{sheet} row {row_number}"), ""));
             }
@@ -525,13 +532,19 @@ fn cells<R: BufRead>(
                 }
             }
             Item::Start(tag) if tag.is("c") => {
-                column = tag.attribute("r").and_then(column_of).unwrap_or(column + 1);
+                column = tag
+                    .attribute("r")
+                    .and_then(column_of)
+                    .unwrap_or(column.saturating_add(1));
                 let reference = format!("{}{row_number}", column_name(column));
                 cell = Some((reference, tag.attribute("t").unwrap_or("n").to_string()));
                 value.clear();
             }
             Item::Empty(tag) if tag.is("c") => {
-                column = tag.attribute("r").and_then(column_of).unwrap_or(column + 1);
+                column = tag
+                    .attribute("r")
+                    .and_then(column_of)
+                    .unwrap_or(column.saturating_add(1));
             }
             Item::Start(tag) if tag.is("v") || tag.is("t") => in_value = true,
             Item::Start(tag) if tag.is("f") || tag.is("rPh") => events.skip()?,

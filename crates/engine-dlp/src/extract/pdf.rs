@@ -54,6 +54,7 @@ pub(crate) fn extract(path: &Path, into: &mut Collector) -> Result<(), Stop> {
     }
     let pages = doc.get_pages();
     let mut shown = false;
+    let mut encodings = Encodings::default();
     for (&number, &page) in &pages {
         if std::time::Instant::now() > into.deadline() {
             return Err(Stop::TimedOut);
@@ -63,7 +64,7 @@ pub(crate) fn extract(path: &Path, into: &mut Collector) -> Result<(), Stop> {
             Ok(content) => {
                 let fonts = doc.get_page_fonts(page).unwrap_or_default();
                 let resources = page_resources(&doc, page);
-                page_text.walk(&content, &fonts, resources, 0);
+                page_text.walk(&content, &fonts, resources, &mut encodings, 0);
             }
             Err(error) => page_text.problem(format!("its content could not be read ({error})")),
         }
@@ -141,6 +142,33 @@ fn page_resources(doc: &Document, page: lopdf::ObjectId) -> Option<&Dictionary> 
     })
 }
 
+/// The fonts' encodings, read once per document (a `ToUnicode` map is parsed once however
+/// often its font is selected).
+#[derive(Default)]
+struct Encodings<'d> {
+    list: Vec<lopdf::Encoding<'d>>,
+    /// By the font dictionary's address: its index in `list`, or why it could not be read.
+    read: std::collections::HashMap<usize, Result<usize, String>>,
+}
+
+impl<'d> Encodings<'d> {
+    fn of(&mut self, doc: &'d Document, font: &'d Dictionary) -> Result<usize, String> {
+        let key = std::ptr::from_ref(font) as usize;
+        if let Some(known) = self.read.get(&key) {
+            return known.clone();
+        }
+        let read = match font.get_font_encoding_with_limit(doc, MAX_DECOMPRESSED) {
+            Ok(encoding) => {
+                self.list.push(encoding);
+                Ok(self.list.len() - 1)
+            }
+            Err(error) => Err(format!("a font could not be read ({error})")),
+        };
+        self.read.insert(key, read.clone());
+        read
+    }
+}
+
 /// The text a page's content shows, in content order: a new line where the text moves to
 /// another line, a space between pieces of one line unless one of them brings its own, and
 /// the text of form XObjects where they are drawn.
@@ -177,7 +205,7 @@ impl<'d> PageText<'d> {
         for &at in &self.wraps {
             let before = &self.text[..at];
             let before = &before[before.rfind('\n').map_or(0, |newline| newline + 1)..];
-            let after = &self.text[at + 1..];
+            let after = self.text.get(at + 1..).unwrap_or_default();
             let after = &after[..after.find('\n').unwrap_or(after.len())];
             let before = tail_chars(before.trim_end_matches([' ', '\t']), WRAP_CONTEXT);
             let after = head_chars(after.trim_start_matches([' ', '\t']), WRAP_CONTEXT);
@@ -196,15 +224,16 @@ impl<'d> PageText<'d> {
     fn walk(
         &mut self,
         content: &[u8],
-        fonts: &std::collections::BTreeMap<Vec<u8>, &Dictionary>,
-        resources: Option<&Dictionary>,
+        fonts: &std::collections::BTreeMap<Vec<u8>, &'d Dictionary>,
+        resources: Option<&'d Dictionary>,
+        encodings: &mut Encodings<'d>,
         depth: usize,
     ) {
         let content = match lopdf::content::Content::decode(content) {
             Ok(content) => content,
             Err(error) => return self.problem(format!("its content could not be read ({error})")),
         };
-        let mut font: Option<lopdf::Encoding<'_>> = None;
+        let mut font: Option<usize> = None;
         for operation in &content.operations {
             let operands = &operation.operands;
             let number = |at: usize| {
@@ -220,13 +249,12 @@ impl<'d> PageText<'d> {
                         .first()
                         .and_then(|name| name.as_name().ok())
                         .and_then(|name| fonts.get(name))
-                        .and_then(|dictionary| {
-                            dictionary
-                                .get_font_encoding_with_limit(self.doc, MAX_DECOMPRESSED)
-                                .map_err(|error| {
-                                    self.problem(format!("a font could not be read ({error})"))
-                                })
-                                .ok()
+                        .and_then(|dictionary| match encodings.of(self.doc, dictionary) {
+                            Ok(at) => Some(at),
+                            Err(problem) => {
+                                self.problem(problem);
+                                None
+                            }
                         });
                 }
                 "Td" => self.line += number(1),
@@ -245,13 +273,13 @@ impl<'d> PageText<'d> {
                         "\"" => operands.get(2..).unwrap_or_default(),
                         _ => operands.as_slice(),
                     };
-                    if let Some(encoding) = &font {
-                        self.show(encoding, shown);
+                    if let Some(at) = font {
+                        self.show(&encodings.list[at], shown);
                     }
                 }
                 "Do" if depth < MAX_FORM_DEPTH => {
                     if let Some(name) = operands.first().and_then(|name| name.as_name().ok()) {
-                        self.form(name, resources, fonts, depth);
+                        self.form(name, resources, fonts, encodings, depth);
                     }
                 }
                 _ => {}
@@ -324,8 +352,9 @@ impl<'d> PageText<'d> {
     fn form(
         &mut self,
         name: &[u8],
-        resources: Option<&Dictionary>,
-        fonts: &std::collections::BTreeMap<Vec<u8>, &Dictionary>,
+        resources: Option<&'d Dictionary>,
+        fonts: &std::collections::BTreeMap<Vec<u8>, &'d Dictionary>,
+        encodings: &mut Encodings<'d>,
         depth: usize,
     ) {
         let doc = self.doc;
@@ -368,7 +397,7 @@ impl<'d> PageText<'d> {
         }
         let fonts = if own.is_some() { &own_fonts } else { fonts };
         let saved = (self.line, self.leading);
-        self.walk(&content, fonts, own.or(resources), depth + 1);
+        self.walk(&content, fonts, own.or(resources), encodings, depth + 1);
         (self.line, self.leading) = saved;
     }
 }

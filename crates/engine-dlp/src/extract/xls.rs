@@ -303,6 +303,20 @@ fn rk(value: u32) -> f64 {
     }
 }
 
+/// A sheet's cells by (row, column), and the bytes of text they hold.
+#[derive(Default)]
+struct Cells {
+    map: BTreeMap<(u16, u16), String>,
+    held: u64,
+}
+
+impl Cells {
+    fn put(&mut self, at: (u16, u16), text: String) {
+        self.held += text.len() as u64;
+        self.map.insert(at, text);
+    }
+}
+
 fn read_sheet(
     stream: &[u8],
     sheet: &Sheet,
@@ -317,7 +331,7 @@ fn read_sheet(
         return Ok(());
     };
     let name = &sheet.name;
-    let mut cells: BTreeMap<(u16, u16), String> = BTreeMap::new();
+    let mut cells = Cells::default();
     let mut extras: Vec<(String, String)> = Vec::new();
     let mut formula_at: Option<(u16, u16)> = None;
     let mut records = records(rest).peekable();
@@ -328,30 +342,38 @@ fn read_sheet(
         return Ok(());
     }
     while let Some(record) = records.next() {
+        // Cells are gathered before they are read in order: no more than the budget of text.
+        if cells.held > into.max {
+            into.note(format!(
+                "the cells of {name} past the first {} bytes of text were not read",
+                into.max
+            ));
+            break;
+        }
         let data = record.data;
         let at = (u16_at(data, 0).unwrap_or(0), u16_at(data, 2).unwrap_or(0));
         match record.kind {
             EOF | BOF => break,
             LABELSST => {
                 if let Some(text) = u32_at(data, 6).and_then(|index| strings.get(index as usize)) {
-                    cells.insert(at, text.clone());
+                    cells.put(at, text.clone());
                 }
             }
             LABEL => {
                 let mut reader = Segments::new(vec![data.get(6..).unwrap_or_default()]);
                 if let Some(text) = reader.string() {
-                    cells.insert(at, text);
+                    cells.put(at, text);
                 }
             }
             NUMBER => {
                 if let Some(bytes) = data.get(6..14) {
                     let value = f64::from_le_bytes(bytes.try_into().unwrap_or_default());
-                    cells.insert(at, number(value));
+                    cells.put(at, number(value));
                 }
             }
             RK => {
                 if let Some(value) = u32_at(data, 6) {
-                    cells.insert(at, number(rk(value)));
+                    cells.put(at, number(rk(value)));
                 }
             }
             MULRK => {
@@ -359,7 +381,7 @@ fn read_sheet(
                 let mut offset = 4;
                 while offset + 6 + 2 <= data.len() {
                     if let Some(value) = u32_at(data, offset + 2) {
-                        cells.insert((at.0, column), number(rk(value)));
+                        cells.put((at.0, column), number(rk(value)));
                     }
                     column = column.saturating_add(1);
                     offset += 6;
@@ -374,7 +396,7 @@ fn read_sheet(
                     formula_at = (result[0] == 0).then_some(at);
                 } else {
                     let value = f64::from_le_bytes(result.try_into().unwrap_or_default());
-                    cells.insert(at, number(value));
+                    cells.put(at, number(value));
                 }
             }
             STRING => {
@@ -385,7 +407,7 @@ fn read_sheet(
                 if let Some(at) = formula_at.take()
                     && let Some(text) = Segments::new(segments).string()
                 {
-                    cells.insert(at, text);
+                    cells.put(at, text);
                 }
             }
             HEADER | FOOTER if !data.is_empty() => {
@@ -417,7 +439,7 @@ fn read_sheet(
     }
     let mut header = Header::default();
     let mut row: Option<(u16, Piece)> = None;
-    for ((number, column), text) in cells {
+    for ((number, column), text) in cells.map {
         if row.as_ref().is_some_and(|(current, _)| *current != number)
             && let Some((_, piece)) = row.take()
         {

@@ -389,3 +389,36 @@ fn a_damaged_document_is_a_failure_with_what_could_be_read() {
         pieces(&extraction)
     );
 }
+
+#[test]
+fn word_text_boxes_footnotes_and_endnotes_are_read_once_each() {
+    let rels = br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#;
+    let types = br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#;
+    // A text box as Word writes it: the DrawingML choice and a VML fallback with the same
+    // text, inside a run of the paragraph that anchors it.
+    let document = br#"<?xml version="1.0"?>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" xmlns:v="urn:schemas-microsoft-com:vml"><w:body>
+<w:p><w:r><w:t xml:space="preserve">Anchor </w:t></w:r><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wps:txbx><w:txbxContent><w:p><w:r><w:t>Box: SSN 536-22-8726</w:t></w:r></w:p></w:txbxContent></wps:txbx></w:drawing></mc:Choice><mc:Fallback><w:pict><v:textbox><w:txbxContent><w:p><w:r><w:t>Box: SSN 536-22-8726</w:t></w:r></w:p></w:txbxContent></v:textbox></w:pict></mc:Fallback></mc:AlternateContent></w:r><w:r><w:t>text<w:tab/>after</w:t></w:r></w:p>
+</w:body></w:document>"#;
+    let footnotes = br#"<?xml version="1.0"?><w:footnotes xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:footnote w:id="1"><w:p><w:r><w:t>Card 4556 7375 8689 9855</w:t></w:r></w:p></w:footnote></w:footnotes>"#;
+    let endnotes = br#"<?xml version="1.0"?><w:endnotes xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:endnote w:id="1"><w:p><w:r><w:t>IBAN GB82 WEST 1234 5698 7654 32</w:t></w:r></w:p></w:endnote></w:endnotes>"#;
+    let package = palisade_test_support::ooxml::zip_of(&[
+        ("[Content_Types].xml", types.to_vec()),
+        ("_rels/.rels", rels.to_vec()),
+        ("word/document.xml", document.to_vec()),
+        ("word/footnotes.xml", footnotes.to_vec()),
+        ("word/endnotes.xml", endnotes.to_vec()),
+    ]);
+    let (format, extraction) = extract_bytes("boxes.docx", &package);
+    assert_eq!(format, Some(Format::Word));
+    assert!(extraction.failure.is_none(), "{:?}", extraction.failure);
+    assert_eq!(
+        pieces(&extraction),
+        [
+            ("body paragraph 2", "Box: SSN 536-22-8726"),
+            ("body paragraph 1", "Anchor text\tafter"),
+            ("footnotes paragraph 1", "Card 4556 7375 8689 9855"),
+            ("endnotes paragraph 1", "IBAN GB82 WEST 1234 5698 7654 32"),
+        ]
+    );
+}

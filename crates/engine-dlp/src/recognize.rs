@@ -17,6 +17,8 @@ use aho_corasick::AhoCorasick;
 use palisade_model::{Certainty, CustomPattern, DlpPolicy, Recognizer};
 use regex::{Regex, RegexBuilder};
 
+use crate::text::{first_chars, last_chars};
+
 /// Characters before a hit searched for keywords and exclusion words.
 const WINDOW_BEFORE: usize = 60;
 /// Characters after a hit searched.
@@ -203,7 +205,7 @@ impl Recognizers {
             Recognizer::Ccn => card_number(value)?,
             Recognizer::Ssn => social_security_number(value)?,
             Recognizer::Iban => iban(value)?,
-            Recognizer::Ipv4 => ipv4(value, &before(text, start, 20).to_lowercase())?,
+            Recognizer::Ipv4 => ipv4(value, &last_chars(&text[..start], 20).to_lowercase())?,
         };
         let boost = match recognizer {
             Recognizer::Ssn => 40,
@@ -253,32 +255,13 @@ fn standalone(text: &str, start: usize, end: usize) -> bool {
     !joined(b1, b2) && !joined(a1, a2) && b1 != Some('#')
 }
 
-/// Up to `chars` characters of text before `at`.
-fn before(text: &str, at: usize, chars: usize) -> &str {
-    let from = text[..at]
-        .char_indices()
-        .rev()
-        .nth(chars.saturating_sub(1))
-        .map_or(0, |(i, _)| i);
-    &text[from..at]
-}
-
-/// Up to `chars` characters of text after `at`.
-fn after(text: &str, at: usize, chars: usize) -> &str {
-    let to = text[at..]
-        .char_indices()
-        .nth(chars)
-        .map_or(text.len(), |(i, _)| at + i);
-    &text[at..to]
-}
-
 /// The text around a hit, in lower case, where keywords and exclusion words are looked for.
 struct Window(String);
 
 impl Window {
     fn around(text: &str, start: usize, end: usize) -> Self {
-        let before = before(text, start, WINDOW_BEFORE);
-        let after = after(text, end, WINDOW_AFTER);
+        let before = last_chars(&text[..start], WINDOW_BEFORE);
+        let after = first_chars(&text[end..], WINDOW_AFTER);
         let mut window = String::with_capacity(before.len() + after.len() + 1);
         window.push_str(before);
         window.push(' ');

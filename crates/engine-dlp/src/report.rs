@@ -8,7 +8,7 @@ use palisade_model::{
     RedactResult, WatermarkResult,
 };
 
-use crate::text::Piece;
+use crate::text::{Piece, first_chars, last_chars};
 use crate::{Kind, Recognizers, mask};
 
 /// Hits listed per kind; beyond it the report says how many more there were.
@@ -42,8 +42,8 @@ pub fn assess(
                 continue;
             }
             let value = &piece.text[found.start..found.end];
-            let before = tail(&piece.text[..found.start], policy.context_chars);
-            let after = head(&piece.text[found.end..], policy.context_chars);
+            let before = last_chars(&piece.text[..found.start], policy.context_chars);
+            let after = first_chars(&piece.text[found.end..], policy.context_chars);
             let (hit, before, after) = if policy.show_values {
                 (value.to_string(), before.to_string(), after.to_string())
             } else {
@@ -123,25 +123,6 @@ fn display_name(kind: Kind, policy: &DlpPolicy) -> String {
             .map(|pattern| pattern.display_name.clone())
             .unwrap_or_default(),
     }
-}
-
-/// The last `chars` characters of `text`.
-fn tail(text: &str, chars: usize) -> &str {
-    let from = text
-        .char_indices()
-        .rev()
-        .nth(chars.saturating_sub(1))
-        .map_or(0, |(at, _)| at);
-    if chars == 0 { "" } else { &text[from..] }
-}
-
-/// The first `chars` characters of `text`.
-fn head(text: &str, chars: usize) -> &str {
-    let to = text
-        .char_indices()
-        .nth(chars)
-        .map_or(text.len(), |(at, _)| at);
-    &text[..to]
 }
 
 #[cfg(test)]

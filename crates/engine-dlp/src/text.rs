@@ -174,6 +174,28 @@ pub fn plain(bytes: &[u8]) -> Option<String> {
     (control * 100 <= chars).then_some(text)
 }
 
+/// The last `chars` characters of `text` (a hit's context before it).
+pub fn last_chars(text: &str, chars: usize) -> &str {
+    if chars == 0 {
+        return "";
+    }
+    let from = text
+        .char_indices()
+        .rev()
+        .nth(chars - 1)
+        .map_or(0, |(at, _)| at);
+    &text[from..]
+}
+
+/// The first `chars` characters of `text` (a hit's context after it).
+pub fn first_chars(text: &str, chars: usize) -> &str {
+    let to = text
+        .char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(at, _)| at);
+    &text[..to]
+}
+
 /// Plain text as pieces, one per line with text (`line N`, counted from 1).
 pub fn lines(text: &str) -> Vec<Piece> {
     text.lines()

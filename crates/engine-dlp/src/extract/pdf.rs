@@ -11,7 +11,7 @@ use std::path::Path;
 use lopdf::{Dictionary, Document, LoadOptions, Object, decode_text_string};
 
 use super::{Collector, Stop};
-use crate::text::Piece;
+use crate::text::{Piece, first_chars, last_chars};
 
 /// Where the header must start (readers accept some bytes before it).
 const HEADER_WINDOW: usize = 1024;
@@ -112,23 +112,6 @@ pub(crate) fn extract(path: &Path, into: &mut Collector) -> Result<(), Stop> {
 /// Characters of each line read across a wrap.
 const WRAP_CONTEXT: usize = 60;
 
-fn tail_chars(text: &str, chars: usize) -> &str {
-    let from = text
-        .char_indices()
-        .rev()
-        .nth(chars.saturating_sub(1))
-        .map_or(0, |(at, _)| at);
-    &text[from..]
-}
-
-fn head_chars(text: &str, chars: usize) -> &str {
-    let to = text
-        .char_indices()
-        .nth(chars)
-        .map_or(text.len(), |(at, _)| at);
-    &text[..to]
-}
-
 /// Deepest nesting of form XObjects followed.
 const MAX_FORM_DEPTH: usize = 8;
 
@@ -207,8 +190,8 @@ impl<'d> PageText<'d> {
             let before = &before[before.rfind('\n').map_or(0, |newline| newline + 1)..];
             let after = self.text.get(at + 1..).unwrap_or_default();
             let after = &after[..after.find('\n').unwrap_or(after.len())];
-            let before = tail_chars(before.trim_end_matches([' ', '\t']), WRAP_CONTEXT);
-            let after = head_chars(after.trim_start_matches([' ', '\t']), WRAP_CONTEXT);
+            let before = last_chars(before.trim_end_matches([' ', '\t']), WRAP_CONTEXT);
+            let after = first_chars(after.trim_start_matches([' ', '\t']), WRAP_CONTEXT);
             let joint = if before.ends_with('-') { "" } else { " " };
             let mut piece = Piece::new(location, format!("{before}{joint}{after}"));
             piece.across = Some(before.len());

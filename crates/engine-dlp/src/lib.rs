@@ -79,19 +79,20 @@ impl Engine for DlpEngine {
             ),
             Some(format) => {
                 let extraction = extract(sample.path, format, policy.max_text_bytes, deadline);
+                // Said of a file of which some text was read nevertheless.
+                let whole = if extraction.pieces.is_empty() {
+                    ""
+                } else {
+                    " whole"
+                };
                 if let Some(failure) = extraction.failure {
                     failed = true;
-                    let whole = if extraction.pieces.is_empty() {
-                        ""
-                    } else {
-                        " whole"
-                    };
                     notes.push(format!(
                         "the {} could not be read{whole}: {failure}",
                         format.name()
                     ));
                 } else if let Some(why) = extraction.unread {
-                    notes.push(format!("the content was not examined: {why}"));
+                    notes.push(format!("the content was not examined{whole}: {why}"));
                 } else {
                     read = true;
                 }

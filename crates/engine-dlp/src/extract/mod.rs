@@ -56,18 +56,20 @@ impl Format {
         let mut file = File::open(path)?;
         let mut head = Vec::with_capacity(HEAD);
         (&mut file).take(HEAD as u64).read_to_end(&mut head)?;
-        if pdf::is_pdf(&head) {
-            return Ok(Some(Format::Pdf));
-        }
-        if head.starts_with(b"{\\rtf") {
-            return Ok(Some(Format::Rtf));
-        }
+        // Containers first, by their signatures at the start: a zip or compound file whose
+        // first member is a PDF has `%PDF-` near its start too.
         if head.starts_with(b"PK\x03\x04") {
             file.rewind()?;
             return Ok(zip_format(file));
         }
         if head.starts_with(&xls::MAGIC) {
             return Ok(xls::is_workbook(path).then_some(Format::Xls));
+        }
+        if head.starts_with(b"{\\rtf") {
+            return Ok(Some(Format::Rtf));
+        }
+        if pdf::is_pdf(&head) {
+            return Ok(Some(Format::Pdf));
         }
         if text::plain(whole_characters(&head)).is_none() {
             return Ok(None);

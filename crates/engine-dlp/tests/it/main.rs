@@ -422,3 +422,25 @@ fn word_text_boxes_footnotes_and_endnotes_are_read_once_each() {
         ]
     );
 }
+
+#[test]
+fn a_zip_whose_first_member_is_a_pdf_is_not_taken_for_a_pdf() {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("statement.pdf", stored).unwrap();
+    std::io::Write::write_all(
+        &mut zip,
+        &palisade_test_support::pdf::plain("Card 4556 7375 8689 9855"),
+    )
+    .unwrap();
+    let bytes = zip.finish().unwrap().into_inner();
+    assert!(
+        bytes[..bytes.len().min(1024)]
+            .windows(5)
+            .any(|w| w == b"%PDF-")
+    );
+    // A plain zip is not read by DLP: its members are examined as files of their own.
+    let (format, _) = extract_bytes("statements.zip", &bytes);
+    assert_eq!(format, None);
+}

@@ -267,27 +267,25 @@ impl<R: Read + Seek> Package<'_, R> {
                 if rel.external {
                     continue;
                 }
-                if rel.kind.ends_with("/comments") {
-                    self.part(&rel.target, &mut |events, into| {
-                        let vocabulary = Vocabulary {
-                            paragraphs: &["comment"],
-                            texts: &["t"],
-                        };
-                        paragraphs(events, into, &vocabulary, &mut |tag, _| {
-                            format!("{sheet}!{} comment", tag.attribute("ref").unwrap_or(""))
-                        })
-                    })?;
+                // Legacy comments (`comment` with runs of `t`) and threaded ones.
+                let vocabulary = if rel.kind.ends_with("/comments") {
+                    Vocabulary {
+                        paragraphs: &["comment"],
+                        texts: &["t"],
+                    }
                 } else if rel.kind.ends_with("/threadedComment") {
-                    self.part(&rel.target, &mut |events, into| {
-                        let vocabulary = Vocabulary {
-                            paragraphs: &["threadedComment"],
-                            texts: &["text"],
-                        };
-                        paragraphs(events, into, &vocabulary, &mut |tag, _| {
-                            format!("{sheet}!{} comment", tag.attribute("ref").unwrap_or(""))
-                        })
-                    })?;
-                }
+                    Vocabulary {
+                        paragraphs: &["threadedComment"],
+                        texts: &["text"],
+                    }
+                } else {
+                    continue;
+                };
+                self.part(&rel.target, &mut |events, into| {
+                    paragraphs(events, into, &vocabulary, &mut |tag, _| {
+                        format!("{sheet}!{} comment", tag.attribute("ref").unwrap_or(""))
+                    })
+                })?;
             }
         }
         for (number, name) in numbered(&self.names(), "xl/drawings/drawing") {

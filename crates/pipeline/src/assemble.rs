@@ -212,6 +212,7 @@ pub fn assemble_report(
             notes.push(format!("{}: {}", result.text(), finding.threat_found));
         }
         if let Some(kind) = run.descriptor.produces
+            && run.descriptor.post_processing()
             && !run.descriptor.in_scan_details
             && !matches!(&run.outcome, RunOutcome::Finished(f) if f.outputs.iter().any(|o| o.kind == kind))
         {
@@ -323,6 +324,16 @@ fn record_post_processing(post: &mut palisade_model::PostProcessing, runs: &[&En
             RunOutcome::Finished(finding) => finding.outputs.iter().find(|o| o.kind == kind),
             _ => None,
         };
+        // DLP makes a copy only when its rule asks and it found something to redact; it says
+        // in `dlp_info.redact` whether it did.
+        if run.descriptor.kind == palisade_model::EngineKind::Dlp
+            && produced.is_none()
+            && dlp_account(run).is_none_or(|info| {
+                info.redact.result != palisade_model::RedactResult::FailedToRedact
+            })
+        {
+            continue;
+        }
         if let Some(output) = produced
             && kind == palisade_model::OutputKind::Sanitized
         {
@@ -347,6 +358,33 @@ fn record_post_processing(post: &mut palisade_model::PostProcessing, runs: &[&En
     }
     post.actions_ran = ran.join("|");
     post.actions_failed = failed.join("|");
+}
+
+/// Takes back the copies the runs made, for a file that may not have any (see
+/// [`crate::Plan::copies_allowed`]): a DLP run's report then says its copy was not kept, and
+/// why.
+pub fn withhold_copies(runs: &mut [EngineRun], why: &str) {
+    use palisade_model::RedactResult;
+    for run in runs {
+        let RunOutcome::Finished(finding) = &mut run.outcome else {
+            continue;
+        };
+        finding.outputs.clear();
+        if let Section::Dlp(info) = &mut finding.section
+            && info.redact.result == RedactResult::Redacted
+        {
+            info.redact.result = RedactResult::NotRedacted;
+            info.metadata_removal.result = palisade_model::MetadataRemovalResult::NotRemoved;
+            info.filename.clear();
+            info.errors.insert(
+                "redact".into(),
+                format!("the redacted copy was not kept: {why}"),
+            );
+            for hit in info.hits.values_mut().flat_map(|kind| kind.hits.iter_mut()) {
+                hit.try_redact = false;
+            }
+        }
+    }
 }
 
 /// What a Deep CDR run says it did, or for one that ended without saying (a crash, a time

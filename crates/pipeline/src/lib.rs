@@ -18,7 +18,7 @@ use palisade_model::{
 
 pub use assemble::{
     ArchiveOutcome, ReportContext, VerdictPolicy, archive_report, archive_result, assemble_report,
-    in_progress_report, terminal_report, verdict_blocks,
+    in_progress_report, terminal_report, verdict_blocks, withhold_copies,
 };
 pub use plan::{Phase, Plan, PlanRules, PostProcessWhen};
 pub use rows::{archive_member, report_context};
@@ -50,9 +50,19 @@ pub struct EngineDescriptor {
     /// What kind of engine it is: `eng_type` of `/stat/engines`, and through
     /// [`EngineKind::engine_type`] its `engine_type`.
     pub kind: EngineKind,
-    /// The kind of copy the engine makes of a file, for a post-processing step (sanitize,
-    /// redact), which runs after the engines that decide the verdict; `None` for those.
+    /// The kind of copy the engine makes of a file (sanitized, redacted); `None` for an engine
+    /// that makes none. See [`EngineDescriptor::post_processing`] for when it runs.
     pub produces: Option<OutputKind>,
+}
+
+impl EngineDescriptor {
+    /// Whether the engine is a post-processing step, run after the engines that decide the
+    /// verdict (and on the redacted copy when there is one): an engine that makes a copy,
+    /// except Proactive DLP, whose hits are part of the verdict and which writes its redacted
+    /// copy from the same reading of the file.
+    pub fn post_processing(&self) -> bool {
+        self.produces.is_some() && self.stage != Stage::Dlp
+    }
 }
 
 /// An engine's health, as `/stat/engines` shows it.

@@ -2,8 +2,10 @@
 //! the earlier phases change about the later ones. Plain functions over descriptors and runs;
 //! the worker runs what the plan says, phase by phase.
 
-use crate::{EngineDescriptor, EngineRun, Stage, VerdictPolicy, assemble::verdict_blocks};
-use palisade_model::ScanResult;
+use crate::{
+    EngineDescriptor, EngineRun, RunOutcome, Stage, VerdictPolicy, assemble::verdict_blocks,
+};
+use palisade_model::{OutputKind, ScanResult};
 
 /// When the post-processing steps (sanitize, redact) run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,7 +54,13 @@ fn is_list(descriptor: &EngineDescriptor) -> bool {
 }
 
 fn is_post_processing(descriptor: &EngineDescriptor) -> bool {
-    descriptor.produces.is_some()
+    descriptor.post_processing()
+}
+
+/// Whether a run made a redacted copy: the data it found is then out of the copies.
+fn redacted(run: &EngineRun) -> bool {
+    matches!(&run.outcome, RunOutcome::Finished(finding)
+        if finding.outputs.iter().any(|output| output.kind == OutputKind::Redacted))
 }
 
 /// Whether an allow list or known-good list vouches for the file.
@@ -129,16 +137,26 @@ impl Plan {
                 chosen
             }
             Phase::PostProcessing => {
-                let allowed = match self.rules.post_process {
-                    PostProcessWhen::Always => true,
-                    PostProcessWhen::NotBlocked => !verdict_blocks(runs, policy),
-                };
-                if !allowed {
+                if !self.copies_allowed(runs, policy) {
                     return Vec::new();
                 }
                 indices
                     .filter(|&i| is_post_processing(&self.engines[i]))
                     .collect()
+            }
+        }
+    }
+
+    /// Whether the file may have copies (the post-processing steps run, a redacted copy is
+    /// kept): always under [`PostProcessWhen::Always`]; else when the verdict engines do not
+    /// block it, leaving out the Sensitive Data Found of a DLP run that redacted that data.
+    pub fn copies_allowed(&self, runs: &[EngineRun], policy: &VerdictPolicy) -> bool {
+        match self.rules.post_process {
+            PostProcessWhen::Always => true,
+            PostProcessWhen::NotBlocked => {
+                let judged: Vec<EngineRun> =
+                    runs.iter().filter(|run| !redacted(run)).cloned().collect();
+                !verdict_blocks(&judged, policy)
             }
         }
     }
@@ -287,5 +305,57 @@ mod tests {
         assert_eq!(phases, vec![(Phase::PostProcessing, ids(&["cdr"]))]);
         let mut empty = Plan::new(Vec::new(), PlanRules::default());
         assert_eq!(walk(&mut empty, |_| ScanResult::NoThreatDetected), vec![]);
+    }
+
+    #[test]
+    fn dlp_decides_the_verdict_and_its_redacted_copy_lets_the_file_be_sanitized() {
+        let dlp = EngineDescriptor {
+            kind: EngineKind::Dlp,
+            ..engine("dlp", Stage::Dlp, Some(OutputKind::Redacted))
+        };
+        let cdr = engine("cdr", Stage::Cdr, Some(OutputKind::Sanitized));
+        let policy = VerdictPolicy::default();
+        let sensitive = |outputs: Vec<crate::OutputFile>| EngineRun {
+            outcome: RunOutcome::Finished(Finding {
+                outputs,
+                ..Finding::of(ScanResult::SensitiveDataFound, "")
+            }),
+            ..ran(&dlp, ScanResult::SensitiveDataFound)
+        };
+        let mut plan = Plan::new(
+            vec![dlp.clone(), cdr.clone()],
+            rules(false, PostProcessWhen::NotBlocked),
+        );
+        assert_eq!(
+            plan.next_phase(&[], &policy),
+            Some((Phase::Verdict, vec![0])),
+            "DLP is one of the engines that decide the verdict"
+        );
+        // Found and not redacted: the file is blocked, and no copy may hold its data.
+        let unredacted = [sensitive(Vec::new())];
+        assert!(!plan.copies_allowed(&unredacted, &policy));
+        assert_eq!(plan.clone().next_phase(&unredacted, &policy), None);
+        // Found and redacted: the redacted copy goes on to be sanitized.
+        let copy = crate::OutputFile {
+            kind: OutputKind::Redacted,
+            name: "a.txt".into(),
+            path: "/nowhere/a.txt".into(),
+        };
+        let redacted = [sensitive(vec![copy])];
+        assert!(plan.copies_allowed(&redacted, &policy));
+        assert_eq!(
+            plan.next_phase(&redacted, &policy),
+            Some((Phase::PostProcessing, vec![1]))
+        );
+        // Another engine's block still stands.
+        let av = engine("av", Stage::Antivirus, None);
+        let infected = [redacted[0].clone(), ran(&av, ScanResult::Infected)];
+        assert!(
+            !Plan::new(
+                vec![dlp, cdr, av],
+                rules(false, PostProcessWhen::NotBlocked)
+            )
+            .copies_allowed(&infected, &policy)
+        );
     }
 }

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use palisade_metastore::JobRecord;
-use palisade_model::{FileReport, OutputRecord, ScanResult, now_millis};
+use palisade_model::{FileReport, OutputKind, OutputRecord, ScanResult, now_millis};
 use palisade_pipeline::{
     Engine, EngineError, EngineRun, Finding, Limits, OutputFile, ReportContext, RunOutcome, Sample,
-    ScanContext, VerdictPolicy, assemble_report, terminal_report,
+    ScanContext, VerdictPolicy, assemble_report, terminal_report, withhold_copies,
 };
 use palisade_service::{RuleSettings, Service, report_context};
 use tokio::sync::{Notify, Semaphore};
@@ -421,6 +421,9 @@ async fn analyse(
     let phases = async {
         let mut runs: Vec<EngineRun> = Vec::new();
         let mut produced = Produced::default();
+        // What the engines read: the file, then for the post-processing steps its redacted
+        // copy when DLP made one (so that a sanitized copy holds no redacted data either).
+        let mut input = path.clone();
         while let Some((_phase, chosen)) = plan.next_phase(&runs, &setup.policy) {
             let phase_engines = chosen.iter().map(|&i| engines[i].clone()).collect();
             let policies = setup
@@ -429,7 +432,7 @@ async fn analyse(
                 .map(RuleSettings::policies)
                 .unwrap_or_default();
             let ran =
-                run_concurrently(shared, record, path.clone(), phase_engines, &policies).await;
+                run_concurrently(shared, record, input.clone(), phase_engines, &policies).await;
             for (run, dir) in ran {
                 if let RunOutcome::Finished(finding) = &run.outcome {
                     produced.files.extend(finding.outputs.iter().cloned());
@@ -437,6 +440,17 @@ async fn analyse(
                 produced._dirs.extend(dir);
                 runs.push(run);
             }
+            if let Some(copy) = produced
+                .files
+                .iter()
+                .find(|f| f.kind == OutputKind::Redacted)
+            {
+                input = copy.path.clone();
+            }
+        }
+        if !plan.copies_allowed(&runs, &setup.policy) && !produced.files.is_empty() {
+            withhold_copies(&mut runs, "the file is blocked for another verdict");
+            produced.files.clear();
         }
         (runs, produced)
     };

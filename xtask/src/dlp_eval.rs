@@ -138,7 +138,8 @@ pub fn eval(args: &[String]) -> anyhow::Result<()> {
             &recognizers,
             &policy,
             Default::default(),
-        );
+        )
+        .info;
         busy += started.elapsed();
         let bytes = extraction
             .pieces

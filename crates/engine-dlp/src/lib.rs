@@ -14,17 +14,21 @@
 pub mod extract;
 pub mod mask;
 mod recognize;
+pub mod redact;
 pub mod report;
 pub mod text;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use palisade_model::{DlpInfo, DlpVerdict, EngineKind, ScanResult};
-use palisade_pipeline::{
-    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, Sample, ScanContext, Section,
-    Stage,
+use palisade_model::{
+    DlpInfo, DlpVerdict, EngineKind, MetadataRemovalResult, OutputKind, RedactResult, ScanResult,
 };
+use palisade_pipeline::{
+    Engine, EngineDescriptor, EngineError, EngineStatus, Finding, OutputFile, Sample, ScanContext,
+    Section, Stage,
+};
+use redact::{Redaction, Targets};
 
 pub use extract::{Format, extract};
 pub use recognize::{Kind, Match, Recognizers};
@@ -46,7 +50,7 @@ impl Default for DlpEngine {
                 stage: Stage::Dlp,
                 in_scan_details: false,
                 kind: EngineKind::Dlp,
-                produces: None,
+                produces: Some(OutputKind::Redacted),
             },
         }
     }
@@ -71,7 +75,8 @@ impl Engine for DlpEngine {
         let mut notes = Vec::new();
         let mut failed = false;
         let mut read = false;
-        match Format::detect(sample.path)? {
+        let format = Format::detect(sample.path)?;
+        match format {
             None => notes.push(
                 "the content was not examined: DLP does not read this type of file (only the \
                  file name was examined)"
@@ -100,11 +105,13 @@ impl Engine for DlpEngine {
                 pieces.extend(extraction.pieces);
             }
         }
+        let read_whole = read && notes.is_empty();
         let mut errors = BTreeMap::new();
         if !notes.is_empty() {
             errors.insert("scan".to_string(), notes.join("; "));
         }
-        let mut info = report::assess(&pieces, &recognizers, policy, errors);
+        let assessment = report::assess(&pieces, &recognizers, policy, errors);
+        let mut info = assessment.info;
         if info.verdict != DlpVerdict::Found {
             if failed {
                 info.verdict = DlpVerdict::Failed;
@@ -112,8 +119,145 @@ impl Engine for DlpEngine {
                 info.verdict = DlpVerdict::NotScanned;
             }
         }
-        Ok(finding(info))
+        let mut outputs = Vec::new();
+        if policy.redact || policy.remove_metadata {
+            let targets = Targets::new(assessment.secrets.iter().map(String::as_str));
+            let asked = Asked {
+                sample,
+                format: format.filter(|_| read_whole),
+                targets: &targets,
+                deadline: Instant::now() + context.limits.timeout.mul_f64(0.15),
+            };
+            outputs.extend(asked.redact(&mut info, policy, context)?);
+        }
+        let mut finding = finding(info);
+        finding.outputs = outputs;
+        Ok(finding)
     }
+}
+
+/// A redacted copy asked of a file by its rule.
+struct Asked<'a> {
+    sample: &'a Sample<'a>,
+    /// The file's format when all of it was read (nothing else can be redacted).
+    format: Option<Format>,
+    targets: &'a Targets,
+    /// When the check of the copy must end.
+    deadline: Instant,
+}
+
+impl Asked<'_> {
+    /// Writes the copy when there is something to take out of the file (a value at the
+    /// rule's certainty, or with metadata removal its metadata), and says in the report what
+    /// was done: `redact`, `metadata_removal`, `filename`, each hit's `tryRedact`, and in
+    /// `errors` why something was not.
+    fn redact(
+        &self,
+        info: &mut DlpInfo,
+        policy: &palisade_model::DlpPolicy,
+        context: &ScanContext,
+    ) -> Result<Option<OutputFile>, EngineError> {
+        let values = policy.redact && !self.targets.values().is_empty();
+        if !values && !policy.remove_metadata {
+            return Ok(None);
+        }
+        let format = match (self.format, Format::detect(self.sample.path)?) {
+            (Some(format), _) => format,
+            (None, None) => {
+                return Ok(self.not_done(info, "DLP does not redact this type of file"));
+            }
+            (None, Some(_)) => {
+                return Ok(self.not_done(
+                    info,
+                    "the file was not examined whole (see errors.scan), so a copy could still \
+                     hold sensitive data",
+                ));
+            }
+        };
+        if !values
+            && !matches!(
+                format,
+                Format::Pdf | Format::Word | Format::Excel | Format::PowerPoint
+            )
+        {
+            return Ok(None);
+        }
+        let name = copy_name(self.sample.display_name, self.targets);
+        let path = context.output_dir()?.join("copy");
+        let removal = |removed: bool| {
+            if removed {
+                MetadataRemovalResult::Removed
+            } else {
+                MetadataRemovalResult::NotRemoved
+            }
+        };
+        match redact::redact(
+            self.sample.path,
+            format,
+            self.targets,
+            policy.remove_metadata,
+            &path,
+            self.deadline,
+        ) {
+            Redaction::Redacted { metadata_removed } => {
+                if values {
+                    info.redact.result = RedactResult::Redacted;
+                    for hit in info.hits.values_mut().flat_map(|kind| kind.hits.iter_mut()) {
+                        hit.try_redact = hit.certainty >= policy.min_certainty;
+                    }
+                }
+                info.metadata_removal.result = removal(metadata_removed);
+                if policy.remove_metadata && !metadata_removed {
+                    info.errors.insert(
+                        "metadata_removal".into(),
+                        format!("the {} has no document metadata to remove", format.name()),
+                    );
+                }
+                info.filename = name.clone();
+                Ok(Some(OutputFile {
+                    kind: OutputKind::Redacted,
+                    name,
+                    path,
+                }))
+            }
+            Redaction::NotRedacted(why) => Ok(self.not_done(info, &why)),
+            Redaction::Failed(why) => {
+                if values {
+                    info.redact.result = RedactResult::FailedToRedact;
+                    info.errors.insert("redact".into(), why.clone());
+                }
+                if policy.remove_metadata {
+                    info.metadata_removal.result = MetadataRemovalResult::FailedToRemove;
+                    info.errors.insert("metadata_removal".into(), why);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// No copy, and why, in the report.
+    fn not_done(&self, info: &mut DlpInfo, why: &str) -> Option<OutputFile> {
+        if !self.targets.values().is_empty() {
+            info.redact.result = RedactResult::NotRedacted;
+            info.errors.insert("redact".into(), why.to_string());
+        }
+        info.metadata_removal.result = MetadataRemovalResult::NotRemoved;
+        info.errors
+            .insert("metadata_removal".into(), why.to_string());
+        None
+    }
+}
+
+/// The copy's name: the file's own (without folders), with any value in it masked.
+fn copy_name(display_name: &str, targets: &Targets) -> String {
+    let base = display_name
+        .rsplit(['/', '\\'])
+        .next()
+        .filter(|base| !base.is_empty())
+        .unwrap_or("file");
+    targets
+        .mask(base, redact::MASK)
+        .unwrap_or_else(|| base.to_string())
 }
 
 /// The finding of a DLP run: Sensitive Data Found (20) when a hit reaches the rule's

@@ -1,7 +1,7 @@
 //! From the recognizers' matches in a file's pieces of text to the report's `dlp_info`: hits by
 //! kind with their context and location, masked unless the rule shows values, and the verdict.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use palisade_model::{
     Certainty, DlpHit, DlpInfo, DlpKindHits, DlpPolicy, DlpVerdict, MetadataRemovalResult, Outcome,
@@ -14,6 +14,15 @@ use crate::{Kind, Recognizers, mask};
 /// Hits listed per kind; beyond it the report says how many more there were.
 pub const MAX_HITS_PER_KIND: usize = 500;
 
+/// What DLP found in a file.
+pub struct Assessment {
+    /// The report's `dlp_info`.
+    pub info: DlpInfo,
+    /// The values of the hits at the rule's certainty (listed or not), each once: what a
+    /// redacted copy must not hold.
+    pub secrets: BTreeSet<String>,
+}
+
 /// What DLP found in the pieces of a file, as the report gives it. `errors` are carried into
 /// the report (`scan`: text not examined, for one).
 pub fn assess(
@@ -21,7 +30,8 @@ pub fn assess(
     recognizers: &Recognizers,
     policy: &DlpPolicy,
     mut errors: BTreeMap<String, String>,
-) -> DlpInfo {
+) -> Assessment {
+    let mut secrets = BTreeSet::new();
     let mut hits: BTreeMap<String, DlpKindHits> = BTreeMap::new();
     let mut unlisted: BTreeMap<String, usize> = BTreeMap::new();
     let mut top: Option<Certainty> = None;
@@ -32,6 +42,9 @@ pub fn assess(
             }
             let certainty = found.certainty();
             top = top.max(Some(certainty));
+            if certainty >= policy.min_certainty {
+                secrets.insert(piece.text[found.start..found.end].to_string());
+            }
             let key = found.kind.key();
             let entry = hits.entry(key.clone()).or_insert_with(|| DlpKindHits {
                 display_name: display_name(found.kind, policy),
@@ -91,7 +104,7 @@ pub fn assess(
         Some(top) if top >= policy.min_certainty => DlpVerdict::Found,
         Some(_) => DlpVerdict::Suspicious,
     };
-    DlpInfo {
+    let info = DlpInfo {
         certainty: top,
         errors,
         filename: String::new(),
@@ -111,7 +124,8 @@ pub fn assess(
         watermark: Outcome {
             result: WatermarkResult::NotAdded,
         },
-    }
+    };
+    Assessment { info, secrets }
 }
 
 fn display_name(kind: Kind, policy: &DlpPolicy) -> String {
@@ -148,7 +162,12 @@ mod tests {
             ),
             piece("line 3", "SSN: 536-22-8726."),
         ];
-        let info = assess(&pieces, &recognizers, &policy, BTreeMap::new());
+        let assessment = assess(&pieces, &recognizers, &policy, BTreeMap::new());
+        assert_eq!(
+            assessment.secrets,
+            BTreeSet::from(["4556 7375 8689 9855".to_string(), "536-22-8726".to_string()])
+        );
+        let info = assessment.info;
         assert_eq!(info.verdict, DlpVerdict::Found);
         assert_eq!(info.certainty, Some(Certainty::VeryHigh));
         let ccn = &info.hits["ccn"];
@@ -176,7 +195,8 @@ mod tests {
                 ..policy.clone()
             },
             BTreeMap::new(),
-        );
+        )
+        .info;
         assert_eq!(shown.hits["ccn"].hits[0].hit, "4556 7375 8689 9855");
         assert_eq!(shown.hits["ccn"].hits[0].after, " exp 04/27 t");
     }
@@ -190,7 +210,8 @@ mod tests {
             &recognizers,
             &policy,
             BTreeMap::new(),
-        );
+        )
+        .info;
         assert_eq!(info.verdict, DlpVerdict::Suspicious);
         assert_eq!(info.severity, 1);
         assert_eq!(info.hits["ssn"].hits[0].severity, 1);
@@ -199,7 +220,8 @@ mod tests {
             &recognizers,
             &policy,
             BTreeMap::new(),
-        );
+        )
+        .info;
         assert_eq!(clean.verdict, DlpVerdict::Clean);
         assert!(clean.hits.is_empty());
     }
@@ -214,7 +236,8 @@ mod tests {
             &recognizers,
             &policy,
             BTreeMap::new(),
-        );
+        )
+        .info;
         assert_eq!(info.hits["ccn"].hits.len(), MAX_HITS_PER_KIND);
         assert_eq!(
             info.errors["scan"],

@@ -7,7 +7,7 @@
 mod mail;
 mod odf;
 mod ooxml;
-mod pdf;
+pub(crate) mod pdf;
 mod rtf;
 mod xls;
 mod xml;

@@ -16,7 +16,7 @@ use crate::text::{Piece, first_chars, last_chars};
 /// Where the header must start (readers accept some bytes before it).
 const HEADER_WINDOW: usize = 1024;
 /// Largest stream decompressed while loading, and largest page content read.
-const MAX_DECOMPRESSED: usize = 256 << 20;
+pub(crate) const MAX_DECOMPRESSED: usize = 256 << 20;
 /// Most form fields followed (through `/Kids`).
 const MAX_FIELDS: usize = 100_000;
 
@@ -31,27 +31,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 pub(crate) fn extract(path: &Path, into: &mut Collector) -> Result<(), Stop> {
-    let bytes = std::fs::read(path)?;
-    let start = find(&bytes[..bytes.len().min(HEADER_WINDOW)], b"%PDF-")
-        .ok_or_else(|| Stop::Invalid("no %PDF- header".into()))?;
-    let options = LoadOptions {
-        max_decompressed_size: Some(MAX_DECOMPRESSED),
-        ..LoadOptions::default()
-    };
-    let doc = match Document::load_mem_with_options(&bytes[start..], options) {
-        Ok(doc) => doc,
-        Err(_) if find(&bytes, b"/Encrypt").is_some() => {
-            return Err(Stop::Invalid(
-                "the PDF is encrypted and opens only with a password".into(),
-            ));
-        }
-        Err(error) => return Err(Stop::Invalid(format!("not a readable PDF: {error}"))),
-    };
-    if doc.is_encrypted() {
-        return Err(Stop::Invalid(
-            "the PDF is encrypted and opens only with a password".into(),
-        ));
-    }
+    let doc = load(path)?;
     let pages = doc.get_pages();
     let mut shown = false;
     let mut encodings = Encodings::default();
@@ -109,6 +89,33 @@ pub(crate) fn extract(path: &Path, into: &mut Collector) -> Result<(), Stop> {
     Ok(())
 }
 
+/// The PDF at `path`, with its streams bounded; an error for one that cannot be read, or that
+/// opens only with a password.
+pub(crate) fn load(path: &Path) -> Result<Document, Stop> {
+    let bytes = std::fs::read(path)?;
+    let start = find(&bytes[..bytes.len().min(HEADER_WINDOW)], b"%PDF-")
+        .ok_or_else(|| Stop::Invalid("no %PDF- header".into()))?;
+    let options = LoadOptions {
+        max_decompressed_size: Some(MAX_DECOMPRESSED),
+        ..LoadOptions::default()
+    };
+    let doc = match Document::load_mem_with_options(&bytes[start..], options) {
+        Ok(doc) => doc,
+        Err(_) if find(&bytes, b"/Encrypt").is_some() => {
+            return Err(Stop::Invalid(
+                "the PDF is encrypted and opens only with a password".into(),
+            ));
+        }
+        Err(error) => return Err(Stop::Invalid(format!("not a readable PDF: {error}"))),
+    };
+    if doc.is_encrypted() {
+        return Err(Stop::Invalid(
+            "the PDF is encrypted and opens only with a password".into(),
+        ));
+    }
+    Ok(doc)
+}
+
 /// Characters of each line read across a wrap.
 const WRAP_CONTEXT: usize = 60;
 
@@ -116,7 +123,7 @@ const WRAP_CONTEXT: usize = 60;
 const MAX_FORM_DEPTH: usize = 8;
 
 /// The page's own resource dictionary (direct or referenced).
-fn page_resources(doc: &Document, page: lopdf::ObjectId) -> Option<&Dictionary> {
+pub(crate) fn page_resources(doc: &Document, page: lopdf::ObjectId) -> Option<&Dictionary> {
     let (direct, referenced) = doc.get_page_resources(page).ok()?;
     direct.or_else(|| {
         referenced
@@ -128,14 +135,14 @@ fn page_resources(doc: &Document, page: lopdf::ObjectId) -> Option<&Dictionary> 
 /// The fonts' encodings, read once per document (a `ToUnicode` map is parsed once however
 /// often its font is selected).
 #[derive(Default)]
-struct Encodings<'d> {
-    list: Vec<lopdf::Encoding<'d>>,
+pub(crate) struct Encodings<'d> {
+    pub list: Vec<lopdf::Encoding<'d>>,
     /// By the font dictionary's address: its index in `list`, or why it could not be read.
     read: std::collections::HashMap<usize, Result<usize, String>>,
 }
 
 impl<'d> Encodings<'d> {
-    fn of(&mut self, doc: &'d Document, font: &'d Dictionary) -> Result<usize, String> {
+    pub fn of(&mut self, doc: &'d Document, font: &'d Dictionary) -> Result<usize, String> {
         let key = std::ptr::from_ref(font) as usize;
         if let Some(known) = self.read.get(&key) {
             return known.clone();

@@ -12,6 +12,8 @@ use palisade_engine_dlp::report::assess;
 use palisade_engine_dlp::{Format, Recognizers, extract};
 use palisade_model::{Certainty, DlpInfo, DlpPolicy};
 
+mod redact;
+
 /// The documents of every format, built once per test process.
 fn documents() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -45,7 +47,7 @@ fn assess_file(path: &Path, policy: &DlpPolicy) -> (Format, DlpInfo) {
         extraction.unread
     );
     let recognizers = Recognizers::new(policy).unwrap();
-    let info = assess(&extraction.pieces, &recognizers, policy, Default::default());
+    let info = assess(&extraction.pieces, &recognizers, policy, Default::default()).info;
     (format, info)
 }
 
@@ -323,7 +325,8 @@ fn a_pdf_gives_the_text_of_forms_comments_fields_and_its_information() {
         &recognizers,
         &policy,
         Default::default(),
-    );
+    )
+    .info;
     let ibans: Vec<&str> = info.hits["iban"]
         .hits
         .iter()

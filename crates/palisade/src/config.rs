@@ -74,6 +74,12 @@ pub struct DlpEntry {
     pub context_chars: Option<usize>,
     /// Bytes of text examined per file (default 64 MiB); the report says when a file had more.
     pub max_text_bytes: Option<u64>,
+    /// Write a redacted copy (every hit at `min_certainty` masked), served by
+    /// `GET /file/download/{data_id}` (default false).
+    pub redact: bool,
+    /// Take the document metadata out of the copy (default false); a file of a format with
+    /// metadata gets a copy for it even without hits.
+    pub remove_metadata: bool,
 }
 
 impl DlpEntry {
@@ -118,6 +124,8 @@ impl DlpEntry {
         if let Some(bytes) = self.max_text_bytes {
             policy.max_text_bytes = bytes.max(1);
         }
+        policy.redact = self.redact;
+        policy.remove_metadata = self.remove_metadata;
         palisade_engine_dlp::Recognizers::new(&policy)
             .map_err(|error| anyhow::anyhow!("rule {rule:?}: dlp.patterns: {error}"))?;
         Ok(policy)
@@ -1125,7 +1133,7 @@ mod tests {
             assert!(format!("{error:#}").contains(says), "{bad}: {error:#}");
         }
         let text = "[[rules]]\nname = \"R\"\n[rules.dlp]\nrecognizers = [\"ccn\"]\n\
-                    show_values = true\n[rules.dlp.thresholds]\nccn = \"medium\"\n";
+                    show_values = true\nredact = true\n[rules.dlp.thresholds]\nccn = \"medium\"\n";
         let config = ConfigFile::parse(text).unwrap();
         let rule = &service_settings(&config, None).unwrap().rules[0];
         let expected = [(
@@ -1134,6 +1142,7 @@ mod tests {
         )];
         assert_eq!(rule.dlp.recognizers, expected.into());
         assert!(rule.dlp.show_values);
+        assert!(rule.dlp.redact && !rule.dlp.remove_metadata);
         assert!(!config.dlp.enabled, "Proactive DLP is off unless enabled");
     }
 

@@ -113,8 +113,9 @@ fn pdf_copies_lose_the_values_shown_and_in_the_document_information() {
 fn text_copies_are_masked_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let (source, copy) = (dir.path().join("notes.csv"), dir.path().join("copy.csv"));
-    let text =
-        format!("name,card,ssn\r\nAda paid,\"{VISA}\",SSN {SSN}\r\nthe card number {VISA} again\r\n");
+    let text = format!(
+        "name,card,ssn\r\nAda paid,\"{VISA}\",SSN {SSN}\r\nthe card number {VISA} again\r\n"
+    );
     std::fs::write(&source, &text).unwrap();
     let (secrets, outcome) = redacted(&source, &copy, false);
     assert_eq!(secrets, [VISA, SSN]);

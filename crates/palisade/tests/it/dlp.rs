@@ -19,7 +19,17 @@ fn config() -> String {
      [[rules]]\nname = \"Employees\"\n[rules.dlp]\nrecognizers = []\n\
      [[rules.dlp.patterns]]\ndisplay_name = \"Employee id\"\npattern = 'EMP-\\d{6}'\n\
      keywords = [\"employee\"]\ncertainty = \"very-high\"\n\n\
-     [[rules]]\nname = \"Allowed\"\nallowed_results = [0, 20]\n"
+     [[rules]]\nname = \"Allowed\"\nallowed_results = [0, 20]\n\n\
+     [[rules]]\nname = \"Redact\"\n[rules.dlp]\nredact = true\nremove_metadata = true\n"
+        .into()
+}
+
+/// DLP that redacts, beside a command engine that calls files holding `FLAGGED` infected.
+fn flagged_config() -> String {
+    "[dlp]\nenabled = true\n\n\
+     [[engines]]\nkind = \"command\"\nid = \"flagger\"\nname = \"Flagger\"\n\
+     command = [\"sh\", \"-c\", \"! grep -q FLAGGED \\\"$0\\\"\", \"{path}\"]\n\n\
+     [[rules]]\nname = \"Redact flagged\"\n[rules.dlp]\nredact = true\n"
         .into()
 }
 
@@ -32,6 +42,20 @@ async fn scan(server: &Server, rule: &str, name: &str, bytes: &[u8]) -> Value {
     let report = server.wait_final(&data_id).await;
     crate::schema::assert_fits(&report, &crate::schema::file_report(), &data_id);
     report
+}
+
+/// What `/file/{route}/{data_id}` serves: the bytes, or `None` for 404.
+async fn download(server: &Server, route: &str, data_id: &str) -> Option<Vec<u8>> {
+    let response = server
+        .get(&format!("/file/{route}/{data_id}"))
+        .send()
+        .await
+        .unwrap();
+    match response.status().as_u16() {
+        200 => Some(response.bytes().await.unwrap().to_vec()),
+        404 => None,
+        other => panic!("/file/{route} answered {other}"),
+    }
 }
 
 /// Every hit of the report: (kind, hit, certainty, location).
@@ -412,4 +436,170 @@ async fn a_pdf_that_crashes_the_parser_is_dlp_verdict_failed_and_documents_go_on
     let docx = std::fs::read(dir.path().join("positives.docx")).unwrap();
     let report = scan(&server, "Default", "review.docx", &docx).await;
     assert_eq!(report["dlp_info"]["verdict"], 1, "{report}");
+}
+
+/// The labelled values of a format's positives document, in full.
+fn values(ext: &str) -> Vec<&'static str> {
+    let all = [
+        "4556 7375 8689 9855",
+        "5167 3492 1860 4477",
+        "6011 4321 8876 5308",
+        "GB82 WEST 1234 5698 7654 32",
+        "536-22-8726",
+        "672-34-1942",
+        "219-45-6789",
+    ];
+    match ext {
+        "docx" | "xlsx" => all.to_vec(),
+        "pptx" => vec![all[0], all[3], all[4], all[6]],
+        "pdf" => vec![all[0], all[1], all[2], all[3], all[4], all[6]],
+        other => panic!("no values for {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redacted_copies_are_downloaded_and_independent_readers_find_no_value_in_them() {
+    let dir = documents(&[]);
+    let server = Server::start(&config());
+    let mut cases: Vec<(&str, &str, Vec<u8>, Vec<&str>)> = ["docx", "xlsx", "pptx", "pdf"]
+        .into_iter()
+        .map(|ext| {
+            let keep = match ext {
+                "xlsx" => "Ada Lovelace",
+                "pptx" => "Payments",
+                _ => "Ada paid with her Visa card",
+            };
+            let bytes = std::fs::read(dir.path().join(format!("positives.{ext}"))).unwrap();
+            (ext, keep, bytes, values(ext))
+        })
+        .collect();
+    cases.push((
+        "txt",
+        "Ada Lovelace",
+        CUSTOMERS.as_bytes().to_vec(),
+        vec![
+            "4556 7375 8689 9855",
+            "536-22-8726",
+            "GB82 WEST 1234 5698 7654 32",
+        ],
+    ));
+    for (ext, keep, bytes, labelled) in cases {
+        let name = format!("review.{ext}");
+        let request = server
+            .post("/file")
+            .header("filename", &name)
+            .header("rule", "Redact");
+        let data_id = server.submit_with(request, bytes).await;
+        let report = server.wait_final(&data_id).await;
+        crate::schema::assert_fits(&report, &crate::schema::file_report(), &data_id);
+        let dlp = &report["dlp_info"];
+        assert_eq!(dlp["redact"]["result"], "redacted", "{ext}: {report}");
+        let metadata = if ext == "txt" {
+            "not removed"
+        } else {
+            "removed"
+        };
+        assert_eq!(dlp["metadata_removal"]["result"], metadata, "{ext}");
+        assert_eq!(dlp["filename"], name.as_str());
+        for (kind, hit, certainty, _) in hits(&report) {
+            let high = certainty.contains("High");
+            let entry = dlp["hits"][&kind]["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h["hit"] == hit.as_str())
+                .unwrap();
+            assert_eq!(entry["tryRedact"], high, "{ext}: {hit} ({certainty})");
+        }
+        assert_eq!(
+            report["process_info"]["post_processing"]["actions_ran"], "Redacted",
+            "{ext}"
+        );
+        // Still Sensitive Data Found (the original holds the data), and blocked.
+        assert_eq!(report["scan_results"]["scan_all_result_i"], 20);
+        let copy = download(&server, "download", &data_id)
+            .await
+            .unwrap_or_else(|| panic!("{ext}: no redacted copy"));
+        assert_eq!(download(&server, "converted", &data_id).await, None);
+        let path = dir.path().join(format!("copy-{name}"));
+        std::fs::write(&path, &copy).unwrap();
+        palisade_test_support::dlp::judge(&path, ext, keep, &labelled);
+    }
+
+    // OpenDocument is read, not redacted: no copy, and the report says why.
+    let bytes = std::fs::read(dir.path().join("positives.odt")).unwrap();
+    let request = server
+        .post("/file")
+        .header("filename", "review.odt")
+        .header("rule", "Redact");
+    let data_id = server.submit_with(request, bytes).await;
+    let report = server.wait_final(&data_id).await;
+    let dlp = &report["dlp_info"];
+    assert_eq!(dlp["verdict"], 1);
+    assert_eq!(dlp["redact"]["result"], "not redacted");
+    assert_eq!(
+        dlp["errors"]["redact"],
+        "DLP does not redact the OpenDocument file"
+    );
+    assert_eq!(dlp["metadata_removal"]["result"], "not removed");
+    assert_eq!(
+        report["process_info"]["post_processing"]["actions_failed"],
+        ""
+    );
+    assert_eq!(download(&server, "download", &data_id).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_another_engine_blocks_keeps_no_redacted_copy_and_the_report_says_why() {
+    let server = Server::start(&flagged_config());
+    let flagged = format!("FLAGGED\n{CUSTOMERS}");
+    let request = server
+        .post("/file")
+        .header("filename", "flagged.csv")
+        .header("rule", "Redact flagged");
+    let data_id = server.submit_with(request, flagged.into_bytes()).await;
+    let report = server.wait_final(&data_id).await;
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 1, "{report}");
+    let dlp = &report["dlp_info"];
+    assert_eq!(dlp["verdict"], 1);
+    assert_eq!(dlp["redact"]["result"], "not redacted");
+    assert_eq!(
+        dlp["errors"]["redact"],
+        "the redacted copy was not kept: the file is blocked for another verdict"
+    );
+    assert_eq!(dlp["filename"], "");
+    assert_eq!(download(&server, "download", &data_id).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_deep_cdr_the_redacted_copy_is_sanitized_and_both_routes_serve_it() {
+    let dir = documents(&["docx"]);
+    let server = Server::start(
+        "[dlp]\nenabled = true\n\n[cdr]\nenabled = true\n\n\
+         [[rules]]\nname = \"Both\"\n[rules.dlp]\nredact = true\n",
+    );
+    let bytes = std::fs::read(dir.path().join("positives.docx")).unwrap();
+    let request = server
+        .post("/file")
+        .header("filename", "review.docx")
+        .header("rule", "Both");
+    let data_id = server.submit_with(request, bytes).await;
+    let report = server.wait_final(&data_id).await;
+    let post = &report["process_info"]["post_processing"];
+    assert_eq!(post["actions_ran"], "Redacted|Sanitized", "{report}");
+    assert_eq!(report["dlp_info"]["redact"]["result"], "redacted");
+    let sanitized = download(&server, "converted", &data_id).await.unwrap();
+    assert_eq!(
+        download(&server, "download", &data_id).await.unwrap(),
+        sanitized,
+        "the later step's copy is what both routes serve"
+    );
+    let path = dir.path().join("copy.docx");
+    std::fs::write(&path, &sanitized).unwrap();
+    palisade_test_support::dlp::judge(
+        &path,
+        "docx",
+        "Ada paid with her Visa card",
+        &values("docx"),
+    );
 }

@@ -100,7 +100,9 @@ fn config(dir: &Path) -> String {
          [[rules]]\nname = \"Broken\"\nengines = [\"filetype\", \"yara\", \"broken\"]\n\n\
          [[rules]]\nname = \"Slow\"\nengines = [\"filetype\", \"yara\", \"slow\"]\n\n\
          [[rules]]\nname = \"Sanitize\"\nengines = [\"filetype\", \"yara\", \"sanitizer\"]\n\n\
-         [[rules]]\nname = \"Dlp\"\nengines = [\"filetype\", \"yara\", \"dlp\"]\n",
+         [[rules]]\nname = \"Dlp\"\nengines = [\"filetype\", \"yara\", \"dlp\"]\n\n\
+         [[rules]]\nname = \"Redact\"\nengines = [\"filetype\", \"yara\", \"dlp\"]\n\
+         [rules.dlp]\nredact = true\n",
         engines = palisade_test_support::sanitizer_engines(&sanitizer),
     )
 }
@@ -165,6 +167,18 @@ async fn final_reports_match_their_snapshots() {
     check(
         &sensitive,
         expect_test::expect_file!["snapshots/sensitive_data.json"],
+    );
+
+    let redacted = final_report(
+        &server,
+        "Redact",
+        "customers.csv",
+        b"name,card\nAda Lovelace,4556 7375 8689 9855\n".to_vec(),
+    )
+    .await;
+    check(
+        &redacted,
+        expect_test::expect_file!["snapshots/redacted.json"],
     );
 }
 

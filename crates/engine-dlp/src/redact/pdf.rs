@@ -110,6 +110,10 @@ impl Matrix {
     }
 }
 
+/// Where a shown string is in a page's content: its operation, operand, and for a `TJ` array
+/// the item in it.
+type StringAt = (usize, usize, Option<usize>);
+
 /// A glyph shown on the page: where its code is in the content, the room it takes on its
 /// line, and the box it is drawn in (page space: `[x0, y0, x1, y1]`).
 struct Glyph {
@@ -471,20 +475,36 @@ impl<'d, 'f> Walk<'d, 'f> {
         }
         let mut boxes = String::from("q 0 0 0 rg\n");
         // The hidden glyphs of each string, by operation.
-        let mut by_string: BTreeMap<(usize, usize, Option<usize>), Vec<&Glyph>> = BTreeMap::new();
-        for (glyph, _) in self.glyphs.iter().zip(&hidden).filter(|(_, h)| **h) {
-            let [x0, y0, x1, y1] = glyph.area;
+        let mut by_string: BTreeMap<StringAt, Vec<&Glyph>> = BTreeMap::new();
+        // One box over each run of hidden glyphs of one string.
+        let mut area: Option<(StringAt, usize, [f32; 4])> = None;
+        let mut draw = |[x0, y0, x1, y1]: [f32; 4]| {
             boxes.push_str(&format!(
-                "{:.2} {:.2} {:.2} {:.2} re f\n",
-                x0,
-                y0,
+                "{x0:.2} {y0:.2} {:.2} {:.2} re f\n",
                 x1 - x0,
                 y1 - y0
             ));
-            by_string
-                .entry((glyph.operation, glyph.operand, glyph.item))
-                .or_default()
-                .push(glyph);
+        };
+        for (index, glyph) in self.glyphs.iter().enumerate().filter(|(i, _)| hidden[*i]) {
+            let string = (glyph.operation, glyph.operand, glyph.item);
+            area = match area {
+                Some((last, previous, [x0, y0, x1, y1]))
+                    if last == string && previous + 1 == index =>
+                {
+                    let [a, b, c, d] = glyph.area;
+                    Some((string, index, [x0.min(a), y0.min(b), x1.max(c), y1.max(d)]))
+                }
+                other => {
+                    if let Some((_, _, done)) = other {
+                        draw(done);
+                    }
+                    Some((string, index, glyph.area))
+                }
+            };
+            by_string.entry(string).or_default().push(glyph);
+        }
+        if let Some((_, _, done)) = area {
+            draw(done);
         }
         boxes.push_str("Q\n");
         let mut replaced: BTreeMap<usize, Vec<Operation>> = BTreeMap::new();

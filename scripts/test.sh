@@ -19,8 +19,11 @@ command -v zip >/dev/null || need_apt+=(zip)
 command -v 7zz >/dev/null || need_apt+=(7zip)
 command -v unar >/dev/null || need_apt+=(unar)
 command -v qpdf >/dev/null || need_apt+=(qpdf)
-# pdfinfo judges the page count of sanitized PDFs (Deep CDR tests).
+# pdfinfo judges the page count of sanitized PDFs (Deep CDR tests); pdftotext reads redacted
+# PDFs (Proactive DLP tests).
 command -v pdfinfo >/dev/null || need_apt+=(poppler-utils)
+# strings (binutils) reads what is left in redacted copies (Proactive DLP tests).
+command -v strings >/dev/null || need_apt+=(binutils)
 # exiftool writes metadata into test images and judges that sanitized copies have none.
 command -v exiftool >/dev/null || need_apt+=(libimage-exiftool-perl)
 # rsvg-convert renders sanitized SVG drawings (Deep CDR tests).

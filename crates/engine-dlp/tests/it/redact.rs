@@ -146,77 +146,6 @@ fn formats_without_a_redactor_are_not_redacted_and_say_so() {
     assert!(!copy.exists());
 }
 
-/// A two-page PDF in the base-14 Helvetica (no widths in the file): page 1 shows a card number
-/// in one string and a social security number split over a `TJ` array and a next-line `'`;
-/// an annotation comment, a form field, a bookmark, the document information and XMP metadata
-/// repeat them. Page 2 shows none. With `in_form`, page 1 draws its text through a form XObject.
-fn labelled_pdf(in_form: bool) -> Vec<u8> {
-    use palisade_test_support::pdf::{build, dict, stream};
-    let text = format!(
-        "BT /F1 12 Tf 72 720 Td (Card number {VISA} on file) Tj 0 -20 Td 14 TL \
-         [(SSN 536-) -10 (22-)] TJ (8726 for payroll) ' ET"
-    );
-    let (page_content, form) = if in_form {
-        (
-            "q /Fm1 Do Q".to_string(),
-            stream(
-                "/Type /XObject /Subtype /Form /BBox [0 0 612 792] \
-                 /Resources << /Font << /F1 5 0 R >> >>",
-                text.as_bytes(),
-            ),
-        )
-    } else {
-        (text, dict("<< /Type /Note >>"))
-    };
-    let xmp = format!(
-        "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><dc:title>Card {VISA}</dc:title></x:xmpmeta>"
-    );
-    build(
-        &[
-            dict(
-                "<< /Type /Catalog /Pages 2 0 R /Outlines 11 0 R /AcroForm << /Fields [9 0 R] >> \
-                 /Metadata 10 0 R >>",
-            ),
-            dict("<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>"),
-            dict(
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
-                 /Resources << /Font << /F1 5 0 R >> /XObject << /Fm1 13 0 R >> >> \
-                 /Annots [8 0 R 9 0 R] >>",
-            ),
-            stream("", page_content.as_bytes()),
-            dict(
-                "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-            ),
-            dict(
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 7 0 R \
-                 /Resources << /Font << /F1 5 0 R >> >> >>",
-            ),
-            stream(
-                "",
-                b"BT /F1 12 Tf 72 720 Td (Second page, nothing to hide) Tj ET",
-            ),
-            dict(
-                "<< /Type /Annot /Subtype /Text /Rect [10 10 30 30] \
-                 /Contents (Her SSN is 536-22-8726) /AP << /N 12 0 R >> >>",
-            ),
-            dict(&format!(
-                "<< /Type /Annot /Subtype /Widget /FT /Tx /T (card) /V ({VISA}) \
-                 /Rect [100 100 300 120] >>"
-            )),
-            stream("/Type /Metadata /Subtype /XML", xmp.as_bytes()),
-            dict("<< /Type /Outlines /First 14 0 R /Last 14 0 R /Count 1 >>"),
-            stream(
-                "/Type /XObject /Subtype /Form /BBox [0 0 20 20]",
-                b"0 g 0 0 20 20 re f",
-            ),
-            form,
-            dict(&format!("<< /Title (Card {VISA}) /Parent 11 0 R >>")),
-            dict(&format!("<< /Title (Payments) /Keywords (card {VISA}) >>")),
-        ],
-        "/Info 15 0 R",
-    )
-}
-
 /// A page's content, decoded.
 fn page_content(path: &Path, number: u32) -> Vec<u8> {
     let doc = lopdf::Document::load(path).unwrap();
@@ -228,7 +157,7 @@ fn page_content(path: &Path, number: u32) -> Vec<u8> {
 fn pdf_values_are_taken_out_of_the_page_and_every_string_and_the_other_pages_stay() {
     let dir = tempfile::tempdir().unwrap();
     let (source, copy) = (dir.path().join("in.pdf"), dir.path().join("copy.pdf"));
-    std::fs::write(&source, labelled_pdf(false)).unwrap();
+    std::fs::write(&source, palisade_test_support::dlp::labelled_pdf(false)).unwrap();
     let (secrets, outcome) = redacted(&source, &copy, false);
     assert_eq!(secrets, [VISA, SSN]);
     assert_eq!(
@@ -266,7 +195,7 @@ fn pdf_values_are_taken_out_of_the_page_and_every_string_and_the_other_pages_sta
 fn pdf_metadata_removal_takes_out_the_information_and_xmp() {
     let dir = tempfile::tempdir().unwrap();
     let (source, copy) = (dir.path().join("in.pdf"), dir.path().join("copy.pdf"));
-    std::fs::write(&source, labelled_pdf(false)).unwrap();
+    std::fs::write(&source, palisade_test_support::dlp::labelled_pdf(false)).unwrap();
     let (_, outcome) = redacted(&source, &copy, true);
     assert_eq!(
         outcome,
@@ -284,7 +213,7 @@ fn pdf_metadata_removal_takes_out_the_information_and_xmp() {
 fn a_pdf_whose_values_are_drawn_by_a_form_xobject_is_not_handed_out() {
     let dir = tempfile::tempdir().unwrap();
     let (source, copy) = (dir.path().join("in.pdf"), dir.path().join("copy.pdf"));
-    std::fs::write(&source, labelled_pdf(true)).unwrap();
+    std::fs::write(&source, palisade_test_support::dlp::labelled_pdf(true)).unwrap();
     let (secrets, outcome) = redacted(&source, &copy, false);
     assert_eq!(secrets, [VISA, SSN]);
     assert!(

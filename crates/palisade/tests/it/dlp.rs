@@ -603,3 +603,33 @@ async fn with_deep_cdr_the_redacted_copy_is_sanitized_and_both_routes_serve_it()
         &values("docx"),
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_that_would_still_hold_a_value_is_failed_to_redact_and_not_served() {
+    let server = Server::start(&config());
+    // Its text is drawn by a form XObject, which redaction does not rewrite.
+    let pdf = palisade_test_support::dlp::labelled_pdf(true);
+    let request = server
+        .post("/file")
+        .header("filename", "statement.pdf")
+        .header("rule", "Redact");
+    let data_id = server.submit_with(request, pdf).await;
+    let report = server.wait_final(&data_id).await;
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 20, "{report}");
+    let dlp = &report["dlp_info"];
+    assert_eq!(dlp["redact"]["result"], "failed to redact");
+    assert_eq!(dlp["metadata_removal"]["result"], "failed to remove");
+    assert!(
+        dlp["errors"]["redact"]
+            .as_str()
+            .unwrap()
+            .contains("still showed a value it was to hide"),
+        "{report}"
+    );
+    assert_eq!(dlp["filename"], "");
+    let post = &report["process_info"]["post_processing"];
+    assert_eq!(post["actions_failed"], "Redaction Failed");
+    assert_eq!(post["actions_ran"], "");
+    assert_eq!(download(&server, "download", &data_id).await, None);
+    assert!(!report.to_string().contains("536-22-8726"));
+}

@@ -574,6 +574,91 @@ mod tests {
         }
     }
 
+    /// A DLP run that found a card number, with what redacting it came to and its copy.
+    fn dlp_run(redact: palisade_model::RedactResult, copy: bool) -> EngineRun {
+        use palisade_model::{
+            DlpInfo, DlpVerdict, MetadataRemovalResult, Outcome, WatermarkResult,
+        };
+        let info = DlpInfo {
+            certainty: Some(palisade_model::Certainty::High),
+            errors: Default::default(),
+            filename: if copy { "a.txt".into() } else { String::new() },
+            hits: Default::default(),
+            metadata_removal: Outcome {
+                result: MetadataRemovalResult::NotRemoved,
+            },
+            redact: Outcome { result: redact },
+            severity: 0,
+            verdict: DlpVerdict::Found,
+            watermark: Outcome {
+                result: WatermarkResult::NotAdded,
+            },
+        };
+        let outputs = if copy {
+            vec![crate::OutputFile {
+                kind: palisade_model::OutputKind::Redacted,
+                name: "a.txt".into(),
+                path: "/out/copy".into(),
+            }]
+        } else {
+            Vec::new()
+        };
+        let mut dlp = run(
+            "Proactive DLP",
+            Stage::Dlp,
+            RunOutcome::Finished(Finding {
+                result: ScanResult::SensitiveDataFound,
+                threat_found: String::new(),
+                section: Section::Dlp(Box::new(info)),
+                outputs,
+            }),
+        );
+        dlp.descriptor.kind = palisade_model::EngineKind::Dlp;
+        dlp.descriptor.produces = Some(palisade_model::OutputKind::Redacted);
+        dlp
+    }
+
+    #[test]
+    fn redaction_is_reported_ran_failed_or_not_at_all_as_dlp_says_and_copies_can_be_withheld() {
+        use palisade_model::RedactResult;
+        let post = |run: EngineRun| {
+            let report = assemble_report(&context(), &[run], &VerdictPolicy::default(), 2_000);
+            let post = report.process_info.post_processing;
+            assert!(
+                !report
+                    .process_info
+                    .verdicts
+                    .iter()
+                    .any(|v| v.contains("Redaction")),
+                "DLP's account is in dlp_info, not in verdicts"
+            );
+            (post.actions_ran, post.actions_failed)
+        };
+        let ran = dlp_run(RedactResult::Redacted, true);
+        assert_eq!(post(ran.clone()), ("Redacted".into(), String::new()));
+        let failed = dlp_run(RedactResult::FailedToRedact, false);
+        assert_eq!(post(failed), (String::new(), "Redaction Failed".into()));
+        let not_asked = dlp_run(RedactResult::NotRedacted, false);
+        assert_eq!(post(not_asked), (String::new(), String::new()));
+
+        let mut runs = [ran];
+        withhold_copies(&mut runs, "the file is blocked for another verdict");
+        let RunOutcome::Finished(finding) = &runs[0].outcome else {
+            panic!("finished");
+        };
+        assert!(finding.outputs.is_empty());
+        let Section::Dlp(info) = &finding.section else {
+            panic!("a DLP section");
+        };
+        assert_eq!(info.redact.result, RedactResult::NotRedacted);
+        assert_eq!(info.filename, "");
+        assert_eq!(
+            info.errors["redact"],
+            "the redacted copy was not kept: the file is blocked for another verdict"
+        );
+        assert_eq!(post(runs[0].clone()), (String::new(), String::new()));
+    }
+
     #[test]
     fn clean_runs_allow_the_file_with_complete_progress() {
         let runs = [run(

@@ -189,13 +189,15 @@ fn still_holds(
     if let Some(why) = reading.unread {
         return Some(format!("the redacted copy could not be checked: {why}"));
     }
-    let left = reading
+    // All the text at once, so that a value split over pieces (lines, cells) is found too.
+    let text: Vec<&str> = reading
         .pieces
         .iter()
-        .filter(|piece| !targets.find(&piece.text).is_empty())
-        .count();
+        .map(|piece| piece.text.as_str())
+        .collect();
+    let left = targets.find(&text.join("\n")).len();
     (left > 0).then(|| {
-        format!("{left} pieces of the redacted copy's text still showed a value it was to hide")
+        format!("a value it was to hide could still be found in the redacted copy ({left} times)")
     })
 }
 
@@ -221,6 +223,21 @@ mod tests {
             "card **** ****\n**** **** and ****************; ssn ***********."
         );
         assert_eq!(targets.mask("nothing here 4556", MASK), None);
+    }
+
+    #[test]
+    fn a_copy_in_which_a_value_can_still_be_found_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy.txt");
+        let targets = Targets::new(["536-22-8726"]);
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        std::fs::write(&copy, "ssn 536-22-\n8726 left over").unwrap();
+        assert_eq!(
+            still_holds(&copy, Format::Text, &targets, deadline).as_deref(),
+            Some("a value it was to hide could still be found in the redacted copy (1 times)")
+        );
+        std::fs::write(&copy, "ssn ***********").unwrap();
+        assert_eq!(still_holds(&copy, Format::Text, &targets, deadline), None);
     }
 
     #[test]

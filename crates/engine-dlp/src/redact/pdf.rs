@@ -7,8 +7,8 @@
 //! information and XMP metadata are removed. Objects no longer used (earlier revisions of what
 //! changed) are not written.
 //!
-//! Text drawn by a form XObject is not rewritten: the check of the copy then finds the value
-//! and the copy is refused.
+//! Text drawn by a form XObject is taken out of the form (on every page that draws it) and
+//! covered on the page.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,7 +18,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat};
 
 use super::{Failure, MASK, Targets};
 use crate::extract::Stop;
-use crate::extract::pdf::{Encodings, MAX_DECOMPRESSED, load};
+use crate::extract::pdf::{Encodings, MAX_DECOMPRESSED, load, page_resources};
 
 /// Writes the redacted PDF; whether its metadata was removed.
 pub(super) fn redact(
@@ -31,28 +31,46 @@ pub(super) fn redact(
         Stop::Invalid(why) => Failure(why),
         _ => Failure("the PDF could not be read".into()),
     })?;
-    let mut rewritten: Vec<(ObjectId, Vec<u8>)> = Vec::new();
+    let mut pages: Vec<(ObjectId, Vec<u8>)> = Vec::new();
+    let mut forms: BTreeMap<ObjectId, Vec<u8>> = BTreeMap::new();
     {
         let mut encodings = Encodings::default();
         for (number, page) in doc.get_pages() {
             let content = doc
                 .get_page_content_with_limit(page, MAX_DECOMPRESSED)
                 .map_err(|error| Failure(format!("page {number}: {error}")))?;
-            let fonts = doc.get_page_fonts(page).unwrap_or_default();
-            let mut walk = Walk::new(&doc, &fonts, &mut encodings);
             let operations = Content::decode(&content)
                 .map_err(|error| Failure(format!("page {number}: {error}")))?
                 .operations;
-            walk.read(&operations);
-            if let Some(new) = walk.redacted(operations, targets)? {
-                rewritten.push((page, new));
+            let fonts = doc.get_page_fonts(page).unwrap_or_default();
+            let mut walk = Walk::new(&doc, &mut encodings, operations);
+            walk.read(
+                0,
+                State::new(Matrix::IDENTITY),
+                &fonts,
+                page_resources(&doc, page),
+                0,
+            );
+            if let Some(rewritten) = walk.redacted(targets)? {
+                pages.push((page, rewritten.page));
+                // A form drawn on several pages is rewritten the same way from each.
+                for (id, content) in rewritten.forms {
+                    forms.entry(id).or_insert(content);
+                }
             }
         }
     }
-    for (page, content) in rewritten {
+    for (page, content) in pages {
         let stream = doc.add_object(lopdf::Stream::new(Dictionary::new(), content));
         if let Ok(page) = doc.get_dictionary_mut(page) {
             page.set("Contents", stream);
+        }
+    }
+    for (id, content) in forms {
+        if let Ok(Object::Stream(stream)) = doc.get_object_mut(id) {
+            stream.dict.remove(b"Filter");
+            stream.dict.remove(b"DecodeParms");
+            stream.set_plain_content(content);
         }
     }
     mask_strings(&mut doc, targets);
@@ -110,24 +128,21 @@ impl Matrix {
     }
 }
 
-/// Where a shown string is in a page's content: its operation, operand, and for a `TJ` array
-/// the item in it.
-type StringAt = (usize, usize, Option<usize>);
+/// Where a shown string is: the content it is in (the page's, or a form's it draws), its
+/// operation, operand, and for a `TJ` array the item in it.
+type StringAt = (usize, usize, usize, Option<usize>);
 
-/// A glyph shown on the page: where its code is in the content, the room it takes on its
-/// line, and the box it is drawn in (page space: `[x0, y0, x1, y1]`).
+/// A glyph shown on the page: where its code is, the room it takes on its line, and the box it
+/// is drawn in (page space: `[x0, y0, x1, y1]`).
 struct Glyph {
-    operation: usize,
-    /// The operand, and for a `TJ` array the item in it.
-    operand: usize,
-    item: Option<usize>,
+    string: StringAt,
     code: std::ops::Range<usize>,
     /// Its advance in thousandths of the font size, as a `TJ` adjustment counts.
     advance: f32,
     area: [f32; 4],
 }
 
-/// The text state a page's content sets, as far as placing glyphs needs it.
+/// The graphics and text state a content sets, as far as placing glyphs needs it.
 #[derive(Clone)]
 struct State {
     ctm: Matrix,
@@ -138,6 +153,32 @@ struct State {
     scale: f32,
     leading: f32,
     rise: f32,
+    /// The text matrix and the text line matrix.
+    matrix: Matrix,
+    line: Matrix,
+}
+
+impl State {
+    fn new(ctm: Matrix) -> Self {
+        State {
+            ctm,
+            font: None,
+            size: 0.0,
+            char_spacing: 0.0,
+            word_spacing: 0.0,
+            scale: 1.0,
+            leading: 0.0,
+            rise: 0.0,
+            matrix: Matrix::IDENTITY,
+            line: Matrix::IDENTITY,
+        }
+    }
+
+    /// Moves to the next line, offset by `(x, y)` from the start of this one.
+    fn next_line(&mut self, x: f32, y: f32) {
+        self.line = Matrix::translate(x, y).then(self.line);
+        self.matrix = self.line;
+    }
 }
 
 /// A font's glyph widths, in thousandths of the font size.
@@ -262,46 +303,61 @@ fn helvetica(code: i64) -> f32 {
         .map_or(556.0, |width| f32::from(*width))
 }
 
-/// A page's content read glyph by glyph: its text, and for each byte of the text the glyph it
-/// comes from.
-struct Walk<'d, 'f> {
+/// A content stream of the page: the page's own (the first), or a form XObject's it draws.
+struct Source {
+    form: Option<ObjectId>,
+    operations: Vec<Operation>,
+}
+
+/// Fonts by resource name.
+type Fonts<'d> = BTreeMap<Vec<u8>, &'d Dictionary>;
+
+/// A page's content read glyph by glyph, into the forms it draws: its text, and for each byte
+/// of the text the glyph it comes from.
+struct Walk<'d, 'e> {
     doc: &'d Document,
-    fonts: &'f BTreeMap<Vec<u8>, &'d Dictionary>,
-    encodings: &'f mut Encodings<'d>,
+    encodings: &'e mut Encodings<'d>,
+    sources: Vec<Source>,
     glyphs: Vec<Glyph>,
     text: String,
     owner: Vec<usize>,
 }
 
-impl<'d, 'f> Walk<'d, 'f> {
-    fn new(
-        doc: &'d Document,
-        fonts: &'f BTreeMap<Vec<u8>, &'d Dictionary>,
-        encodings: &'f mut Encodings<'d>,
-    ) -> Self {
+/// Deepest nesting of form XObjects followed.
+const MAX_FORM_DEPTH: usize = 8;
+
+/// A page's new content, and the forms it draws that were rewritten.
+struct Rewritten {
+    page: Vec<u8>,
+    forms: Vec<(ObjectId, Vec<u8>)>,
+}
+
+impl<'d, 'e> Walk<'d, 'e> {
+    fn new(doc: &'d Document, encodings: &'e mut Encodings<'d>, page: Vec<Operation>) -> Self {
         Self {
             doc,
-            fonts,
             encodings,
+            sources: vec![Source {
+                form: None,
+                operations: page,
+            }],
             glyphs: Vec::new(),
             text: String::new(),
             owner: Vec::new(),
         }
     }
 
-    fn read(&mut self, operations: &[Operation]) {
-        let mut state = State {
-            ctm: Matrix::IDENTITY,
-            font: None,
-            size: 0.0,
-            char_spacing: 0.0,
-            word_spacing: 0.0,
-            scale: 1.0,
-            leading: 0.0,
-            rise: 0.0,
-        };
+    /// Reads the content `source` under `state`, with its fonts and resources.
+    fn read(
+        &mut self,
+        source: usize,
+        mut state: State,
+        fonts: &Fonts<'d>,
+        resources: Option<&'d Dictionary>,
+        depth: usize,
+    ) {
+        let operations = std::mem::take(&mut self.sources[source].operations);
         let mut saved: Vec<State> = Vec::new();
-        let (mut matrix, mut line) = (Matrix::IDENTITY, Matrix::IDENTITY);
         for (at, operation) in operations.iter().enumerate() {
             let operands = &operation.operands;
             let number = |index: usize| {
@@ -309,10 +365,6 @@ impl<'d, 'f> Walk<'d, 'f> {
                     .get(index)
                     .and_then(|o| o.as_float().ok())
                     .unwrap_or(0.0)
-            };
-            let next_line = |line: &mut Matrix, x: f32, y: f32| {
-                *line = Matrix::translate(x, y).then(*line);
-                *line
             };
             match operation.operator.as_str() {
                 "q" => saved.push(state.clone()),
@@ -322,18 +374,18 @@ impl<'d, 'f> Walk<'d, 'f> {
                         state.ctm = m.then(state.ctm);
                     }
                 }
-                "BT" => (matrix, line) = (Matrix::IDENTITY, Matrix::IDENTITY),
+                "BT" => (state.matrix, state.line) = (Matrix::IDENTITY, Matrix::IDENTITY),
                 "Tm" => {
                     if let Some(m) = Matrix::of(operands) {
-                        (matrix, line) = (m, m);
+                        (state.matrix, state.line) = (m, m);
                     }
                 }
-                "Td" => matrix = next_line(&mut line, number(0), number(1)),
+                "Td" => state.next_line(number(0), number(1)),
                 "TD" => {
                     state.leading = -number(1);
-                    matrix = next_line(&mut line, number(0), number(1));
+                    state.next_line(number(0), number(1));
                 }
-                "T*" => matrix = next_line(&mut line, 0.0, -state.leading),
+                "T*" => state.next_line(0.0, -state.leading),
                 "TL" => state.leading = number(0),
                 "Tc" => state.char_spacing = number(0),
                 "Tw" => state.word_spacing = number(0),
@@ -344,7 +396,7 @@ impl<'d, 'f> Walk<'d, 'f> {
                     state.font = operands
                         .first()
                         .and_then(|name| name.as_name().ok())
-                        .and_then(|name| self.fonts.get(name))
+                        .and_then(|name| fonts.get(name))
                         .and_then(|font| {
                             let encoding = self.encodings.of(self.doc, font).ok()?;
                             let wide = font.get(b"Subtype").and_then(Object::as_name).ok()
@@ -352,54 +404,131 @@ impl<'d, 'f> Walk<'d, 'f> {
                             Some((encoding, wide, Widths::of(self.doc, font)))
                         });
                 }
-                "Tj" | "TJ" | "'" | "\"" => {
-                    if operation.operator == "\"" {
-                        state.word_spacing = number(0);
-                        state.char_spacing = number(1);
+                "Tj" | "TJ" | "'" | "\"" => self.show_operation(&mut state, source, at, operation),
+                "Do" if depth < MAX_FORM_DEPTH => {
+                    if let Some(name) = operands.first().and_then(|name| name.as_name().ok()) {
+                        self.form(name, &state, fonts, resources, depth);
                     }
-                    if operation.operator == "'" || operation.operator == "\"" {
-                        matrix = next_line(&mut line, 0.0, -state.leading);
-                    }
-                    let first = usize::from(operation.operator == "\"") * 2;
-                    for (index, operand) in operands.iter().enumerate().skip(first) {
-                        match operand {
-                            Object::String(bytes, _) => {
-                                self.show(&state, &mut matrix, (at, index, None), bytes);
-                            }
-                            Object::Array(items) => {
-                                for (item, object) in items.iter().enumerate() {
-                                    if let Object::String(bytes, _) = object {
-                                        self.show(
-                                            &state,
-                                            &mut matrix,
-                                            (at, index, Some(item)),
-                                            bytes,
-                                        );
-                                    } else if let Ok(shift) = object.as_float() {
-                                        let moved = -shift / 1000.0 * state.size * state.scale;
-                                        matrix = Matrix::translate(moved, 0.0).then(matrix);
-                                    }
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                    self.text.push(' ');
-                    self.owner.push(usize::MAX);
                 }
                 _ => {}
             }
         }
+        self.sources[source].operations = operations;
+    }
+
+    /// A text-showing operation (`Tj`, `TJ`, `'`, `"`).
+    fn show_operation(
+        &mut self,
+        state: &mut State,
+        source: usize,
+        at: usize,
+        operation: &Operation,
+    ) {
+        let operands = &operation.operands;
+        let number = |index: usize| {
+            operands
+                .get(index)
+                .and_then(|o| o.as_float().ok())
+                .unwrap_or(0.0)
+        };
+        if operation.operator == "\"" {
+            state.word_spacing = number(0);
+            state.char_spacing = number(1);
+        }
+        if operation.operator == "'" || operation.operator == "\"" {
+            state.next_line(0.0, -state.leading);
+        }
+        let first = usize::from(operation.operator == "\"") * 2;
+        for (index, operand) in operands.iter().enumerate().skip(first) {
+            match operand {
+                Object::String(bytes, _) => self.show(state, (source, at, index, None), bytes),
+                Object::Array(items) => {
+                    for (item, object) in items.iter().enumerate() {
+                        if let Object::String(bytes, _) = object {
+                            self.show(state, (source, at, index, Some(item)), bytes);
+                        } else if let Ok(shift) = object.as_float() {
+                            let moved = -shift / 1000.0 * state.size * state.scale;
+                            state.matrix = Matrix::translate(moved, 0.0).then(state.matrix);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.text.push(' ');
+        self.owner.push(usize::MAX);
+    }
+
+    /// Reads the form XObject drawn with `Do name`, under its own matrix and resources.
+    fn form(
+        &mut self,
+        name: &[u8],
+        state: &State,
+        fonts: &Fonts<'d>,
+        resources: Option<&'d Dictionary>,
+        depth: usize,
+    ) {
+        let doc = self.doc;
+        let Some(Object::Reference(id)) = resources
+            .and_then(|resources| resources.get(b"XObject").ok())
+            .and_then(|xobjects| doc.dereference(xobjects).ok())
+            .and_then(|(_, xobjects)| xobjects.as_dict().ok())
+            .and_then(|xobjects| xobjects.get(name).ok())
+        else {
+            return;
+        };
+        let Ok(stream) = doc.get_object(*id).and_then(Object::as_stream) else {
+            return;
+        };
+        if stream.dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Form") {
+            return;
+        }
+        let content = match stream.decompressed_content_with_limit(MAX_DECOMPRESSED) {
+            Ok(content) => content,
+            Err(_) if stream.dict.get(b"Filter").is_err() => stream.content.clone(),
+            Err(_) => return,
+        };
+        let Ok(content) = Content::decode(&content) else {
+            return;
+        };
+        let own = stream
+            .dict
+            .get(b"Resources")
+            .ok()
+            .and_then(|own| doc.dereference(own).ok())
+            .and_then(|(_, own)| own.as_dict().ok());
+        let mut own_fonts = Fonts::new();
+        if let Some(font_dict) = own
+            .and_then(|own| own.get(b"Font").ok())
+            .and_then(|fonts| doc.dereference(fonts).ok())
+            .and_then(|(_, fonts)| fonts.as_dict().ok())
+        {
+            for (font_name, font) in font_dict.iter() {
+                if let Ok((_, Object::Dictionary(font))) = doc.dereference(font) {
+                    own_fonts.insert(font_name.clone(), font);
+                }
+            }
+        }
+        let matrix = stream
+            .dict
+            .get(b"Matrix")
+            .and_then(Object::as_array)
+            .ok()
+            .and_then(|m| Matrix::of(m))
+            .unwrap_or(Matrix::IDENTITY);
+        let mut inner = state.clone();
+        inner.ctm = matrix.then(state.ctm);
+        self.sources.push(Source {
+            form: Some(*id),
+            operations: content.operations,
+        });
+        let source = self.sources.len() - 1;
+        let fonts = if own.is_some() { &own_fonts } else { fonts };
+        self.read(source, inner, fonts, own.or(resources), depth + 1);
     }
 
     /// Places the glyphs of one string, advancing the text matrix past them.
-    fn show(
-        &mut self,
-        state: &State,
-        matrix: &mut Matrix,
-        (operation, operand, item): (usize, usize, Option<usize>),
-        bytes: &[u8],
-    ) {
+    fn show(&mut self, state: &mut State, string: StringAt, bytes: &[u8]) {
         let Some((encoding, wide, widths)) = &state.font else {
             return;
         };
@@ -417,7 +546,7 @@ impl<'d, 'f> Walk<'d, 'f> {
                     0.0
                 };
             let advance = (widths.width(code) / 1000.0 * state.size + spacing) * state.scale;
-            let placed = matrix.then(state.ctm);
+            let placed = state.matrix.then(state.ctm);
             let (low, high) = (
                 -0.25 * state.size + state.rise,
                 0.95 * state.size + state.rise,
@@ -434,9 +563,7 @@ impl<'d, 'f> Walk<'d, 'f> {
             );
             let scaled = state.size * state.scale;
             self.glyphs.push(Glyph {
-                operation,
-                operand,
-                item,
+                string,
                 code: at..at + code_bytes.len(),
                 advance: if scaled == 0.0 {
                     0.0
@@ -450,18 +577,15 @@ impl<'d, 'f> Walk<'d, 'f> {
             self.text.push_str(&shown);
             self.owner
                 .extend(std::iter::repeat_n(self.glyphs.len() - 1, shown.len()));
-            *matrix = Matrix::translate(advance, 0.0).then(*matrix);
+            state.matrix = Matrix::translate(advance, 0.0).then(state.matrix);
             at += step;
         }
     }
 
-    /// The page's new content when it shows a value: its operations with the value's glyphs
-    /// taken out, drawn under a saved state, then a black box over each.
-    fn redacted(
-        &self,
-        mut operations: Vec<Operation>,
-        targets: &Targets,
-    ) -> Result<Option<Vec<u8>>, Failure> {
+    /// The new contents when the page shows a value: each content with the value's glyphs
+    /// taken out, and the page's drawn under a saved state, then a black box over each run of
+    /// them (in the page's own content or in a form's).
+    fn redacted(&self, targets: &Targets) -> Result<Option<Rewritten>, Failure> {
         let mut hidden = vec![false; self.glyphs.len()];
         for range in targets.find(&self.text) {
             for &glyph in &self.owner[range] {
@@ -474,7 +598,7 @@ impl<'d, 'f> Walk<'d, 'f> {
             return Ok(None);
         }
         let mut boxes = String::from("q 0 0 0 rg\n");
-        // The hidden glyphs of each string, by operation.
+        // The hidden glyphs of each string.
         let mut by_string: BTreeMap<StringAt, Vec<&Glyph>> = BTreeMap::new();
         // One box over each run of hidden glyphs of one string.
         let mut area: Option<(StringAt, usize, [f32; 4])> = None;
@@ -486,7 +610,7 @@ impl<'d, 'f> Walk<'d, 'f> {
             ));
         };
         for (index, glyph) in self.glyphs.iter().enumerate().filter(|(i, _)| hidden[*i]) {
-            let string = (glyph.operation, glyph.operand, glyph.item);
+            let string = glyph.string;
             area = match area {
                 Some((last, previous, [x0, y0, x1, y1]))
                     if last == string && previous + 1 == index =>
@@ -507,12 +631,34 @@ impl<'d, 'f> Walk<'d, 'f> {
             draw(done);
         }
         boxes.push_str("Q\n");
-        let mut replaced: BTreeMap<usize, Vec<Operation>> = BTreeMap::new();
+        let mut page = b"q\n".to_vec();
+        page.extend(encode(self.rewrite(0, &by_string))?);
+        page.extend(b"\nQ\n");
+        page.extend(boxes.into_bytes());
+        let mut forms = Vec::new();
+        for (source, content) in self.sources.iter().enumerate().skip(1) {
+            if let Some(id) = content.form
+                && by_string.keys().any(|string| string.0 == source)
+            {
+                forms.push((id, encode(self.rewrite(source, &by_string))?));
+            }
+        }
+        Ok(Some(Rewritten { page, forms }))
+    }
+
+    /// The operations of content `source` with the hidden glyphs taken out of their strings.
+    fn rewrite(
+        &self,
+        source: usize,
+        by_string: &BTreeMap<StringAt, Vec<&Glyph>>,
+    ) -> Vec<Operation> {
+        let mut operations = self.sources[source].operations.clone();
         let affected: std::collections::BTreeSet<usize> = by_string
             .keys()
-            .map(|(operation, _, _)| *operation)
+            .filter(|string| string.0 == source)
+            .map(|string| string.1)
             .collect();
-        for operation in affected {
+        for operation in affected.into_iter().rev() {
             let original = &operations[operation];
             let operator = original.operator.as_str();
             let first = if operator == "\"" { 2 } else { 0 };
@@ -521,13 +667,13 @@ impl<'d, 'f> Walk<'d, 'f> {
                 match operand {
                     Object::Array(array) => {
                         for (item, object) in array.iter().enumerate() {
-                            match by_string.get(&(operation, index, Some(item))) {
+                            match by_string.get(&(source, operation, index, Some(item))) {
                                 Some(glyphs) => items.extend(without(object, glyphs)),
                                 None => items.push(object.clone()),
                             }
                         }
                     }
-                    object => match by_string.get(&(operation, index, None)) {
+                    object => match by_string.get(&(source, operation, index, None)) {
                         Some(glyphs) => items.extend(without(object, glyphs)),
                         None => items.push(object.clone()),
                     },
@@ -542,21 +688,16 @@ impl<'d, 'f> Walk<'d, 'f> {
                 new.push(Operation::new("T*", Vec::new()));
             }
             new.push(Operation::new("TJ", vec![Object::Array(items)]));
-            replaced.insert(operation, new);
-        }
-        for (operation, new) in replaced.into_iter().rev() {
             operations.splice(operation..=operation, new);
         }
-        let mut content = b"q\n".to_vec();
-        content.extend(
-            Content { operations }
-                .encode()
-                .map_err(|error| Failure(format!("writing a page: {error}")))?,
-        );
-        content.extend(b"\nQ\n");
-        content.extend(boxes.into_bytes());
-        Ok(Some(content))
+        operations
     }
+}
+
+fn encode(operations: Vec<Operation>) -> Result<Vec<u8>, Failure> {
+    Content { operations }
+        .encode()
+        .map_err(|error| Failure(format!("writing page content: {error}")))
 }
 
 /// A shown string without the given glyphs: the parts left, with the hidden glyphs' room

@@ -29,6 +29,8 @@ pub(super) fn redact(source: &Path, targets: &Targets, copy: &Path) -> Result<()
         } else {
             1
         };
+        // UTF-16 cut after an odd byte: the last one decodes as U+FFFD, of that one byte.
+        let width = width.min(bytes.len().saturating_sub(at)).max(1);
         while ranges.peek().is_some_and(|range| range.end <= offset) {
             ranges.next();
         }
@@ -102,5 +104,11 @@ mod tests {
             redacted(&utf16("ssn 536-22-8726."), &["536-22-8726"]),
             utf16("ssn ***********.")
         );
+        // Cut after an odd byte, as a truncated log is: the stray byte stays as it was.
+        let mut cut = utf16("ssn 536-22-8726 x");
+        cut.pop();
+        let mut masked = utf16("ssn *********** x");
+        masked.pop();
+        assert_eq!(redacted(&cut, &["536-22-8726"]), masked);
     }
 }

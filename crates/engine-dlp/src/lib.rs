@@ -70,7 +70,8 @@ impl Engine for DlpEngine {
         let recognizers = Recognizers::new(policy).map_err(EngineError::Failed)?;
         // Stop reading with time to spare, so that what was read is reported rather than the
         // run being ended from outside.
-        let deadline = Instant::now() + context.limits.timeout.mul_f64(0.8);
+        let started = Instant::now();
+        let deadline = started + context.limits.timeout.mul_f64(0.8);
         let mut pieces = vec![text::Piece::new("file name", sample.display_name)];
         let mut notes = Vec::new();
         let mut failed = false;
@@ -126,7 +127,8 @@ impl Engine for DlpEngine {
                 sample,
                 format: format.filter(|_| read_whole),
                 targets: &targets,
-                deadline: Instant::now() + context.limits.timeout.mul_f64(0.15),
+                deadline: started + context.limits.timeout.mul_f64(0.9),
+                read_took: started.elapsed(),
             };
             outputs.extend(asked.redact(&mut info, policy, context)?);
         }
@@ -142,8 +144,11 @@ struct Asked<'a> {
     /// The file's format when all of it was read (nothing else can be redacted).
     format: Option<Format>,
     targets: &'a Targets,
-    /// When the check of the copy must end.
+    /// When redacting, the check of the copy included, must end.
     deadline: Instant,
+    /// How long reading the file took: redacting takes about twice as long (writing the copy,
+    /// reading it again).
+    read_took: std::time::Duration,
 }
 
 impl Asked<'_> {
@@ -181,6 +186,16 @@ impl Asked<'_> {
             )
         {
             return Ok(None);
+        }
+        if Instant::now() + self.read_took * 2 > self.deadline {
+            return Ok(self.not_done(
+                info,
+                &format!(
+                    "too little of the engine's time limit was left to redact the file (reading \
+                     it took {} ms)",
+                    self.read_took.as_millis()
+                ),
+            ));
         }
         let name = copy_name(self.sample.display_name, self.targets);
         let path = context.output_dir()?.join("copy");

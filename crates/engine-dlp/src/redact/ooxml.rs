@@ -2,8 +2,9 @@
 //! in its text and attribute values. A part's text is searched as one, so a value split over
 //! runs (`<w:t>4556 73</w:t>…<w:t>75 8689 9855</w:t>`) is masked in each of them. A number in
 //! a numeric spreadsheet cell is masked with zeros, so that the cell stays a number. With
-//! metadata removal, the document properties (core, extended and custom) are emptied. Every
-//! other part is copied as it is.
+//! metadata removal, the document properties (core, extended and custom) are emptied, and the
+//! names of the people who wrote comments and tracked changes are taken out. Every other part
+//! is copied as it is.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -64,7 +65,9 @@ pub(super) fn redact(
                 if data.len() as u64 > MAX_PART {
                     return Err(Failure(format!("{name} expands past {MAX_PART} bytes")));
                 }
-                Some(mask_part(&data, targets).map_err(|why| Failure(format!("{name}: {why}")))?)
+                let masked = mask_part(&data, targets, remove_metadata)
+                    .map_err(|why| Failure(format!("{name}: {why}")))?;
+                Some(masked)
             }
             None => {
                 out.raw_copy_file(entry).map_err(|e| failed(&e))?;
@@ -149,8 +152,9 @@ fn resolve(reference: &quick_xml::events::BytesRef<'_>) -> String {
     }
 }
 
-/// The part with the values masked in its text and attributes.
-fn mask_part(data: &[u8], targets: &Targets) -> Result<Vec<u8>, String> {
+/// The part with the values masked in its text and attributes, and when `anonymous` without
+/// the names of the people who wrote comments and changes.
+fn mask_part(data: &[u8], targets: &Targets, anonymous: bool) -> Result<Vec<u8>, String> {
     let segments = Segments::read(data, targets)?;
     let mut reader = Reader::from_reader(data);
     let mut writer = Writer::new(Vec::with_capacity(data.len()));
@@ -160,6 +164,8 @@ fn mask_part(data: &[u8], targets: &Targets) -> Result<Vec<u8>, String> {
     // Whether the text being read is the value of a numeric spreadsheet cell.
     let mut numeric_cell = false;
     let mut in_value = false;
+    // Whether the text being read is a comment author's name (a workbook's `<author>`).
+    let mut in_author = false;
     loop {
         let event = reader.read_event().map_err(|e| e.to_string())?;
         let written = match event {
@@ -170,7 +176,9 @@ fn mask_part(data: &[u8], targets: &Targets) -> Result<Vec<u8>, String> {
                     (next_segment - 1, false)
                 });
                 let ranges = &segments.masked[index];
-                if ranges.is_empty() {
+                if anonymous && in_author {
+                    continue;
+                } else if ranges.is_empty() {
                     event
                 } else if done {
                     continue;
@@ -186,19 +194,21 @@ fn mask_part(data: &[u8], targets: &Targets) -> Result<Vec<u8>, String> {
                 match start.local_name().as_ref() {
                     b"c" => numeric_cell = is_numeric_cell(&start),
                     b"v" => in_value = true,
+                    b"author" => in_author = true,
                     _ => {}
                 }
-                Event::Start(mask_attributes(start, targets))
+                Event::Start(mask_attributes(start, targets, anonymous))
             }
             Event::Empty(start) => {
                 segment = None;
-                Event::Empty(mask_attributes(start, targets))
+                Event::Empty(mask_attributes(start, targets, anonymous))
             }
             Event::End(end) => {
                 segment = None;
                 match end.local_name().as_ref() {
                     b"c" => numeric_cell = false,
                     b"v" => in_value = false,
+                    b"author" => in_author = false,
                     _ => {}
                 }
                 Event::End(end)
@@ -222,8 +232,22 @@ fn is_numeric_cell(start: &BytesStart<'_>) -> bool {
         .is_none_or(|attribute| attribute.value.as_ref() == b"n")
 }
 
-/// The element with the values masked in its attributes.
-fn mask_attributes<'a>(start: BytesStart<'a>, targets: &Targets) -> BytesStart<'a> {
+/// Whether an attribute names a person: who wrote a comment or a tracked change (`author`,
+/// `initials`, `userId`), a presentation's comment author, a workbook's threaded-comment person.
+fn names_a_person(element: &[u8], attribute: &[u8]) -> bool {
+    matches!(attribute, b"author" | b"initials" | b"userId")
+        || (element == b"cmAuthor" && attribute == b"name")
+        || (element == b"person" && attribute == b"displayName")
+}
+
+/// The element with the values masked in its attributes, and when `anonymous` the names of
+/// people emptied.
+fn mask_attributes<'a>(
+    start: BytesStart<'a>,
+    targets: &Targets,
+    anonymous: bool,
+) -> BytesStart<'a> {
+    let element = start.local_name().as_ref().to_vec();
     let attributes: Vec<(String, String, Option<String>)> = start
         .attributes()
         .flatten()
@@ -233,7 +257,14 @@ fn mask_attributes<'a>(start: BytesStart<'a>, targets: &Targets) -> BytesStart<'
                 .unescape_value()
                 .map(|value| value.into_owned())
                 .unwrap_or_else(|_| String::from_utf8_lossy(&attribute.value).into_owned());
-            let masked = targets.mask(&value, MASK);
+            let masked = if anonymous
+                && !value.is_empty()
+                && names_a_person(&element, attribute.key.local_name().as_ref())
+            {
+                Some(String::new())
+            } else {
+                targets.mask(&value, MASK)
+            };
             (key, value, masked)
         })
         .collect();
@@ -254,7 +285,7 @@ mod tests {
 
     fn masked(xml: &str, values: &[&str]) -> String {
         let targets = Targets::new(values.iter().copied());
-        String::from_utf8(mask_part(xml.as_bytes(), &targets).unwrap()).unwrap()
+        String::from_utf8(mask_part(xml.as_bytes(), &targets, false).unwrap()).unwrap()
     }
 
     #[test]
@@ -280,6 +311,16 @@ mod tests {
         assert_eq!(
             masked("<t>id A&amp;B-7 end</t>", &["A&B-7"]),
             "<t>id ***** end</t>"
+        );
+    }
+
+    #[test]
+    fn without_metadata_the_people_who_commented_and_changed_are_not_named() {
+        let targets = Targets::new(["536-22-8726"]);
+        let xml = r#"<w:comment w:id="0" w:author="Grace Hopper" w:initials="GH"><w:p><w:r><w:t>SSN 536-22-8726</w:t></w:r></w:p></w:comment><authors><author>Grace Hopper</author></authors><p:cmAuthor id="1" name="Grace" initials="G"/>"#;
+        assert_eq!(
+            String::from_utf8(mask_part(xml.as_bytes(), &targets, true).unwrap()).unwrap(),
+            r#"<w:comment w:id="0" w:author="" w:initials=""><w:p><w:r><w:t>SSN ***********</w:t></w:r></w:p></w:comment><authors><author></author></authors><p:cmAuthor id="1" name="" initials=""/>"#
         );
     }
 }

@@ -4,7 +4,8 @@
 //! string elsewhere in the document (annotations, form field values, bookmarks, document
 //! information) is masked, an annotation or field that held a value loses its drawn
 //! appearance, and XMP metadata that holds one is masked. With metadata removal, the document
-//! information and XMP metadata are removed. Objects no longer used (earlier revisions of what
+//! information, every XMP metadata stream and applications' private data (`/PieceInfo`) are
+//! removed. Objects no longer used (earlier revisions of what
 //! changed) are not written.
 //!
 //! Text drawn by a form XObject is taken out of the form (on every page that draws it) and
@@ -76,8 +77,15 @@ pub(super) fn redact(
     mask_strings(&mut doc, targets);
     if remove_metadata {
         doc.trailer.remove(b"Info");
-        if let Ok(catalog) = doc.catalog_mut() {
-            catalog.remove(b"Metadata");
+        // XMP metadata (of the document, a page, a picture...) and applications' private data.
+        for object in doc.objects.values_mut() {
+            let dictionary = match object {
+                Object::Dictionary(dictionary) => dictionary,
+                Object::Stream(stream) => &mut stream.dict,
+                _ => continue,
+            };
+            dictionary.remove(b"Metadata");
+            dictionary.remove(b"PieceInfo");
         }
     }
     doc.prune_objects();

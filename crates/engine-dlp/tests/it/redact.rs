@@ -72,6 +72,31 @@ fn word_copies_lose_values_in_split_runs_tables_headers_comments_and_deletions()
 }
 
 #[test]
+fn without_metadata_word_and_excel_copies_do_not_name_who_commented_or_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, kind, keep) in [
+        ("positives.docx", "docx", "Ada paid with her Visa card"),
+        ("positives.xlsx", "xlsx", "Ada Lovelace"),
+    ] {
+        let copy = dir.path().join(name);
+        let (_, outcome) = redacted(&document(name), &copy, true);
+        assert_eq!(
+            outcome,
+            Redaction::Redacted {
+                metadata_removed: true
+            }
+        );
+        // The comment's author and the deletion's, and the document's title.
+        let people: &[&str] = if kind == "docx" {
+            &["Reviewer", "Editor", "Customer review"]
+        } else {
+            &["Reviewer"]
+        };
+        palisade_test_support::dlp::judge(&copy, kind, keep, people);
+    }
+}
+
+#[test]
 fn excel_copies_lose_values_in_cells_comments_footers_and_properties() {
     judged(
         "positives.xlsx",

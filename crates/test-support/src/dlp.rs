@@ -41,16 +41,19 @@ pub fn judge(copy: &Path, kind: &str, keep: &str, values: &[&str]) {
     );
 }
 
-/// A two-page PDF (for redaction) in the base-14 Helvetica (no widths in the file): page 1 shows a card number
-/// in one string and a social security number split over a `TJ` array and a next-line `'`;
-/// an annotation comment, a form field, a bookmark, the document information and XMP metadata
-/// repeat them. Page 2 shows none. The values: `4556 7375 8689 9855` and `536-22-8726`. With `in_form`, page 1 draws its text through a form XObject.
+/// A two-page PDF for redaction, in the base-14 Helvetica (no widths in the file). Page 1
+/// shows a card number in one string and a social security number split over a `TJ` array and
+/// a next-line `'`; an annotation comment, a form field, a bookmark, the document information,
+/// XMP metadata and the text a marked-content span gives for its words (`/ActualText`, which
+/// text extractors read) repeat them. Page 2 shows none. The values: `4556 7375 8689 9855` and
+/// `536-22-8726`. With `in_form`, page 1 draws its text through a form XObject.
 pub fn labelled_pdf(in_form: bool) -> Vec<u8> {
     use crate::pdf::{build, dict, stream};
     const VISA: &str = "4556 7375 8689 9855";
     let text = format!(
         "BT /F1 12 Tf 72 720 Td (Card number {VISA} on file) Tj 0 -20 Td 14 TL \
-         [(SSN 536-) -10 (22-)] TJ (8726 for payroll) ' ET"
+         [(SSN 536-) -10 (22-)] TJ (8726 for payroll) ' ET \
+         /Span << /ActualText (card {VISA}) >> BDC BT /F1 12 Tf 72 600 Td (the card) Tj ET EMC"
     );
     let (page_content, form) = if in_form {
         (

@@ -1,5 +1,5 @@
 //! PDF: on each page that shows a value, the value's glyphs are taken out of the page's
-//! content (the rest of the line keeps its place: the glyphs' width is skipped instead) and a
+//! content (a value in a marked-content property such as `/ActualText` is masked) (the rest of the line keeps its place: the glyphs' width is skipped instead) and a
 //! black box is drawn where they were. Pages that show none are left as they are. Every text
 //! string elsewhere in the document (annotations, form field values, bookmarks, document
 //! information) is masked, an annotation or field that held a value loses its drawn
@@ -602,7 +602,25 @@ impl<'d, 'e> Walk<'d, 'e> {
                 }
             }
         }
-        if !hidden.contains(&true) {
+        // Marked content and other operations with a value in a string operand
+        // (`/Span << /ActualText (...) >> BDC`), by content and operation: masked in place.
+        let mut marked: BTreeMap<(usize, usize), Operation> = BTreeMap::new();
+        for (source, content) in self.sources.iter().enumerate() {
+            for (at, operation) in content.operations.iter().enumerate() {
+                if matches!(operation.operator.as_str(), "Tj" | "TJ" | "'" | "\"") {
+                    continue;
+                }
+                let mut masked = operation.clone();
+                let mut any = false;
+                for operand in &mut masked.operands {
+                    any |= mask_object(operand, targets);
+                }
+                if any {
+                    marked.insert((source, at), masked);
+                }
+            }
+        }
+        if !hidden.contains(&true) && marked.is_empty() {
             return Ok(None);
         }
         let mut boxes = String::from("q 0 0 0 rg\n");
@@ -640,27 +658,33 @@ impl<'d, 'e> Walk<'d, 'e> {
         }
         boxes.push_str("Q\n");
         let mut page = b"q\n".to_vec();
-        page.extend(encode(self.rewrite(0, &by_string))?);
+        page.extend(encode(self.rewrite(0, &by_string, &marked))?);
         page.extend(b"\nQ\n");
         page.extend(boxes.into_bytes());
         let mut forms = Vec::new();
         for (source, content) in self.sources.iter().enumerate().skip(1) {
             if let Some(id) = content.form
-                && by_string.keys().any(|string| string.0 == source)
+                && (by_string.keys().any(|string| string.0 == source)
+                    || marked.keys().any(|(at, _)| *at == source))
             {
-                forms.push((id, encode(self.rewrite(source, &by_string))?));
+                forms.push((id, encode(self.rewrite(source, &by_string, &marked))?));
             }
         }
         Ok(Some(Rewritten { page, forms }))
     }
 
-    /// The operations of content `source` with the hidden glyphs taken out of their strings.
+    /// The operations of content `source` with the hidden glyphs taken out of their strings,
+    /// and the `marked` operations in place of theirs.
     fn rewrite(
         &self,
         source: usize,
         by_string: &BTreeMap<StringAt, Vec<&Glyph>>,
+        marked: &BTreeMap<(usize, usize), Operation>,
     ) -> Vec<Operation> {
         let mut operations = self.sources[source].operations.clone();
+        for ((_, at), masked) in marked.range((source, 0)..(source + 1, 0)) {
+            operations[*at] = masked.clone();
+        }
         let affected: std::collections::BTreeSet<usize> = by_string
             .keys()
             .filter(|string| string.0 == source)

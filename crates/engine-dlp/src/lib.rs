@@ -112,6 +112,11 @@ impl Engine for DlpEngine {
             errors.insert("scan".to_string(), notes.join("; "));
         }
         let assessment = report::assess(&pieces, &recognizers, policy, errors);
+        let secrets = if policy.redact || policy.remove_metadata {
+            assessment.secrets(&pieces)
+        } else {
+            Default::default()
+        };
         let mut info = assessment.info;
         if info.verdict != DlpVerdict::Found {
             if failed {
@@ -122,7 +127,7 @@ impl Engine for DlpEngine {
         }
         let mut outputs = Vec::new();
         if policy.redact || policy.remove_metadata {
-            let targets = Targets::new(assessment.secrets.iter().map(String::as_str));
+            let targets = Targets::new(secrets);
             let asked = Asked {
                 sample,
                 format: format.filter(|_| read_whole),

@@ -18,9 +18,20 @@ pub const MAX_HITS_PER_KIND: usize = 500;
 pub struct Assessment {
     /// The report's `dlp_info`.
     pub info: DlpInfo,
-    /// The values of the hits at the rule's certainty (listed or not), each once: what a
-    /// redacted copy must not hold.
-    pub secrets: BTreeSet<String>,
+    /// Where the hits at the rule's certainty are (listed or not): the piece's index and the
+    /// hit's byte range in its text (see [`Assessment::secrets`]).
+    spans: Vec<(usize, std::ops::Range<usize>)>,
+}
+
+impl Assessment {
+    /// The values of the hits at the rule's certainty, each once: what a redacted copy must
+    /// not hold. `pieces` are those assessed.
+    pub fn secrets<'p>(&self, pieces: &'p [Piece]) -> BTreeSet<&'p str> {
+        self.spans
+            .iter()
+            .filter_map(|(piece, range)| pieces.get(*piece)?.text.get(range.clone()))
+            .collect()
+    }
 }
 
 /// What DLP found in the pieces of a file, as the report gives it. `errors` are carried into
@@ -31,11 +42,11 @@ pub fn assess(
     policy: &DlpPolicy,
     mut errors: BTreeMap<String, String>,
 ) -> Assessment {
-    let mut secrets = BTreeSet::new();
+    let mut spans = Vec::new();
     let mut hits: BTreeMap<String, DlpKindHits> = BTreeMap::new();
     let mut unlisted: BTreeMap<String, usize> = BTreeMap::new();
     let mut top: Option<Certainty> = None;
-    for piece in pieces {
+    for (index, piece) in pieces.iter().enumerate() {
         for found in recognizers.find(&piece.text) {
             if !piece.owns(found.start, found.end) {
                 continue;
@@ -43,7 +54,7 @@ pub fn assess(
             let certainty = found.certainty();
             top = top.max(Some(certainty));
             if certainty >= policy.min_certainty {
-                secrets.insert(piece.text[found.start..found.end].to_string());
+                spans.push((index, found.start..found.end));
             }
             let key = found.kind.key();
             let entry = hits.entry(key.clone()).or_insert_with(|| DlpKindHits {
@@ -125,7 +136,7 @@ pub fn assess(
             result: WatermarkResult::NotAdded,
         },
     };
-    Assessment { info, secrets }
+    Assessment { info, spans }
 }
 
 fn display_name(kind: Kind, policy: &DlpPolicy) -> String {
@@ -164,8 +175,8 @@ mod tests {
         ];
         let assessment = assess(&pieces, &recognizers, &policy, BTreeMap::new());
         assert_eq!(
-            assessment.secrets,
-            BTreeSet::from(["4556 7375 8689 9855".to_string(), "536-22-8726".to_string()])
+            assessment.secrets(&pieces),
+            BTreeSet::from(["4556 7375 8689 9855", "536-22-8726"])
         );
         let info = assessment.info;
         assert_eq!(info.verdict, DlpVerdict::Found);

@@ -27,10 +27,10 @@ fn redacted(path: &Path, copy: &Path, remove_metadata: bool) -> (Vec<String>, Re
         &policy,
         Default::default(),
     )
-    .secrets;
-    let targets = Targets::new(secrets.iter().map(String::as_str));
+    .secrets(&extraction.pieces);
+    let targets = Targets::new(secrets.iter().copied());
     let outcome = redact(path, format, &targets, remove_metadata, copy, deadline);
-    (secrets.into_iter().collect(), outcome)
+    (secrets.into_iter().map(str::to_string).collect(), outcome)
 }
 
 fn judged(name: &str, kind: &str, keep: &str, labelled: &[&str]) {

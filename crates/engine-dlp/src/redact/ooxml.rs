@@ -49,8 +49,11 @@ pub(super) fn redact(
     let mut out = ZipWriter::new(File::create(copy)?);
     let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     for index in 0..zip.len() {
-        let entry = zip.by_index(index).map_err(|e| failed(&e))?;
-        let name = entry.name().map_err(|e| failed(&e))?.to_string();
+        let name = zip
+            .name_for_index(index)
+            .ok_or_else(|| failed(&"an entry has no name"))?
+            .map_err(|e| failed(&e))?
+            .to_string();
         let emptied = PROPERTIES
             .iter()
             .find(|(part, _)| remove_metadata && *part == name)
@@ -59,22 +62,24 @@ pub(super) fn redact(
             });
         let rewritten = match emptied {
             Some(empty) => Some(empty.into_bytes()),
-            None if is_xml(&name) && !entry.is_dir() => {
+            None if is_xml(&name) && !name.ends_with('/') => {
                 let mut data = Vec::new();
+                let entry = zip.by_index(index).map_err(|e| failed(&e))?;
                 entry.take(MAX_PART + 1).read_to_end(&mut data)?;
                 if data.len() as u64 > MAX_PART {
                     return Err(Failure(format!("{name} expands past {MAX_PART} bytes")));
                 }
-                let masked = mask_part(&data, targets, remove_metadata)
-                    .map_err(|why| Failure(format!("{name}: {why}")))?;
-                Some(masked)
+                mask_part(&data, targets, remove_metadata)
+                    .map_err(|why| Failure(format!("{name}: {why}")))?
             }
-            None => {
-                out.raw_copy_file(entry).map_err(|e| failed(&e))?;
-                continue;
-            }
+            None => None,
         };
-        let data = rewritten.unwrap_or_default();
+        let Some(data) = rewritten else {
+            // Unchanged: copied as it is stored, not compressed again.
+            let entry = zip.by_index_raw(index).map_err(|e| failed(&e))?;
+            out.raw_copy_file(entry).map_err(|e| failed(&e))?;
+            continue;
+        };
         out.start_file(name.as_str(), options)
             .map_err(|e| failed(&e))?;
         out.write_all(&data)?;
@@ -93,14 +98,17 @@ fn is_xml(name: &str) -> bool {
 struct Segments {
     texts: Vec<String>,
     masked: Vec<Vec<Range<usize>>>,
+    /// Whether an attribute or a comment author's name changes.
+    other_changes: bool,
 }
 
 impl Segments {
-    fn read(data: &[u8], targets: &Targets) -> Result<Self, String> {
+    fn read(data: &[u8], targets: &Targets, anonymous: bool) -> Result<Self, String> {
         let mut reader = Reader::from_reader(data);
         reader.config_mut().check_end_names = true;
         let mut texts: Vec<String> = Vec::new();
         let mut open = false;
+        let mut other_changes = false;
         loop {
             let event = reader.read_event().map_err(|e| e.to_string())?;
             let text = match &event {
@@ -108,6 +116,13 @@ impl Segments {
                 Event::Text(text) => text.xml_content().map_err(|e| e.to_string())?.into_owned(),
                 Event::CData(data) => data.decode().map_err(|e| e.to_string())?.into_owned(),
                 Event::GeneralRef(reference) => resolve(reference),
+                Event::Start(start) | Event::Empty(start) => {
+                    open = false;
+                    other_changes = other_changes
+                        || (anonymous && start.local_name().as_ref() == b"author")
+                        || attributes_change(start, targets, anonymous);
+                    continue;
+                }
                 _ => {
                     open = false;
                     continue;
@@ -136,8 +151,33 @@ impl Segments {
                 }
             }
         }
-        Ok(Self { texts, masked })
+        Ok(Self {
+            texts,
+            masked,
+            other_changes,
+        })
     }
+
+    /// Whether the part changes at all.
+    fn change(&self) -> bool {
+        self.other_changes || self.masked.iter().any(|ranges| !ranges.is_empty())
+    }
+}
+
+/// Whether an element's attributes change: one shows a value, or names a person when
+/// `anonymous`.
+fn attributes_change(start: &BytesStart<'_>, targets: &Targets, anonymous: bool) -> bool {
+    let element = start.local_name();
+    start.attributes().flatten().any(|attribute| {
+        let value = attribute
+            .unescape_value()
+            .map(|value| value.into_owned())
+            .unwrap_or_default();
+        (anonymous
+            && !value.is_empty()
+            && names_a_person(element.as_ref(), attribute.key.local_name().as_ref()))
+            || !targets.find(&value).is_empty()
+    })
 }
 
 fn resolve(reference: &quick_xml::events::BytesRef<'_>) -> String {
@@ -153,9 +193,12 @@ fn resolve(reference: &quick_xml::events::BytesRef<'_>) -> String {
 }
 
 /// The part with the values masked in its text and attributes, and when `anonymous` without
-/// the names of the people who wrote comments and changes.
-fn mask_part(data: &[u8], targets: &Targets, anonymous: bool) -> Result<Vec<u8>, String> {
-    let segments = Segments::read(data, targets)?;
+/// the names of the people who wrote comments and changes; `None` when nothing changes.
+fn mask_part(data: &[u8], targets: &Targets, anonymous: bool) -> Result<Option<Vec<u8>>, String> {
+    let segments = Segments::read(data, targets, anonymous)?;
+    if !segments.change() {
+        return Ok(None);
+    }
     let mut reader = Reader::from_reader(data);
     let mut writer = Writer::new(Vec::with_capacity(data.len()));
     // The segment being written (its index) and whether its masked text is written already.
@@ -220,7 +263,7 @@ fn mask_part(data: &[u8], targets: &Targets, anonymous: bool) -> Result<Vec<u8>,
         };
         writer.write_event(written).map_err(|e| e.to_string())?;
     }
-    Ok(writer.into_inner())
+    Ok(Some(writer.into_inner()))
 }
 
 /// A spreadsheet cell whose value is a number (no type, or type `n`).
@@ -285,7 +328,7 @@ mod tests {
 
     fn masked(xml: &str, values: &[&str]) -> String {
         let targets = Targets::new(values.iter().copied());
-        String::from_utf8(mask_part(xml.as_bytes(), &targets, false).unwrap()).unwrap()
+        String::from_utf8(mask_part(xml.as_bytes(), &targets, false).unwrap().unwrap()).unwrap()
     }
 
     #[test]
@@ -319,7 +362,7 @@ mod tests {
         let targets = Targets::new(["536-22-8726"]);
         let xml = r#"<w:comment w:id="0" w:author="Grace Hopper" w:initials="GH"><w:p><w:r><w:t>SSN 536-22-8726</w:t></w:r></w:p></w:comment><authors><author>Grace Hopper</author></authors><p:cmAuthor id="1" name="Grace" initials="G"/>"#;
         assert_eq!(
-            String::from_utf8(mask_part(xml.as_bytes(), &targets, true).unwrap()).unwrap(),
+            String::from_utf8(mask_part(xml.as_bytes(), &targets, true).unwrap().unwrap()).unwrap(),
             r#"<w:comment w:id="0" w:author="" w:initials=""><w:p><w:r><w:t>SSN ***********</w:t></w:r></w:p></w:comment><authors><author></author></authors><p:cmAuthor id="1" name="" initials=""/>"#
         );
     }

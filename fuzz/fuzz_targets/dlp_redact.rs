@@ -22,8 +22,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     let deadline = Instant::now() + Duration::from_secs(5);
     let extraction = extract(&path, format, BUDGET, deadline);
-    if extraction.failure.is_some() || extraction.unread.is_some() || !extraction.notes.is_empty()
-    {
+    if extraction.failure.is_some() || extraction.unread.is_some() || !extraction.notes.is_empty() {
         return;
     }
     let word = extraction.pieces.iter().find_map(|piece| {
@@ -49,7 +48,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             }
         }
         Redaction::NotRedacted(_) | Redaction::Failed(_) => {
-            assert!(!copy.exists(), "a copy left behind by a redaction that failed");
+            assert!(
+                !copy.exists(),
+                "a copy left behind by a redaction that failed"
+            );
         }
     }
 });

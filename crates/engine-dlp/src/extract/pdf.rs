@@ -214,7 +214,7 @@ impl<'d> PageText<'d> {
     fn walk(
         &mut self,
         content: &[u8],
-        fonts: &std::collections::BTreeMap<Vec<u8>, &'d Dictionary>,
+        fonts: &Fonts<'d>,
         resources: Option<&'d Dictionary>,
         encodings: &mut Encodings<'d>,
         depth: usize,
@@ -343,52 +343,95 @@ impl<'d> PageText<'d> {
         &mut self,
         name: &[u8],
         resources: Option<&'d Dictionary>,
-        fonts: &std::collections::BTreeMap<Vec<u8>, &'d Dictionary>,
+        fonts: &Fonts<'d>,
         encodings: &mut Encodings<'d>,
         depth: usize,
     ) {
-        let doc = self.doc;
-        let Some(stream) = resources
+        let form = match Form::drawn(self.doc, resources, name) {
+            None => return,
+            Some(Err(problem)) => return self.problem(problem),
+            Some(Ok(form)) => form,
+        };
+        let fonts = if form.resources.is_some() {
+            &form.fonts
+        } else {
+            fonts
+        };
+        let saved = (self.line, self.leading);
+        self.walk(
+            &form.content,
+            fonts,
+            form.resources.or(resources),
+            encodings,
+            depth + 1,
+        );
+        (self.line, self.leading) = saved;
+    }
+}
+
+/// Fonts by resource name.
+pub(crate) type Fonts<'d> = std::collections::BTreeMap<Vec<u8>, &'d Dictionary>;
+
+/// A form XObject a content draws (`Do`): its content, and its own resources and fonts when it
+/// has them.
+pub(crate) struct Form<'d> {
+    /// The form's object, when it is referenced (as forms are).
+    pub id: Option<lopdf::ObjectId>,
+    pub stream: &'d lopdf::Stream,
+    pub content: Vec<u8>,
+    pub resources: Option<&'d Dictionary>,
+    pub fonts: Fonts<'d>,
+}
+
+impl<'d> Form<'d> {
+    /// The form named `name` in `resources`; `None` when it names no form, an error when its
+    /// content cannot be read.
+    pub fn drawn(
+        doc: &'d Document,
+        resources: Option<&'d Dictionary>,
+        name: &[u8],
+    ) -> Option<Result<Form<'d>, String>> {
+        let xobject = resources
             .and_then(|resources| resources.get(b"XObject").ok())
             .and_then(|xobjects| doc.dereference(xobjects).ok())
             .and_then(|(_, xobjects)| xobjects.as_dict().ok())
-            .and_then(|xobjects| xobjects.get(name).ok())
-            .and_then(|xobject| doc.dereference(xobject).ok())
-            .and_then(|(_, xobject)| xobject.as_stream().ok())
-        else {
-            return;
-        };
+            .and_then(|xobjects| xobjects.get(name).ok())?;
+        let id = xobject.as_reference().ok();
+        let stream = doc.dereference(xobject).ok()?.1.as_stream().ok()?;
         if stream.dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Form") {
-            return;
+            return None;
         }
         let content = match stream.decompressed_content_with_limit(MAX_DECOMPRESSED) {
             Ok(content) => content,
             // A stream stored without a filter is its own content.
             Err(_) if stream.dict.get(b"Filter").is_err() => stream.content.clone(),
-            Err(error) => return self.problem(format!("a form could not be read ({error})")),
+            Err(error) => return Some(Err(format!("a form could not be read ({error})"))),
         };
-        let own = stream
+        let resources = stream
             .dict
             .get(b"Resources")
             .ok()
             .and_then(|own| doc.dereference(own).ok())
             .and_then(|(_, own)| own.as_dict().ok());
-        let mut own_fonts = std::collections::BTreeMap::new();
-        if let Some(font_dict) = own
+        let mut fonts = Fonts::new();
+        if let Some(font_dict) = resources
             .and_then(|own| own.get(b"Font").ok())
             .and_then(|fonts| doc.dereference(fonts).ok())
             .and_then(|(_, fonts)| fonts.as_dict().ok())
         {
             for (font_name, font) in font_dict.iter() {
                 if let Ok((_, Object::Dictionary(font))) = doc.dereference(font) {
-                    own_fonts.insert(font_name.clone(), font);
+                    fonts.insert(font_name.clone(), font);
                 }
             }
         }
-        let fonts = if own.is_some() { &own_fonts } else { fonts };
-        let saved = (self.line, self.leading);
-        self.walk(&content, fonts, own.or(resources), encodings, depth + 1);
-        (self.line, self.leading) = saved;
+        Some(Ok(Form {
+            id,
+            stream,
+            content,
+            resources,
+            fonts,
+        }))
     }
 }
 

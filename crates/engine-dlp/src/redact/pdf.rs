@@ -19,7 +19,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat};
 
 use super::{Failure, MASK, Targets};
 use crate::extract::Stop;
-use crate::extract::pdf::{Encodings, MAX_DECOMPRESSED, load, page_resources};
+use crate::extract::pdf::{Encodings, Fonts, Form, MAX_DECOMPRESSED, load, page_resources};
 
 /// Writes the redacted PDF; whether its metadata was removed.
 pub(super) fn redact(
@@ -317,9 +317,6 @@ struct Source {
     operations: Vec<Operation>,
 }
 
-/// Fonts by resource name.
-type Fonts<'d> = BTreeMap<Vec<u8>, &'d Dictionary>;
-
 /// A page's content read glyph by glyph, into the forms it draws: its text, and for each byte
 /// of the text the glyph it comes from.
 struct Walk<'d, 'e> {
@@ -476,48 +473,14 @@ impl<'d, 'e> Walk<'d, 'e> {
         resources: Option<&'d Dictionary>,
         depth: usize,
     ) {
-        let doc = self.doc;
-        let Some(Object::Reference(id)) = resources
-            .and_then(|resources| resources.get(b"XObject").ok())
-            .and_then(|xobjects| doc.dereference(xobjects).ok())
-            .and_then(|(_, xobjects)| xobjects.as_dict().ok())
-            .and_then(|xobjects| xobjects.get(name).ok())
-        else {
+        let Some(Ok(form)) = Form::drawn(self.doc, resources, name) else {
             return;
         };
-        let Ok(stream) = doc.get_object(*id).and_then(Object::as_stream) else {
+        let Ok(content) = Content::decode(&form.content) else {
             return;
         };
-        if stream.dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Form") {
-            return;
-        }
-        let content = match stream.decompressed_content_with_limit(MAX_DECOMPRESSED) {
-            Ok(content) => content,
-            Err(_) if stream.dict.get(b"Filter").is_err() => stream.content.clone(),
-            Err(_) => return,
-        };
-        let Ok(content) = Content::decode(&content) else {
-            return;
-        };
-        let own = stream
-            .dict
-            .get(b"Resources")
-            .ok()
-            .and_then(|own| doc.dereference(own).ok())
-            .and_then(|(_, own)| own.as_dict().ok());
-        let mut own_fonts = Fonts::new();
-        if let Some(font_dict) = own
-            .and_then(|own| own.get(b"Font").ok())
-            .and_then(|fonts| doc.dereference(fonts).ok())
-            .and_then(|(_, fonts)| fonts.as_dict().ok())
-        {
-            for (font_name, font) in font_dict.iter() {
-                if let Ok((_, Object::Dictionary(font))) = doc.dereference(font) {
-                    own_fonts.insert(font_name.clone(), font);
-                }
-            }
-        }
-        let matrix = stream
+        let matrix = form
+            .stream
             .dict
             .get(b"Matrix")
             .and_then(Object::as_array)
@@ -527,12 +490,22 @@ impl<'d, 'e> Walk<'d, 'e> {
         let mut inner = state.clone();
         inner.ctm = matrix.then(state.ctm);
         self.sources.push(Source {
-            form: Some(*id),
+            form: form.id,
             operations: content.operations,
         });
         let source = self.sources.len() - 1;
-        let fonts = if own.is_some() { &own_fonts } else { fonts };
-        self.read(source, inner, fonts, own.or(resources), depth + 1);
+        let fonts = if form.resources.is_some() {
+            &form.fonts
+        } else {
+            fonts
+        };
+        self.read(
+            source,
+            inner,
+            fonts,
+            form.resources.or(resources),
+            depth + 1,
+        );
     }
 
     /// Places the glyphs of one string, advancing the text matrix past them.

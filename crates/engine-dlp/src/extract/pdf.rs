@@ -226,12 +226,7 @@ impl<'d> PageText<'d> {
         let mut font: Option<usize> = None;
         for operation in &content.operations {
             let operands = &operation.operands;
-            let number = |at: usize| {
-                operands
-                    .get(at)
-                    .and_then(|o| o.as_float().ok())
-                    .unwrap_or(0.0)
-            };
+            let number = |at: usize| number(operands, at);
             match operation.operator.as_str() {
                 "BT" => self.line = 0.0,
                 "Tf" => {
@@ -367,6 +362,14 @@ impl<'d> PageText<'d> {
         );
         (self.line, self.leading) = saved;
     }
+}
+
+/// An operation's numeric operand at `at` (0 when it has none there).
+pub(crate) fn number(operands: &[Object], at: usize) -> f32 {
+    operands
+        .get(at)
+        .and_then(|o| o.as_float().ok())
+        .unwrap_or(0.0)
 }
 
 /// Fonts by resource name.

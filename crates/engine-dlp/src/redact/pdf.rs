@@ -19,7 +19,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat};
 
 use super::{Failure, MASK, Targets};
 use crate::extract::Stop;
-use crate::extract::pdf::{Encodings, Fonts, Form, MAX_DECOMPRESSED, load, page_resources};
+use crate::extract::pdf::{Encodings, Fonts, Form, MAX_DECOMPRESSED, load, number, page_resources};
 
 /// Writes the redacted PDF; whether its metadata was removed.
 pub(super) fn redact(
@@ -365,12 +365,7 @@ impl<'d, 'e> Walk<'d, 'e> {
         let mut saved: Vec<State> = Vec::new();
         for (at, operation) in operations.iter().enumerate() {
             let operands = &operation.operands;
-            let number = |index: usize| {
-                operands
-                    .get(index)
-                    .and_then(|o| o.as_float().ok())
-                    .unwrap_or(0.0)
-            };
+            let number = |at: usize| number(operands, at);
             match operation.operator.as_str() {
                 "q" => saved.push(state.clone()),
                 "Q" => state = saved.pop().unwrap_or_else(|| state.clone()),
@@ -430,12 +425,7 @@ impl<'d, 'e> Walk<'d, 'e> {
         operation: &Operation,
     ) {
         let operands = &operation.operands;
-        let number = |index: usize| {
-            operands
-                .get(index)
-                .and_then(|o| o.as_float().ok())
-                .unwrap_or(0.0)
-        };
+        let number = |at: usize| number(operands, at);
         if operation.operator == "\"" {
             state.word_spacing = number(0);
             state.char_spacing = number(1);

@@ -34,16 +34,7 @@ async fn sanitize(server: &Server, rule: &str, name: &str, bytes: Vec<u8>) -> (S
 }
 
 async fn converted(server: &Server, data_id: &str) -> Option<Vec<u8>> {
-    let response = server
-        .get(&format!("/file/converted/{data_id}"))
-        .send()
-        .await
-        .unwrap();
-    match response.status().as_u16() {
-        200 => Some(response.bytes().await.unwrap().to_vec()),
-        404 => None,
-        other => panic!("/file/converted answered {other}"),
-    }
+    server.output("converted", data_id).await
 }
 
 fn run(program: &str, args: &[&str], file: &Path) -> String {

@@ -45,20 +45,6 @@ async fn scan(server: &Server, rule: &str, name: &str, bytes: &[u8]) -> Value {
     report
 }
 
-/// What `/file/{route}/{data_id}` serves: the bytes, or `None` for 404.
-async fn download(server: &Server, route: &str, data_id: &str) -> Option<Vec<u8>> {
-    let response = server
-        .get(&format!("/file/{route}/{data_id}"))
-        .send()
-        .await
-        .unwrap();
-    match response.status().as_u16() {
-        200 => Some(response.bytes().await.unwrap().to_vec()),
-        404 => None,
-        other => panic!("/file/{route} answered {other}"),
-    }
-}
-
 /// Every hit of the report: (kind, hit, certainty, location).
 fn hits(report: &Value) -> Vec<(String, String, String, String)> {
     let mut found = Vec::new();
@@ -518,10 +504,11 @@ async fn redacted_copies_are_downloaded_and_independent_readers_find_no_value_in
         );
         // Still Sensitive Data Found (the original holds the data), and blocked.
         assert_eq!(report["scan_results"]["scan_all_result_i"], 20);
-        let copy = download(&server, "download", &data_id)
+        let copy = server
+            .output("download", &data_id)
             .await
             .unwrap_or_else(|| panic!("{ext}: no redacted copy"));
-        assert_eq!(download(&server, "converted", &data_id).await, None);
+        assert_eq!(server.output("converted", &data_id).await, None);
         let path = dir.path().join(format!("copy-{name}"));
         std::fs::write(&path, &copy).unwrap();
         palisade_test_support::dlp::judge(&path, ext, keep, &labelled);
@@ -547,7 +534,7 @@ async fn redacted_copies_are_downloaded_and_independent_readers_find_no_value_in
         report["process_info"]["post_processing"]["actions_failed"],
         ""
     );
-    assert_eq!(download(&server, "download", &data_id).await, None);
+    assert_eq!(server.output("download", &data_id).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -569,7 +556,7 @@ async fn a_file_another_engine_blocks_keeps_no_redacted_copy_and_the_report_says
         "the redacted copy was not kept: the file is blocked for another verdict"
     );
     assert_eq!(dlp["filename"], "");
-    assert_eq!(download(&server, "download", &data_id).await, None);
+    assert_eq!(server.output("download", &data_id).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -589,9 +576,9 @@ async fn with_deep_cdr_the_redacted_copy_is_sanitized_and_both_routes_serve_it()
     let post = &report["process_info"]["post_processing"];
     assert_eq!(post["actions_ran"], "Redacted|Sanitized", "{report}");
     assert_eq!(report["dlp_info"]["redact"]["result"], "redacted");
-    let sanitized = download(&server, "converted", &data_id).await.unwrap();
+    let sanitized = server.output("converted", &data_id).await.unwrap();
     assert_eq!(
-        download(&server, "download", &data_id).await.unwrap(),
+        server.output("download", &data_id).await.unwrap(),
         sanitized,
         "the later step's copy is what both routes serve"
     );
@@ -635,5 +622,5 @@ async fn a_file_not_examined_whole_is_not_redacted_and_the_report_says_why() {
     let post = &report["process_info"]["post_processing"];
     assert_eq!(post["actions_ran"], "");
     assert_eq!(post["actions_failed"], "");
-    assert_eq!(download(&server, "download", &data_id).await, None);
+    assert_eq!(server.output("download", &data_id).await, None);
 }

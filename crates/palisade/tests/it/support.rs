@@ -295,6 +295,21 @@ impl Server {
             .unwrap()
     }
 
+    /// What `/file/{route}/{data_id}` (`converted` or `download`) serves: the copy's bytes, or
+    /// `None` for 404.
+    pub async fn output(&self, route: &str, data_id: &str) -> Option<Vec<u8>> {
+        let response = self
+            .get(&format!("/file/{route}/{data_id}"))
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => Some(response.bytes().await.unwrap().to_vec()),
+            404 => None,
+            other => panic!("/file/{route} answered {other}"),
+        }
+    }
+
     pub async fn report(&self, data_id: &str) -> Value {
         let response = self.get(&format!("/file/{data_id}")).send().await.unwrap();
         assert_eq!(response.status(), 200);

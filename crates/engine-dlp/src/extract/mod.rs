@@ -10,7 +10,7 @@ mod ooxml;
 pub(crate) mod pdf;
 mod rtf;
 mod xls;
-mod xml;
+pub(crate) mod xml;
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};

@@ -129,18 +129,7 @@ impl<R: BufRead> Events<R> {
                         .unwrap_or_default(),
                 ),
                 Event::CData(data) => Item::Text(data.decode().unwrap_or_default().into_owned()),
-                Event::GeneralRef(reference) => {
-                    let resolved = match reference.resolve_char_ref() {
-                        Ok(Some(char)) => char.to_string(),
-                        _ => {
-                            let name = reference.decode().unwrap_or_default();
-                            quick_xml::escape::resolve_predefined_entity(&name)
-                                .unwrap_or_default()
-                                .to_string()
-                        }
-                    };
-                    Item::Text(resolved)
-                }
+                Event::GeneralRef(reference) => Item::Text(resolve(&reference)),
                 Event::Eof if self.open > 0 => {
                     return Err(Stop::Invalid(format!(
                         "{} ends inside an element",
@@ -191,5 +180,19 @@ impl<R: BufRead> Events<R> {
             }
         }
         Ok(text)
+    }
+}
+
+/// The text a character or entity reference stands for (`&#233;`, `&amp;`); nothing for an
+/// entity XML does not predefine.
+pub(crate) fn resolve(reference: &quick_xml::events::BytesRef<'_>) -> String {
+    match reference.resolve_char_ref() {
+        Ok(Some(c)) => c.to_string(),
+        _ => {
+            let name = reference.decode().unwrap_or_default();
+            quick_xml::escape::resolve_predefined_entity(&name)
+                .unwrap_or_default()
+                .to_string()
+        }
     }
 }

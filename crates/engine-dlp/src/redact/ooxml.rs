@@ -17,6 +17,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::{Failure, MASK, Targets, mask_ranges};
+use crate::extract::xml::resolve;
 
 /// Largest XML part rewritten.
 const MAX_PART: u64 = 256 << 20;
@@ -178,18 +179,6 @@ fn attributes_change(start: &BytesStart<'_>, targets: &Targets, anonymous: bool)
             && names_a_person(element.as_ref(), attribute.key.local_name().as_ref()))
             || !targets.find(&value).is_empty()
     })
-}
-
-fn resolve(reference: &quick_xml::events::BytesRef<'_>) -> String {
-    match reference.resolve_char_ref() {
-        Ok(Some(c)) => c.to_string(),
-        _ => {
-            let name = reference.decode().unwrap_or_default();
-            quick_xml::escape::resolve_predefined_entity(&name)
-                .unwrap_or_default()
-                .to_string()
-        }
-    }
 }
 
 /// The part with the values masked in its text and attributes, and when `anonymous` without

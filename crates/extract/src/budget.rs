@@ -152,6 +152,11 @@ impl Allowance {
         *left -= bytes;
         true
     }
+
+    /// What was charged ahead and not taken, now given up (to refund to the account).
+    pub fn unused(&self) -> u64 {
+        std::mem::take(&mut *self.left.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// A budget kept in memory (one process extracting one submission).
@@ -251,6 +256,21 @@ mod tests {
         );
         assert!(!allowance.take(1, charge), "the account is empty");
         assert_eq!(*charges.lock().unwrap(), [4, 5, 4, 1, 4, 1]);
+    }
+
+    #[test]
+    fn what_an_allowance_did_not_use_is_given_up_once() {
+        let allowance = Allowance::new(4);
+        assert!(allowance.take(1, |_| true));
+        assert_eq!(allowance.unused(), 3);
+        assert_eq!(allowance.unused(), 0);
+        // Taking again charges a new chunk.
+        let mut charged = 0;
+        assert!(allowance.take(1, |bytes| {
+            charged = bytes;
+            true
+        }));
+        assert_eq!(charged, 4);
     }
 
     #[test]

@@ -306,6 +306,18 @@ where
         Ok(changed == 1)
     }
 
+    pub(crate) async fn refund_extraction(&self, root_id: &str, bytes: u64) -> StoreResult<()> {
+        sqlx::query::<DB>(
+            "UPDATE jobs SET extracted_bytes = CASE WHEN extracted_bytes > $1 \
+             THEN extracted_bytes - $1 ELSE 0 END WHERE data_id = $2",
+        )
+        .bind(to_i64(bytes))
+        .bind(root_id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
     pub(crate) async fn create_batch(&self, batch: &BatchRecord) -> StoreResult<()> {
         sqlx::query::<DB>(
             "INSERT INTO batches (batch_id, rule, user_agent, username, user_data, created_ts, closed_ts, cancelled) \

@@ -205,6 +205,9 @@ pub trait MetaBackend: Send + Sync + 'static {
         max_bytes: u64,
         max_members: u64,
     ) -> StoreResult<bool>;
+    /// Gives back to a submission's account bytes charged ahead and not used (never below
+    /// zero).
+    async fn refund_extraction(&self, root_id: &str, bytes: u64) -> StoreResult<()>;
     /// Cancels an unfinished job, storing `report` as its final report.
     async fn cancel(
         &self,

@@ -603,6 +603,10 @@ impl MetaBackend for PostgresBackend {
             .await
     }
 
+    async fn refund_extraction(&self, root_id: &str, bytes: u64) -> StoreResult<()> {
+        self.common.refund_extraction(root_id, bytes).await
+    }
+
     async fn cancel(
         &self,
         data_id: &str,

@@ -523,6 +523,10 @@ impl MetaBackend for SqliteBackend {
             .await
     }
 
+    async fn refund_extraction(&self, root_id: &str, bytes: u64) -> StoreResult<()> {
+        self.common.refund_extraction(root_id, bytes).await
+    }
+
     async fn node_heartbeat(&self, node: &NodeRecord) -> StoreResult<()> {
         let prefix = format!("{}/", node.node_id);
         sqlx::query(

@@ -840,6 +840,10 @@ pub struct RuleEntry {
     pub archive_max_members: Option<u64>,
     pub archive_max_seconds: Option<f64>,
     pub archive_max_ratio: Option<u64>,
+    /// Bytes a submission's members may take per byte submitted (default 100).
+    pub archive_max_expansion: Option<u64>,
+    /// Bytes any submission's members may take, however small it is (default 64 MiB).
+    pub archive_expansion_floor_bytes: Option<u64>,
     /// Passwords tried on encrypted archives after the submitter's `archivepwd` headers.
     #[serde(default)]
     pub archive_passwords: Vec<String>,
@@ -1006,6 +1010,12 @@ pub fn service_settings(
         }
         if let Some(ratio) = entry.archive_max_ratio {
             archives.max_ratio = ratio.max(1);
+        }
+        if let Some(expansion) = entry.archive_max_expansion {
+            archives.max_expansion = expansion.max(1);
+        }
+        if let Some(floor) = entry.archive_expansion_floor_bytes {
+            archives.expansion_floor = floor;
         }
         archives.passwords = entry.archive_passwords.clone();
         rule.cdr = entry.cdr.policy(&entry.name)?;

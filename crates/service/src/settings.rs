@@ -48,6 +48,11 @@ pub struct ArchiveSettings {
     pub max_time: Duration,
     /// Largest expansion ratio of one compressed member; beyond it, Exceeded Archive Size (13).
     pub max_ratio: u64,
+    /// The expansion account: bytes all members of one submission may take per byte submitted
+    /// (see [`ArchiveSettings::bytes_allowed`]); beyond it, Exceeded Archive Size (13).
+    pub max_expansion: u64,
+    /// Bytes the members of any submission may take, however small it is.
+    pub expansion_floor: u64,
     /// Passwords tried on every encrypted archive, after the submitter's `archivepwd` headers.
     pub passwords: Vec<String>,
 }
@@ -61,8 +66,22 @@ impl Default for ArchiveSettings {
             max_members: 10_000,
             max_time: Duration::from_secs(300),
             max_ratio: 1_000,
+            max_expansion: 100,
+            expansion_floor: 64 << 20,
             passwords: Vec::new(),
         }
+    }
+}
+
+impl ArchiveSettings {
+    /// Bytes the members of a submission of `submitted` bytes may take in all, nested archives
+    /// included: `max_expansion` per byte submitted, at least `expansion_floor`, at most
+    /// `max_total_bytes`. A small upload buys little work, however its archives nest.
+    pub fn bytes_allowed(&self, submitted: u64) -> u64 {
+        submitted
+            .saturating_mul(self.max_expansion)
+            .max(self.expansion_floor)
+            .min(self.max_total_bytes)
     }
 }
 
@@ -174,5 +193,22 @@ impl Default for ServiceSettings {
 impl ServiceSettings {
     pub fn rule(&self, name: &str) -> Option<&RuleSettings> {
         self.rules.iter().find(|rule| rule.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_submission_may_expand_by_its_size_between_the_floor_and_the_total() {
+        let settings = ArchiveSettings::default();
+        // An 18 KiB upload gets the floor, not the 4 GiB total.
+        assert_eq!(settings.bytes_allowed(18 << 10), 64 << 20);
+        // 10 MiB may take 100 times itself.
+        assert_eq!(settings.bytes_allowed(10 << 20), 1000 << 20);
+        // Never more than the total, whatever the upload.
+        assert_eq!(settings.bytes_allowed(1 << 30), 4 << 30);
+        assert_eq!(settings.bytes_allowed(u64::MAX), 4 << 30);
     }
 }

@@ -48,6 +48,8 @@ struct StoreBudget {
     metastore: Metastore,
     root_id: String,
     settings: ArchiveSettings,
+    /// Bytes the submission's members may take in all ([`ArchiveSettings::bytes_allowed`]).
+    max_bytes: u64,
     deadline: Millis,
     /// Bytes charged to the store but not yet written.
     allowance: Allowance,
@@ -60,7 +62,7 @@ impl StoreBudget {
     fn charge(&self, bytes: u64, members: u64) -> bool {
         let store = self.metastore.clone();
         let root = self.root_id.clone();
-        let (max_bytes, max_members) = (self.settings.max_total_bytes, self.settings.max_members);
+        let (max_bytes, max_members) = (self.max_bytes, self.settings.max_members);
         self.runtime
             .block_on(async move {
                 store
@@ -68,6 +70,25 @@ impl StoreBudget {
                     .await
             })
             .unwrap_or(false)
+    }
+}
+
+impl StoreBudget {
+    /// Gives back to the account what was charged ahead and not written, so that archives
+    /// nested or side by side do not use up the account with allowances.
+    fn refund_unused(&self) {
+        let unused = self.allowance.unused();
+        if unused == 0 {
+            return;
+        }
+        let store = self.metastore.clone();
+        let root = self.root_id.clone();
+        let refunded = self
+            .runtime
+            .block_on(async move { store.refund_extraction(&root, unused).await });
+        if let Err(error) = refunded {
+            tracing::warn!(root = %self.root_id, %error, "an unused extraction allowance was not refunded");
+        }
     }
 }
 
@@ -234,7 +255,18 @@ async fn extract(
     scratch_root: &std::path::Path,
 ) -> Extracted {
     let job = record.job.clone();
+    // The expansion account is the whole submission's: what its top file's size allows.
+    let submitted = match &job.root_id {
+        None => job.size,
+        Some(root) => match service.metastore().job(root).await {
+            Ok(Some(root)) => root.job.size,
+            _ => job.size,
+        },
+    };
+    let max_bytes = settings.bytes_allowed(submitted);
+    let max_ratio = settings.max_ratio;
     let budget = StoreBudget {
+        max_bytes,
         runtime: tokio::runtime::Handle::current(),
         metastore: service.metastore().clone(),
         root_id: job.root_id.clone().unwrap_or_else(|| job.data_id.clone()),
@@ -274,7 +306,9 @@ async fn extract(
             budget: &budget,
             display_name: &job.display_name,
         };
-        let outcome = match opener.open(&extractor, &path, format) {
+        let opened = opener.open(&extractor, &path, format);
+        budget.refund_unused();
+        let outcome = match opened {
             Ok(outcome) => outcome,
             Err(error) => return failed(error.to_string()),
         };
@@ -294,7 +328,15 @@ async fn extract(
         if let Some(limit) = outcome.stopped {
             problem = Some(limit_result(limit));
             info.err_category = "limit".into();
-            info.err_details = format!("extraction stopped: {}", limit_result(limit).text());
+            info.err_details = match limit {
+                Limit::Size => format!(
+                    "extraction stopped: {} (this submission's members may take {max_bytes} \
+                     bytes in all, and one member may expand {} times its packed size)",
+                    limit_result(limit).text(),
+                    max_ratio
+                ),
+                _ => format!("extraction stopped: {}", limit_result(limit).text()),
+            };
         }
         let now = now_millis();
         let root = job.root_id.clone().unwrap_or_else(|| job.data_id.clone());

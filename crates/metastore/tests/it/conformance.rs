@@ -647,6 +647,27 @@ pub async fn extraction_charges_stop_at_the_submission_limits(store: &Metastore)
             .await
             .unwrap()
     );
+    // Bytes charged ahead and not used are given back (never below zero).
+    store.refund_extraction(&root, 300).await.unwrap();
+    assert!(
+        store
+            .charge_extraction(&root, 300, 0, 1_000, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .charge_extraction(&root, 1, 0, 1_000, 3)
+            .await
+            .unwrap()
+    );
+    store.refund_extraction(&root, 5_000).await.unwrap();
+    assert!(
+        store
+            .charge_extraction(&root, 1_000, 0, 1_000, 3)
+            .await
+            .unwrap()
+    );
     assert!(
         !store
             .charge_extraction(&id("nobody"), 1, 1, 1_000, 3)

@@ -277,6 +277,122 @@ async fn heavy_archive_bombs_end_as_exceeded_size_with_bounded_memory() {
     }
 }
 
+/// A 42.zip-style recursion of `levels` levels, every one deflated (Python's zipfile: the
+/// `zip` tool stores zips): 16 zips of 16 zips... of 16 members of 1 MiB zeros (3 levels: about
+/// 20 KiB, 4 GiB in all).
+fn recursive_bomb(path: &Path, levels: u32) {
+    let script = "import io, sys, zipfile\n\
+        def pack(members):\n\
+        \x20   out = io.BytesIO()\n\
+        \x20   with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:\n\
+        \x20       for name, data in members: z.writestr(name, data)\n\
+        \x20   return out.getvalue()\n\
+        data = pack([(f'z{i}.bin', bytes(1 << 20)) for i in range(16)])\n\
+        for level in range(2, int(sys.argv[2]) + 1):\n\
+        \x20   data = pack([(f'r{level - 1}-{i}.zip', data) for i in range(16)])\n\
+        open(sys.argv[1], 'wb').write(data)\n";
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .arg(levels.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A zip of `members` members of 8 MiB, each compressed about 840 times (zeros with a random
+/// byte every 16 KiB): under the per-member ratio limit, 90 members are 0.9 MiB and 720 MiB.
+fn ratio_bomb(path: &Path, members: u32) {
+    let script = "import random, sys, zipfile\n\
+        random.seed(1)\n\
+        block = bytearray(8 << 20)\n\
+        for i in range(0, len(block), 16384): block[i] = random.randrange(256)\n\
+        with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:\n\
+        \x20   for n in range(int(sys.argv[2])): z.writestr(f'part{n:03}.bin', bytes(block))\n";
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .arg(members.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn heavy_bombs_of_a_mebibyte_or_less_end_within_five_seconds() {
+    // The default rule: the expansion account (100 bytes per byte submitted, at least 64 MiB)
+    // ends them, not the 4 GiB total.
+    let server = Server::start("");
+    let pid = server.pid();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "warm.txt", b"warm");
+    zip_files(d, "warm.zip", &["warm.txt".into()], false);
+    submit_file(&server, &d.join("warm.zip"), &[]).await;
+    let (baseline, _) = crate::support::memory_kib(pid);
+
+    let recursive = d.join("recursive.zip");
+    recursive_bomb(&recursive, 3);
+    let overlap = d.join("overlap.zip");
+    palisade_test_support::overlapping_zip_bomb(&overlap, 16 << 20, 1000);
+    let ratio = d.join("ratio.zip");
+    ratio_bomb(&ratio, 90);
+    for (kind, path) in [
+        ("recursive", &recursive),
+        ("overlapping entries", &overlap),
+        ("ratio", &ratio),
+    ] {
+        let size = std::fs::metadata(path).unwrap().len();
+        assert!(size <= 1 << 20, "the {kind} bomb is {size} bytes");
+        let started = std::time::Instant::now();
+        let report = submit_file(&server, path, &[]).await;
+        let took = started.elapsed();
+        let (peak, _) = crate::support::memory_kib(pid);
+        println!(
+            "{kind} bomb of {} KiB: {} in {took:.2?}; peak RSS {} MiB (from {} MiB)",
+            size >> 10,
+            report["scan_results"]["scan_all_result_a"],
+            peak >> 10,
+            baseline >> 10
+        );
+        assert_eq!(
+            report["scan_results"]["scan_all_result_i"], 13,
+            "{kind}: {report}"
+        );
+        // The archive whose extraction the account stopped: this one, or along the worst
+        // members of a nested one.
+        let mut stopped = report.clone();
+        for _ in 0..3 {
+            if stopped["extraction_info"]["err_details"].is_string() {
+                break;
+            }
+            let worst = stopped["extracted_files"]["worst_data_id"]
+                .as_str()
+                .unwrap();
+            stopped = server.report(worst).await;
+        }
+        assert!(
+            stopped["extraction_info"]["err_details"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&format!(
+                    "may take {} bytes in all",
+                    (size * 100).max(64 << 20)
+                )),
+            "{kind}: {stopped}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "the {kind} bomb took {took:?}"
+        );
+    }
+    let (peak, _) = crate::support::memory_kib(pid);
+    assert!(
+        peak < baseline + 128 * 1024,
+        "peak RSS grew from {baseline} KiB to {peak} KiB"
+    );
+}
+
 #[tokio::test]
 async fn heavy_a_thousand_members_page_and_twenty_levels_are_followed_when_allowed() {
     let server = Server::start(

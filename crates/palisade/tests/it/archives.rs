@@ -291,10 +291,15 @@ fn recursive_bomb(path: &Path, levels: u32) {
         for level in range(2, int(sys.argv[2]) + 1):\n\
         \x20   data = pack([(f'r{level - 1}-{i}.zip', data) for i in range(16)])\n\
         open(sys.argv[1], 'wb').write(data)\n";
+    python(script, path, levels);
+}
+
+/// Runs a Python `script` that writes `path`, with `count` as its second argument.
+fn python(script: &str, path: &Path, count: u32) {
     let status = Command::new("python3")
         .args(["-c", script])
         .arg(path)
-        .arg(levels.to_string())
+        .arg(count.to_string())
         .status()
         .unwrap();
     assert!(status.success());
@@ -309,13 +314,7 @@ fn ratio_bomb(path: &Path, members: u32) {
         for i in range(0, len(block), 16384): block[i] = random.randrange(256)\n\
         with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:\n\
         \x20   for n in range(int(sys.argv[2])): z.writestr(f'part{n:03}.bin', bytes(block))\n";
-    let status = Command::new("python3")
-        .args(["-c", script])
-        .arg(path)
-        .arg(members.to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    python(script, path, members);
 }
 
 #[tokio::test]

@@ -448,7 +448,7 @@ async fn analyse(
                 input = copy.path.clone();
             }
         }
-        if !plan.copies_allowed(&runs, &setup.policy) && !produced.files.is_empty() {
+        if !produced.files.is_empty() && !plan.copies_allowed(&runs, &setup.policy) {
             withhold_copies(&mut runs, "the file is blocked for another verdict");
             produced.files.clear();
         }

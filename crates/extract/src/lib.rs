@@ -63,13 +63,17 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     }
 }
 
-/// The format of a file on disk.
+/// The format of a file on disk. The last part of a split zip, which starts inside a member,
+/// is told by its end record.
 pub fn detect_file(path: &Path) -> std::io::Result<Option<Format>> {
     let mut head = Vec::with_capacity(DETECT_BYTES);
     File::open(path)?
         .take(DETECT_BYTES as u64)
         .read_to_end(&mut head)?;
-    Ok(detect(&head))
+    match detect(&head) {
+        None if split_zip(path)?.is_some() => Ok(Some(Format::Zip)),
+        found => Ok(found),
+    }
 }
 
 /// One member written to the scratch directory.
@@ -258,6 +262,11 @@ impl Extractor<'_> {
     }
 
     fn zip(&self, archive: &Path, outcome: &mut Outcome) -> Result<(), ExtractError> {
+        if let Some(parts) = split_zip(archive)? {
+            return Err(ExtractError::Corrupt(format!(
+                "a split (spanned) zip archive{parts}: its members cannot be read from one part"
+            )));
+        }
         let input = BufReader::new(File::open(archive)?);
         let mut zip =
             zip::ZipArchive::new(input).map_err(|e| ExtractError::Corrupt(format!("zip: {e}")))?;
@@ -595,4 +604,37 @@ impl Read for Ratio<'_> {
             .map_err(Limit::into_io)?;
         Ok(n)
     }
+}
+
+/// Whether the zip at `path` is one part of a split (spanned) archive: the first part starts
+/// with the spanning marker, the last one's end record names another disk. `Some` with the
+/// number of parts when the end record gives it (` of N parts`), else an empty text.
+fn split_zip(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    let mut head = [0u8; 8];
+    let read = file.read(&mut head)?;
+    if read == 8 && head.starts_with(b"PK\x07\x08") && head[4..].starts_with(b"PK") {
+        return Ok(Some(String::new()));
+    }
+    // The end of central directory record: 22 bytes and a comment of up to 64 KiB, at the end.
+    let size = file.metadata()?.len();
+    let tail_len = size.min(22 + 0xFFFF);
+    file.seek(SeekFrom::Start(size - tail_len))?;
+    let mut tail = Vec::with_capacity(tail_len as usize);
+    file.take(tail_len).read_to_end(&mut tail)?;
+    let Some(at) = tail
+        .windows(4)
+        .rposition(|window| window == b"PK\x05\x06")
+        .filter(|at| at + 22 <= tail.len())
+    else {
+        return Ok(None);
+    };
+    let field = |offset: usize| u16::from_le_bytes([tail[at + offset], tail[at + offset + 1]]);
+    let (disk, directory_disk) = (field(4), field(6));
+    // Zip64 archives keep 0xFFFF here and the real numbers in their own records.
+    if disk == 0xFFFF || (disk == 0 && directory_disk == 0) {
+        return Ok(None);
+    }
+    Ok(Some(format!(" of {} parts", u32::from(disk) + 1)))
 }

@@ -434,3 +434,46 @@ fn rar_links_are_skipped_and_the_budget_stops_the_decoder() {
     assert!(capped.members.is_empty());
     assert!(budget.used().0 <= (4 << 20) + (64 << 10));
 }
+
+#[test]
+fn a_part_of_a_split_zip_is_said_to_be_one_never_read_as_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 300,000 bytes that do not compress, split into parts of 64 KiB by Info-ZIP's zip.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let data: Vec<u8> = (0..300_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    std::fs::write(d.join("data.bin"), &data).unwrap();
+    let status = std::process::Command::new("zip")
+        .args(["-q", "-s", "64k", "parts.zip", "data.bin"])
+        .current_dir(d)
+        .status()
+        .expect("zip is installed (scripts/test.sh installs it)");
+    assert!(status.success());
+    for (part, says) in [
+        ("parts.z01", "a split (spanned) zip archive: "),
+        ("parts.zip", "a split (spanned) zip archive of 5 parts: "),
+    ] {
+        let path = d.join(part);
+        let format = detect_file(&path).unwrap();
+        assert_eq!(format, Some(Format::Zip), "{part}");
+        let out = tempfile::tempdir().unwrap();
+        let budget = LocalBudget::new(BudgetLimits::default());
+        let error = Extractor {
+            out_dir: out.path(),
+            passwords: &[],
+            budget: &budget,
+            display_name: part,
+        }
+        .extract(&path, Format::Zip)
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains(says), "{part}: {error}");
+    }
+}

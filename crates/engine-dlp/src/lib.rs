@@ -130,7 +130,8 @@ impl Engine for DlpEngine {
             let targets = Targets::new(secrets);
             let asked = Asked {
                 sample,
-                format: format.filter(|_| read_whole),
+                format,
+                read_whole,
                 targets: &targets,
                 deadline: started + context.limits.timeout.mul_f64(0.9),
                 read_took: started.elapsed(),
@@ -146,8 +147,10 @@ impl Engine for DlpEngine {
 /// A redacted copy asked of a file by its rule.
 struct Asked<'a> {
     sample: &'a Sample<'a>,
-    /// The file's format when all of it was read (nothing else can be redacted).
+    /// The file's format, when DLP reads it.
     format: Option<Format>,
+    /// Whether all of the file was read (nothing else can be redacted).
+    read_whole: bool,
     targets: &'a Targets,
     /// When redacting, the check of the copy included, must end.
     deadline: Instant,
@@ -171,12 +174,12 @@ impl Asked<'_> {
         if !values && !policy.remove_metadata {
             return Ok(None);
         }
-        let format = match (self.format, Format::detect(self.sample.path)?) {
-            (Some(format), _) => format,
-            (None, None) => {
+        let format = match (self.format, self.read_whole) {
+            (Some(format), true) => format,
+            (None, _) => {
                 return Ok(self.not_done(info, "DLP does not redact this type of file"));
             }
-            (None, Some(_)) => {
+            (Some(_), false) => {
                 return Ok(self.not_done(
                     info,
                     "the file was not examined whole (see errors.scan), so a copy could still \

@@ -204,6 +204,15 @@ fn zip_files(dir: &Path, name: &str, files: &[String], store: bool) {
     run(dir, "zip", &args);
 }
 
+/// The server's peak RSS in KiB after a first small archive, so that the baseline is a running
+/// server.
+async fn warm_baseline(server: &Server, d: &Path) -> u64 {
+    write(d, "warm.txt", b"warm");
+    zip_files(d, "warm.zip", &["warm.txt".into()], false);
+    submit_file(server, &d.join("warm.zip"), &[]).await;
+    crate::support::memory_kib(server.pid()).0
+}
+
 #[tokio::test]
 async fn heavy_archive_bombs_end_as_exceeded_size_with_bounded_memory() {
     let server =
@@ -211,11 +220,7 @@ async fn heavy_archive_bombs_end_as_exceeded_size_with_bounded_memory() {
     let pid = server.pid();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // Warm-up, so the baseline is a running server.
-    write(d, "warm.txt", b"warm");
-    zip_files(d, "warm.zip", &["warm.txt".into()], false);
-    submit_file(&server, &d.join("warm.zip"), &[]).await;
-    let (baseline, _) = crate::support::memory_kib(pid);
+    let baseline = warm_baseline(&server, d).await;
 
     // Overlapping entries: 1,000 entries over one 16 MiB member (16 GiB in all).
     palisade_test_support::overlapping_zip_bomb(&d.join("overlap.zip"), 16 << 20, 1000);
@@ -325,10 +330,7 @@ async fn heavy_bombs_of_a_mebibyte_or_less_end_within_five_seconds() {
     let pid = server.pid();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(d, "warm.txt", b"warm");
-    zip_files(d, "warm.zip", &["warm.txt".into()], false);
-    submit_file(&server, &d.join("warm.zip"), &[]).await;
-    let (baseline, _) = crate::support::memory_kib(pid);
+    let baseline = warm_baseline(&server, d).await;
 
     let recursive = d.join("recursive.zip");
     recursive_bomb(&recursive, 3);

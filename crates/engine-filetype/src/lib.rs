@@ -51,34 +51,64 @@ pub fn type_category(format: FileFormat) -> (&'static str, &'static str) {
 
 /// Identifies the format of the file at `sample.path`.
 pub fn identify(sample: &Sample<'_>) -> std::io::Result<FileTypeFinding> {
-    Ok(describe(FileFormat::from_file(sample.path)?))
+    let format = FileFormat::from_file(sample.path)?;
+    let container = palisade_extract::detect_file(sample.path)?;
+    Ok(describe(format, container))
 }
 
 /// Identifies the format of bytes already in memory (small uploads).
 pub fn identify_bytes(bytes: &[u8]) -> FileTypeFinding {
-    describe(FileFormat::from_bytes(bytes))
+    describe(
+        FileFormat::from_bytes(bytes),
+        palisade_extract::detect_bytes(bytes),
+    )
 }
 
-fn describe(format: FileFormat) -> FileTypeFinding {
-    let (letter, group_description) = type_category(format);
-    let type_id = format
+/// What a file is, from the general identification and the container Palisade's extraction
+/// recognises in it. A container counts as an archive (`A`) unless the general identification
+/// knows it as something more specific: a Word file is a compound file and an Office document
+/// a zip, but they are analysed as documents. An installer is an executable and an archive, a
+/// disk image an image and an archive.
+fn describe(format: FileFormat, container: Option<palisade_extract::Format>) -> FileTypeFinding {
+    let (mut letter, mut group_description) = type_category(format);
+    let mut mime_type = format.media_type();
+    let mut description = format.name();
+    let mut type_id = format
         .short_name()
         .map(str::to_string)
         .unwrap_or_else(|| format.extension().to_ascii_uppercase());
+    let mut categories = vec![letter.to_string()];
+    if let Some(container) = container
+        && letter != "A"
+    {
+        let generic = matches!(
+            format,
+            FileFormat::ArbitraryBinaryData | FileFormat::PlainText
+        );
+        if generic {
+            // General identification knows nothing better: the container is what it is.
+            (mime_type, description) = container.media_type();
+            (letter, group_description) = ("A", "Archive files");
+            type_id = format!("{container:?}").to_ascii_uppercase();
+            categories = vec![letter.to_string()];
+        } else if matches!(format.kind(), Kind::Executable | Kind::Disk | Kind::Other) {
+            categories.push("A".to_string());
+        }
+    }
     FileTypeFinding {
-        mime_type: format.media_type().to_string(),
-        description: format.name().to_string(),
-        type_category: vec![letter.to_string()],
+        mime_type: mime_type.to_string(),
+        description: description.to_string(),
+        type_category: categories.clone(),
         info: FileTypeInfo {
             file_info: FileTypeDetails {
-                description: format.name().to_string(),
+                description: description.to_string(),
                 detected_by: "content".into(),
                 encrypted: false,
                 extensions: format.extension().to_string(),
                 group_id: letter.into(),
-                group_ids: vec![letter.into()],
+                group_ids: categories,
                 group_description: group_description.into(),
-                mime_type: format.media_type().to_string(),
+                mime_type: mime_type.to_string(),
                 type_id,
             },
         },

@@ -9,8 +9,11 @@
 //! devices and other special entries are skipped and listed, never followed.
 
 mod budget;
+mod installer;
 mod names;
-mod rar;
+mod sevenzz;
+mod tools;
+mod unar;
 
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
@@ -29,50 +32,171 @@ pub enum Format {
     Gzip,
     Bzip2,
     Xz,
+    Lzip,
+    Zstd,
     SevenZip,
     Rar,
+    BinHex,
+    /// Cabinet, plain or inside a self-extracting installer.
+    Cab,
+    /// Compiled HTML help.
+    Chm,
+    /// cpio in any of its variants (binary both ways round, odc, newc, crc).
+    Cpio,
+    Arj,
+    /// LHA / LZH.
+    Lzh,
+    Iso,
+    Udf,
+    Rpm,
+    /// `ar` archives, Debian packages among them.
+    Ar,
+    /// A Nullsoft installer (NSIS) inside a Windows executable.
+    Nsis,
+    /// Compound files (OLE2) opened as archives: msi installers, each stream a member.
+    Compound,
+    /// Microsoft's `compress.exe` (SZDD) format.
+    Szdd,
+    /// Unix `compress` (.Z).
+    UnixCompress,
+    Wim,
+    Xar,
 }
 
 /// Formats that cannot be opened on this machine, and why (their helper program is missing).
 pub fn unavailable_formats() -> Vec<String> {
-    rar::missing_tools().into_iter().collect()
+    unar::missing_tools()
+        .into_iter()
+        .chain(sevenzz::missing_tool())
+        .collect()
 }
 
-/// Bytes needed to recognise every format (tar's magic sits at offset 257).
-pub const DETECT_BYTES: usize = 265;
+/// Bytes needed to recognise every format by its head: ISO 9660 and UDF mark the second
+/// 2 KiB sector after a 32 KiB system area.
+pub const DETECT_BYTES: usize = 32 * 1024 + 6 + 2048;
 
 /// The format of a file from its first bytes.
 pub fn detect(head: &[u8]) -> Option<Format> {
     let starts = |magic: &[u8]| head.starts_with(magic);
-    if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") || starts(b"PK\x07\x08") {
-        Some(Format::Zip)
-    } else if starts(&[0x1f, 0x8b]) {
-        Some(Format::Gzip)
-    } else if starts(b"BZh") {
-        Some(Format::Bzip2)
-    } else if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Some(Format::Xz)
-    } else if starts(&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c]) {
-        Some(Format::SevenZip)
-    } else if starts(b"Rar!\x1a\x07") {
-        Some(Format::Rar)
-    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
-        Some(Format::Tar)
-    } else {
-        None
+    let at = |offset: usize, magic: &[u8]| head.get(offset..offset + magic.len()) == Some(magic);
+    let magics: &[(&[u8], Format)] = &[
+        (b"PK\x03\x04", Format::Zip),
+        (b"PK\x05\x06", Format::Zip),
+        (b"PK\x07\x08", Format::Zip),
+        (&[0x1f, 0x8b], Format::Gzip),
+        (b"BZh", Format::Bzip2),
+        (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], Format::Xz),
+        (b"LZIP", Format::Lzip),
+        (&[0x28, 0xb5, 0x2f, 0xfd], Format::Zstd),
+        (&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c], Format::SevenZip),
+        (b"Rar!\x1a\x07", Format::Rar),
+        (b"MSCF\0\0\0\0", Format::Cab),
+        (b"ITSF\x03\0\0\0", Format::Chm),
+        (b"070707", Format::Cpio),
+        (b"070701", Format::Cpio),
+        (b"070702", Format::Cpio),
+        (&[0xc7, 0x71], Format::Cpio),
+        (&[0x71, 0xc7], Format::Cpio),
+        (&[0xed, 0xab, 0xee, 0xdb], Format::Rpm),
+        (b"!<arch>\n", Format::Ar),
+        (b"SZDD\x88\xf0\x27\x33", Format::Szdd),
+        (&[0x1f, 0x9d], Format::UnixCompress),
+        (b"MSWIM\0\0\0", Format::Wim),
+        (b"xar!", Format::Xar),
+        (
+            &[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1],
+            Format::Compound,
+        ),
+    ];
+    if let Some((_, format)) = magics.iter().find(|(magic, _)| starts(magic)) {
+        return Some(*format);
     }
+    // ARJ: the marker and a main header of at most 2600 bytes.
+    if starts(&[0x60, 0xea])
+        && head
+            .get(2..4)
+            .is_some_and(|size| u16::from_le_bytes([size[0], size[1]]) <= 2600)
+    {
+        return Some(Format::Arj);
+    }
+    // LHA: a method name such as `-lh5-` or `-lzs-` after the header size and checksum.
+    if let Some(method) = head.get(2..7)
+        && method.starts_with(b"-l")
+        && matches!(method[2], b'h' | b'z')
+        && method[4] == b'-'
+    {
+        return Some(Format::Lzh);
+    }
+    if at(257, b"ustar") {
+        return Some(Format::Tar);
+    }
+    if at(32769, b"CD001") {
+        return Some(Format::Iso);
+    }
+    if at(32769, b"BEA01") {
+        return Some(Format::Udf);
+    }
+    if head
+        .get(..head.len().min(4096))
+        .is_some_and(|text| find(text, b"(This file must be converted with BinHex").is_some())
+    {
+        return Some(Format::BinHex);
+    }
+    None
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(haystack, needle)
 }
 
 /// The format of a file on disk. The last part of a split zip, which starts inside a member,
-/// is told by its end record.
+/// is told by its end record; an installer's archive by the executable's appended data.
 pub fn detect_file(path: &Path) -> std::io::Result<Option<Format>> {
+    let mut file = File::open(path)?;
     let mut head = Vec::with_capacity(DETECT_BYTES);
-    File::open(path)?
+    (&mut file)
         .take(DETECT_BYTES as u64)
         .read_to_end(&mut head)?;
     match detect(&head) {
+        None if head.starts_with(b"MZ") => installer::detect(&mut file),
         None if split_zip(path)?.is_some() => Ok(Some(Format::Zip)),
         found => Ok(found),
+    }
+}
+
+/// The format of a whole file held in memory (small uploads).
+pub fn detect_bytes(bytes: &[u8]) -> Option<Format> {
+    match detect(&bytes[..bytes.len().min(DETECT_BYTES)]) {
+        None if bytes.starts_with(b"MZ") => {
+            installer::detect(&mut std::io::Cursor::new(bytes)).ok()?
+        }
+        found => found,
+    }
+}
+
+impl Format {
+    /// Its media type and a description, for formats that general type identification does
+    /// not know.
+    pub fn media_type(self) -> (&'static str, &'static str) {
+        match self {
+            Format::Szdd => (
+                "application/x-ms-compress-szdd",
+                "Microsoft compressed file (SZDD)",
+            ),
+            Format::BinHex => ("application/mac-binhex40", "BinHex encoded file"),
+            Format::Nsis => ("application/x-nsis", "Nullsoft installer (NSIS)"),
+            Format::Cab => ("application/vnd.ms-cab-compressed", "Cabinet"),
+            Format::Lzip => ("application/x-lzip", "lzip"),
+            Format::Zstd => ("application/zstd", "Zstandard"),
+            Format::UnixCompress => ("application/x-compress", "Unix compress"),
+            Format::Chm => (
+                "application/vnd.ms-htmlhelp",
+                "Microsoft Compiled HTML Help",
+            ),
+            Format::Zip => ("application/zip", "ZIP"),
+            _ => ("application/octet-stream", "archive"),
+        }
     }
 }
 
@@ -102,6 +226,21 @@ pub struct Outcome {
     pub stopped: Option<Limit>,
 }
 
+/// The reason, in [`Outcome::skipped`], of an entry whose data its decoder could not read.
+pub const UNDECODED: &str = "could not be decoded";
+
+impl Outcome {
+    /// Entries skipped because their data could not be decoded (not links, devices or
+    /// entries no password opened): the archive was not read whole.
+    pub fn undecoded(&self) -> Vec<&str> {
+        self.skipped
+            .iter()
+            .filter(|(_, reason)| reason.starts_with(UNDECODED))
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
     #[error("{0:?} archives are not supported yet")]
@@ -117,9 +256,20 @@ pub enum ExtractError {
 }
 
 impl Format {
-    /// Whether its decoder runs in this process (RAR's runs in `unar`, a process of its own).
+    /// Whether its decoder runs in this process. RAR and BinHex run in `unar`, and the
+    /// installer, disk-image and legacy formats in 7-Zip's `7zz`, each a process of its own.
     pub fn decodes_in_process(self) -> bool {
-        self != Format::Rar
+        matches!(
+            self,
+            Format::Zip
+                | Format::Tar
+                | Format::Gzip
+                | Format::Bzip2
+                | Format::Xz
+                | Format::Lzip
+                | Format::Zstd
+                | Format::SevenZip
+        )
     }
 }
 
@@ -183,11 +333,26 @@ impl Extractor<'_> {
                 let input = BufReader::new(File::open(archive)?);
                 self.tar(input, &mut outcome)?
             }
-            Format::Gzip | Format::Bzip2 | Format::Xz => {
+            Format::Gzip | Format::Bzip2 | Format::Xz | Format::Lzip | Format::Zstd => {
                 self.stream(archive, format, &mut outcome)?
             }
             Format::SevenZip => self.seven_zip(archive, &mut outcome)?,
-            Format::Rar => self.rar(archive, &mut outcome)?,
+            Format::Rar | Format::BinHex => self.unar(archive, format, &mut outcome)?,
+            Format::Cab
+            | Format::Chm
+            | Format::Cpio
+            | Format::Arj
+            | Format::Lzh
+            | Format::Iso
+            | Format::Udf
+            | Format::Rpm
+            | Format::Ar
+            | Format::Nsis
+            | Format::Compound
+            | Format::Szdd
+            | Format::UnixCompress
+            | Format::Wim
+            | Format::Xar => self.sevenzz(archive, format, &mut outcome)?,
         }
         Ok(outcome)
     }
@@ -493,6 +658,11 @@ impl Extractor<'_> {
         let decoder: Box<dyn Read> = match format {
             Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(counted)),
             Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(counted)),
+            Format::Lzip => Box::new(lzma_rust2::LzipReader::new(counted)),
+            Format::Zstd => Box::new(
+                zstd::stream::read::Decoder::new(counted)
+                    .map_err(|e| ExtractError::Corrupt(format!("zstd stream: {e}")))?,
+            ),
             _ => Box::new(lzma_rust2::XzReader::new(counted, true)),
         };
         // Stream ratio: output against the compressed bytes read so far.
@@ -550,6 +720,10 @@ fn inner_name(display_name: &str, format: Format) -> String {
     let suffixes: &[(&str, &str)] = match format {
         Format::Gzip => &[(".tgz", ".tar"), (".gz", ""), (".gzip", "")],
         Format::Bzip2 => &[(".tbz2", ".tar"), (".tbz", ".tar"), (".bz2", "")],
+        Format::Lzip => &[(".tlz", ".tar"), (".lz", "")],
+        Format::Zstd => &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")],
+        Format::UnixCompress => &[(".taz", ".tar"), (".z", "")],
+        Format::Szdd => &[(".szdd", "")],
         _ => &[(".txz", ".tar"), (".xz", "")],
     };
     for (suffix, replacement) in suffixes {

@@ -325,6 +325,17 @@ async fn extract(
             }
             None => {}
         }
+        // An entry its decoder could not read was not scanned: the archive is not clean.
+        let undecoded = outcome.undecoded();
+        if !undecoded.is_empty() {
+            problem = Some(ScanResult::ExtractionFailed);
+            info.err_category = "extraction".into();
+            info.err_details = format!(
+                "{} entries could not be decoded: {}",
+                undecoded.len(),
+                undecoded.join(", ")
+            );
+        }
         if let Some(limit) = outcome.stopped {
             problem = Some(limit_result(limit));
             info.err_category = "limit".into();

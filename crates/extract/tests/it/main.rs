@@ -477,3 +477,73 @@ fn a_part_of_a_split_zip_is_said_to_be_one_never_read_as_clean() {
         assert!(error.contains(says), "{part}: {error}");
     }
 }
+
+/// Opens `path` and, recursively, every member that is itself a container, and returns the
+/// display paths of the members whose bytes are `wanted`.
+fn find_inside(path: &Path, name: &str, wanted: &[u8], depth: u32, found: &mut Vec<String>) {
+    let Ok(Some(format)) = detect_file(path) else {
+        return;
+    };
+    if depth > 4 {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let budget = LocalBudget::new(BudgetLimits::default());
+    let Ok(outcome) = (Extractor {
+        out_dir: out.path(),
+        passwords: &[],
+        budget: &budget,
+        display_name: name,
+    })
+    .extract(path, format) else {
+        return;
+    };
+    for member in &outcome.members {
+        let inner = format!("{name}/{}", member.name);
+        if std::fs::read(&member.path).unwrap() == wanted {
+            found.push(inner.clone());
+        }
+        find_inside(&member.path, &inner, wanted, depth + 1, found);
+    }
+}
+
+#[test]
+fn clamav_test_files_in_containers_give_up_their_clam_exe() {
+    let dir = Path::new("/usr/share/clamav-testfiles");
+    let clam = std::fs::read(dir.join("clam.exe")).expect("clamav-testfiles is installed");
+    // Each container and where clam.exe is inside it.
+    let expected: &[(&str, &str)] = &[
+        ("clam-nsis.exe", "clam-nsis.exe/clam.exe"),
+        ("clam.arj", "clam.arj/clam.exe"),
+        ("clam.bin-be.cpio", "clam.bin-be.cpio/clam.exe"),
+        ("clam.bin-le.cpio", "clam.bin-le.cpio/clam.exe"),
+        ("clam.newc.cpio", "clam.newc.cpio/clam.exe"),
+        ("clam.odc.cpio", "clam.odc.cpio/clam.exe"),
+        ("clam.cab", "clam.cab/clam.exe"),
+        ("clam.chm", "clam.chm/clam.exe.txt"),
+        ("clam.exe.binhex", "clam.exe.binhex/clam.exe"),
+        ("clam.exe.szdd", "clam.exe.szdd/clam.exe"),
+        ("clam.impl.zip", "clam.impl.zip/CLAM.EXE"),
+        ("clam.d64.zip", "clam.d64.zip/clam.exe"),
+        ("clam.bz2.zip", "clam.bz2.zip/clam.exe"),
+        ("clam.7z", "clam.7z/clam.exe"),
+        ("clam.exe.bz2", "clam.exe.bz2/clam.exe"),
+        ("clam.tar.gz", "clam.tar.gz/clam.exe"),
+        ("clam.zip", "clam.zip/clam.exe"),
+    ];
+    let mut table = Vec::new();
+    for (file, _) in expected {
+        let mut found = Vec::new();
+        find_inside(&dir.join(file), file, &clam, 0, &mut found);
+        table.push((file.to_string(), found));
+    }
+    for (file, found) in &table {
+        eprintln!("{file:24} {found:?}");
+    }
+    let got: Vec<(&str, Option<&str>)> = table
+        .iter()
+        .map(|(file, found)| (file.as_str(), found.first().map(String::as_str)))
+        .collect();
+    let want: Vec<(&str, Option<&str>)> = expected.iter().map(|(f, p)| (*f, Some(*p))).collect();
+    assert_eq!(got, want);
+}

@@ -7,6 +7,7 @@ mod batches;
 mod cdr;
 mod clients;
 mod cluster;
+mod containers;
 mod datadir;
 mod dlp;
 mod durability;

@@ -1,13 +1,14 @@
-//! RAR (4 and 5, encrypted included) through The Unarchiver's command-line tools (Debian's
-//! `unar`, free software): `lsar -j` lists the entries, then `unar -o - -i` streams one member at
+//! RAR (4 and 5, encrypted included) and BinHex through The Unarchiver's command-line tools
+//! (Debian's `unar`, free software): `lsar -j` lists the entries, then `unar -o - -i` streams one member at
 //! a time to our reader, so the budget counts every byte as usual. The decoder runs in its own
 //! process, which is killed when the budget stops it.
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
-use crate::{CopyError, ExtractError, Extractor, Limit, Outcome, sanitise};
+use crate::tools::{Helper, on_path, stderr_of, tool};
+use crate::{CopyError, ExtractError, Extractor, Format, Limit, Outcome, UNDECODED, sanitise};
 
 /// lsar's error code for a missing or wrong password.
 const XAD_PASSWORD_ERROR: i64 = 15;
@@ -31,48 +32,32 @@ enum Kind {
     Special,
 }
 
-/// Kills the helper if it is still running when dropped.
-struct Helper(Child);
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Why RAR archives cannot be opened here, when `lsar` or `unar` is not installed.
+/// Why RAR and BinHex files cannot be opened here, when `lsar` or `unar` is not installed.
 pub(crate) fn missing_tools() -> Option<String> {
-    let on_path = |name: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
-    };
     let missing: Vec<&str> = ["lsar", "unar"]
         .into_iter()
         .filter(|name| !on_path(name))
         .collect();
     (!missing.is_empty()).then(|| {
         format!(
-            "RAR archives cannot be opened: {} not found (Debian package unar)",
+            "RAR and BinHex files cannot be opened: {} not found (Debian package unar)",
             missing.join(" and ")
         )
     })
 }
 
-fn tool(name: &str) -> Command {
-    let mut command = Command::new(name);
-    command.stdin(Stdio::null()).stderr(Stdio::piped());
-    command
-}
-
 fn missing(name: &str, error: std::io::Error) -> ExtractError {
     ExtractError::Corrupt(format!(
-        "RAR needs `{name}` (Debian package unar) and it could not run: {error}"
+        "this archive needs `{name}` (Debian package unar) and it could not run: {error}"
     ))
 }
 
 /// Lists the archive with `password`; `Ok(None)` when a password is needed and this one fails.
-fn list(archive: &Path, password: Option<&str>) -> Result<Option<Vec<Entry>>, ExtractError> {
+fn list(
+    archive: &Path,
+    format: Format,
+    password: Option<&str>,
+) -> Result<Option<Vec<Entry>>, ExtractError> {
     let mut command = tool("lsar");
     command.arg("-j");
     if let Some(password) = password {
@@ -94,13 +79,12 @@ fn list(archive: &Path, password: Option<&str>) -> Result<Option<Vec<Entry>>, Ex
         .expect("piped")
         .take(MAX_LISTING + 1)
         .read_to_end(&mut text)?;
-    let mut stderr = String::new();
-    if let Some(mut err) = helper.0.stderr.take() {
-        let _ = err.by_ref().take(64 << 10).read_to_string(&mut stderr);
-    }
+    let stderr = stderr_of(&mut helper);
     let status = helper.0.wait()?;
     if text.len() as u64 > MAX_LISTING {
-        return Err(ExtractError::Corrupt("RAR listing is too large".into()));
+        return Err(ExtractError::Corrupt(format!(
+            "{format:?} listing is too large"
+        )));
     }
     let json: Option<serde_json::Value> = serde_json::from_slice(&text).ok();
     if !status.success() {
@@ -110,11 +94,12 @@ fn list(archive: &Path, password: Option<&str>) -> Result<Option<Vec<Entry>>, Ex
             return Ok(None);
         }
         return Err(ExtractError::Corrupt(format!(
-            "rar: {} (lsar error {error:?})",
+            "{format:?}: {} (lsar error {error:?})",
             stderr.trim()
         )));
     }
-    let json = json.ok_or_else(|| ExtractError::Corrupt("rar listing is not JSON".into()))?;
+    let json =
+        json.ok_or_else(|| ExtractError::Corrupt(format!("{format:?} listing is not JSON")))?;
     let flag = |entry: &serde_json::Value, key: &str| entry[key].as_i64().unwrap_or(0) != 0;
     let entries = json["lsarContents"]
         .as_array()
@@ -149,14 +134,19 @@ fn list(archive: &Path, password: Option<&str>) -> Result<Option<Vec<Entry>>, Ex
 }
 
 impl Extractor<'_> {
-    pub(crate) fn rar(&self, archive: &Path, outcome: &mut Outcome) -> Result<(), ExtractError> {
+    pub(crate) fn unar(
+        &self,
+        archive: &Path,
+        format: Format,
+        outcome: &mut Outcome,
+    ) -> Result<(), ExtractError> {
         let candidates: Vec<Option<&str>> = std::iter::once(None)
             .chain(self.passwords.iter().map(|p| Some(p.as_str())))
             .collect();
         // Archives with encrypted headers cannot even be listed without the password.
         let mut listed = None;
         for candidate in &candidates {
-            if let Some(entries) = list(archive, *candidate)? {
+            if let Some(entries) = list(archive, format, *candidate)? {
                 if candidate.is_some() {
                     outcome.encrypted = true;
                 }
@@ -206,7 +196,7 @@ impl Extractor<'_> {
             };
             let mut opened = false;
             for password in tries {
-                match self.rar_member(archive, &entry, password, outcome)? {
+                match self.unar_member(archive, &entry, password, outcome)? {
                     Ok(true) => {
                         opened = true;
                         known = password;
@@ -226,7 +216,7 @@ impl Extractor<'_> {
                 let reason = if entry.encrypted {
                     "encrypted; no given password opens it"
                 } else {
-                    "could not be decoded"
+                    UNDECODED
                 };
                 outcome
                     .skipped
@@ -237,7 +227,7 @@ impl Extractor<'_> {
     }
 
     /// Streams one member out of `unar`. `Ok(Ok(false))`: this password does not open it.
-    fn rar_member(
+    fn unar_member(
         &self,
         archive: &Path,
         entry: &Entry,

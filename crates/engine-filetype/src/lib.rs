@@ -85,14 +85,21 @@ fn describe(format: FileFormat, container: Option<palisade_extract::Format>) -> 
             format,
             FileFormat::ArbitraryBinaryData | FileFormat::PlainText
         );
+        let (container_letter, container_group) = if container.is_mail() {
+            ("Z", "Mail messages")
+        } else {
+            ("A", "Archive files")
+        };
         if generic {
             // General identification knows nothing better: the container is what it is.
             (mime_type, description) = container.media_type();
-            (letter, group_description) = ("A", "Archive files");
+            (letter, group_description) = (container_letter, container_group);
             type_id = format!("{container:?}").to_ascii_uppercase();
             categories = vec![letter.to_string()];
-        } else if matches!(format.kind(), Kind::Executable | Kind::Disk | Kind::Other) {
-            categories.push("A".to_string());
+        } else if matches!(format.kind(), Kind::Executable | Kind::Disk | Kind::Other)
+            && letter != container_letter
+        {
+            categories.push(container_letter.to_string());
         }
     }
     FileTypeFinding {

@@ -1,7 +1,10 @@
-//! Archive extraction under a budget: zip (ZipCrypto and AES), 7z (AES), rar (encrypted too), tar,
-//! gzip, bzip2 and xz (and
-//! tar inside any of the three), one level at a time. Nesting is the caller's business: every
-//! member is a file that may itself be an archive.
+//! Container extraction under a budget, one level at a time. Nesting is the caller's business:
+//! every member is a file that may itself be a container.
+//!
+//! In this process: zip (every method but the rarest, ZipCrypto and AES), 7z (AES), tar, gzip,
+//! bzip2, xz, lzip and zstd (and tar inside any of these), e-mail messages, mailboxes and TNEF. In
+//! helper programs of their own: RAR and BinHex (`unar`), and cab, chm, cpio, arj, lzh, ISO,
+//! UDF, rpm, ar, NSIS, compound files (msi), SZDD, compress, wim and xar (`7zz`).
 //!
 //! Members stream to numbered files in a scratch directory (never to their own names), and every
 //! byte written is counted against a [`Budget`] before it is written, so memory and disk stay
@@ -10,8 +13,10 @@
 
 mod budget;
 mod installer;
+mod mail;
 mod names;
 mod sevenzz;
+mod tnef;
 mod tools;
 mod unar;
 
@@ -22,6 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use budget::{Allowance, Budget, BudgetLimits, Limit, LocalBudget, Terms};
+pub use mail::is_message;
 pub use names::sanitise;
 
 /// An archive or compression format Palisade can open.
@@ -61,6 +67,12 @@ pub enum Format {
     UnixCompress,
     Wim,
     Xar,
+    /// An e-mail message (`.eml`): its MIME parts.
+    Mail,
+    /// A mailbox (`mbox`): its messages.
+    Mbox,
+    /// Outlook's attachment wrapper (`winmail.dat`).
+    Tnef,
 }
 
 /// Formats that cannot be opened on this machine, and why (their helper program is missing).
@@ -103,6 +115,7 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         (&[0x1f, 0x9d], Format::UnixCompress),
         (b"MSWIM\0\0\0", Format::Wim),
         (b"xar!", Format::Xar),
+        (&tnef::SIGNATURE, Format::Tnef),
         (
             &[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1],
             Format::Compound,
@@ -141,6 +154,12 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         .is_some_and(|text| find(text, b"(This file must be converted with BinHex").is_some())
     {
         return Some(Format::BinHex);
+    }
+    if mail::is_mailbox(head) {
+        return Some(Format::Mbox);
+    }
+    if mail::is_message(head) {
+        return Some(Format::Mail);
     }
     None
 }
@@ -269,7 +288,15 @@ impl Format {
                 | Format::Lzip
                 | Format::Zstd
                 | Format::SevenZip
+                | Format::Mail
+                | Format::Mbox
+                | Format::Tnef
         )
+    }
+
+    /// Whether it is mail (type category `Z`) rather than an archive (`A`).
+    pub fn is_mail(self) -> bool {
+        matches!(self, Format::Mail | Format::Mbox)
     }
 }
 
@@ -353,6 +380,9 @@ impl Extractor<'_> {
             | Format::UnixCompress
             | Format::Wim
             | Format::Xar => self.sevenzz(archive, format, &mut outcome)?,
+            Format::Mail => self.mail(archive, &mut outcome)?,
+            Format::Mbox => self.mailbox(archive, &mut outcome)?,
+            Format::Tnef => self.tnef(archive, &mut outcome)?,
         }
         Ok(outcome)
     }

@@ -149,9 +149,15 @@ pub(crate) async fn after_engines(
     report: FileReport,
     outputs: &[OutputRecord],
 ) -> Next {
-    // Only files identified as archives at upload are opened: documents that happen to be zip
-    // containers (docx, odt) are analysed as documents.
-    if !settings.extract || !record.job.type_category.iter().any(|c| c == "A") {
+    // Only files identified as archives or mail at upload are opened: documents that happen
+    // to be zip containers (docx, odt) are analysed as documents.
+    if !settings.extract
+        || !record
+            .job
+            .type_category
+            .iter()
+            .any(|c| c == "A" || c == "Z")
+    {
         return Next::Final(Box::new(report));
     }
     let probe = path.clone();

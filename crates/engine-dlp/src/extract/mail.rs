@@ -16,46 +16,8 @@ const MAX_DEPTH: usize = 8;
 /// Attachments named in a note at most.
 const MAX_NAMED: usize = 10;
 
-/// Header fields that open messages, at least two of which a message's header has.
-const FIELDS: &[&str] = &[
-    "from",
-    "to",
-    "cc",
-    "subject",
-    "date",
-    "received",
-    "message-id",
-    "mime-version",
-    "return-path",
-    "delivered-to",
-    "reply-to",
-    "content-type",
-];
-
-/// Whether text starts as an e-mail message: a header block of well-formed fields with at
-/// least two that messages carry, ended by an empty line.
-pub(crate) fn is_message(head: &[u8]) -> bool {
-    let head = String::from_utf8_lossy(head);
-    let mut known = 0usize;
-    for (at, line) in head.lines().enumerate() {
-        if line.is_empty() {
-            return at > 0 && known >= 2;
-        }
-        if line.starts_with([' ', '\t']) && at > 0 {
-            continue;
-        }
-        let Some((name, _)) = line.split_once(':') else {
-            return false;
-        };
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-            return false;
-        }
-        if FIELDS.contains(&name.to_ascii_lowercase().as_str()) {
-            known += 1;
-        }
-    }
-    false
-}
+/// Whether text starts as an e-mail message (decided where extraction decides it).
+pub(crate) use palisade_extract::is_message;
 
 pub(crate) fn extract(path: &Path, into: &mut Collector) -> Result<(), Stop> {
     let raw = std::fs::read(path)?;
@@ -150,22 +112,4 @@ fn read_message(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_are_told_from_text_by_their_header() {
-        assert!(is_message(
-            b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nbody"
-        ));
-        assert!(is_message(
-            b"Received: from x\r\n\tby y\r\nMessage-ID: <1@x>\r\n\r\n"
-        ));
-        assert!(!is_message(b"Subject: only one field\r\n\r\nbody"));
-        assert!(!is_message(b"name,card\nAda,4556\n"));
-        assert!(!is_message(b"Note: From: To: nothing\n\n"));
-    }
 }

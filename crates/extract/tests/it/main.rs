@@ -530,6 +530,16 @@ fn clamav_test_files_in_containers_give_up_their_clam_exe() {
         ("clam.exe.bz2", "clam.exe.bz2/clam.exe"),
         ("clam.tar.gz", "clam.tar.gz/clam.exe"),
         ("clam.zip", "clam.zip/clam.exe"),
+        ("clam.mail", "clam.mail/clam.exe"),
+        ("clam.tnef", "clam.tnef/clam.exe"),
+        (
+            "clam.exe.mbox.base64",
+            "clam.exe.mbox.base64/message-1.eml/clam.exe",
+        ),
+        (
+            "clam.exe.mbox.uu",
+            "clam.exe.mbox.uu/message-1.eml/clam.exe",
+        ),
     ];
     let mut table = Vec::new();
     for (file, _) in expected {
@@ -546,4 +556,50 @@ fn clamav_test_files_in_containers_give_up_their_clam_exe() {
         .collect();
     let want: Vec<(&str, Option<&str>)> = expected.iter().map(|(f, p)| (*f, Some(*p))).collect();
     assert_eq!(got, want);
+}
+
+#[test]
+fn mail_gives_its_parts_and_a_mailbox_its_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let eml = dir.path().join("m.eml");
+    let inner = "From: c@example.com\r\nTo: d@example.com\r\nSubject: inner\r\n\r\nnested body\r\n";
+    let message = format!(
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: parts\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+         caf=C3=A9 notes\r\n\
+         --B\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n\
+         --B\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\n\
+         Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 cat.txt\r\n#0V%T\r\n`\r\nend\r\n\
+         --B\r\nContent-Type: message/rfc822\r\n\r\n{inner}\
+         --B--\r\n"
+    );
+    std::fs::write(&eml, &message).unwrap();
+    assert_eq!(detect_file(&eml).unwrap(), Some(Format::Mail));
+    let (outcome, _out) = extract(&eml, &[]);
+    let got = names_and_contents(&outcome);
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["body.txt", "a.bin", "a (2).bin", "message.eml"]);
+    assert_eq!(got[0].1, "café notes".as_bytes());
+    assert_eq!(got[1].1, [0, 1, 2, 3]);
+    assert_eq!(got[2].1, b"Cat");
+    assert!(String::from_utf8_lossy(&got[3].1).contains("nested body"));
+
+    let mbox = dir.path().join("box");
+    std::fs::write(
+        &mbox,
+        format!(
+            "From a@example.com Thu Jul 31 13:49:50 2008\n{}\nFrom b@example.com Fri Aug  1 10:00:00 2008\n{inner}",
+            message.replace("\r\n", "\n")
+        ),
+    )
+    .unwrap();
+    assert_eq!(detect_file(&mbox).unwrap(), Some(Format::Mbox));
+    let (outcome, _out) = extract(&mbox, &[]);
+    let got = names_and_contents(&outcome);
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["message-1.eml", "message-2.eml"]);
+    assert!(got[0].1.starts_with(b"From: a@example.com\n"));
+    assert!(got[1].1.ends_with(b"nested body\r\n"));
 }

@@ -441,14 +441,16 @@ mod architecture {
             ("blobstore", &["model"]),
             ("metastore", &["model"]),
             ("pipeline", &["model"]),
-            ("engine-filetype", &["model", "pipeline"]),
+            // Type identification asks extraction which containers it opens.
+            ("engine-filetype", &["model", "pipeline", "extract"]),
             ("engine-yara", &["model", "pipeline"]),
             ("engine-clamav", &["model", "pipeline"]),
             ("engine-icap", &["model", "pipeline"]),
             ("engine-command", &["model", "pipeline"]),
             ("engine-hashlist", &["model", "pipeline"]),
             ("engine-cdr", &["model", "pipeline"]),
-            ("engine-dlp", &["model", "pipeline"]),
+            // DLP asks extraction whether text is an e-mail message.
+            ("engine-dlp", &["model", "pipeline", "extract"]),
             ("isolate", &["model", "pipeline", "extract"]),
             ("extract", &[]),
             (
@@ -510,11 +512,11 @@ mod architecture {
             ("axum", &["api"]),
             ("sqlx", &["metastore"]),
             ("yara-x", &["engine-yara"]),
-            ("lopdf", &["engine-cdr", "engine-dlp"]),
+            ("lopdf", &["engine-cdr", "engine-dlp", "extract"]),
             ("quick-xml", &["engine-cdr", "engine-dlp"]),
             ("image", &["engine-cdr"]),
-            ("cfb", &["engine-cdr", "engine-dlp"]),
-            ("mail-parser", &["engine-dlp"]),
+            ("cfb", &["engine-cdr", "engine-dlp", "extract"]),
+            ("mail-parser", &["engine-dlp", "extract"]),
             ("ammonia", &["engine-cdr"]),
             ("html5ever", &["engine-cdr"]),
             ("clap", &["palisade"]),
@@ -548,7 +550,8 @@ mod architecture {
     }
 
     /// Children are started in known places only: parser processes for engines in
-    /// `crates/isolate`, the scanner program of the command-line engine, `unar` for RAR, and
+    /// `crates/isolate`, the scanner program of the command-line engine, the archive helpers
+    /// (`unar`, `7zz`) of extraction, and
     /// test services and the DLP test documents in test-support. Any other engine that wants a child goes through
     /// `palisade_isolate`.
     #[test]
@@ -556,7 +559,8 @@ mod architecture {
         let allowed = [
             "crates/isolate/src/lib.rs",
             "crates/engine-command/src/lib.rs",
-            "crates/extract/src/rar.rs",
+            "crates/extract/src/tools.rs",
+            "crates/extract/src/sevenzz.rs",
             "crates/test-support/src/lib.rs",
             "crates/test-support/src/services.rs",
             "crates/test-support/src/dlp.rs",

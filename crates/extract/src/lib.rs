@@ -15,6 +15,7 @@ mod budget;
 mod installer;
 mod mail;
 mod names;
+mod objects;
 mod sevenzz;
 mod tnef;
 mod tools;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use budget::{Allowance, Budget, BudgetLimits, Limit, LocalBudget, Terms};
 pub use mail::is_message;
 pub use names::sanitise;
+pub use objects::detect_document;
 
 /// An archive or compression format Palisade can open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +75,16 @@ pub enum Format {
     Mbox,
     /// Outlook's attachment wrapper (`winmail.dat`).
     Tnef,
+    /// The files a PDF embeds.
+    Pdf,
+    /// The objects an RTF document embeds.
+    Rtf,
+    /// The objects an Office compound file (doc, xls, ppt) embeds.
+    OfficeObjects,
+    /// The objects an Office Open XML file (docx, xlsx, pptx) embeds.
+    OfficeOpenXmlObjects,
+    /// The base64 `data:` URIs of HTML or other text.
+    Html,
 }
 
 /// Formats that cannot be opened on this machine, and why (their helper program is missing).
@@ -272,6 +284,9 @@ pub enum ExtractError {
     /// answer); the text says how.
     #[error("{0}")]
     Parser(String),
+    /// A document whose embedded files cannot be read (damaged, or encrypted).
+    #[error("{0}")]
+    Document(String),
 }
 
 impl Format {
@@ -291,6 +306,11 @@ impl Format {
                 | Format::Mail
                 | Format::Mbox
                 | Format::Tnef
+                | Format::Pdf
+                | Format::Rtf
+                | Format::OfficeObjects
+                | Format::OfficeOpenXmlObjects
+                | Format::Html
         )
     }
 
@@ -383,6 +403,11 @@ impl Extractor<'_> {
             Format::Mail => self.mail(archive, &mut outcome)?,
             Format::Mbox => self.mailbox(archive, &mut outcome)?,
             Format::Tnef => self.tnef(archive, &mut outcome)?,
+            Format::Pdf
+            | Format::Rtf
+            | Format::OfficeObjects
+            | Format::OfficeOpenXmlObjects
+            | Format::Html => self.objects(archive, format, &mut outcome)?,
         }
         Ok(outcome)
     }

@@ -149,24 +149,17 @@ pub(crate) async fn after_engines(
     report: FileReport,
     outputs: &[OutputRecord],
 ) -> Next {
-    // Only files identified as archives or mail at upload are opened: documents that happen
-    // to be zip containers (docx, odt) are analysed as documents.
-    if !settings.extract
-        || !record
-            .job
-            .type_category
-            .iter()
-            .any(|c| c == "A" || c == "Z")
-    {
+    if !settings.extract {
         return Next::Final(Box::new(report));
     }
     let probe = path.clone();
-    let format = tokio::task::spawn_blocking(move || palisade_extract::detect_file(&probe))
+    let categories = record.job.type_category.clone();
+    let opening = tokio::task::spawn_blocking(move || what_to_open(&categories, &probe))
         .await
         .ok()
         .and_then(Result::ok)
         .flatten();
-    let Some(format) = format else {
+    let Some((format, document)) = opening else {
         return Next::Final(Box::new(report));
     };
     let start = record.start_ts.unwrap_or_else(now_millis);
@@ -180,6 +173,11 @@ pub(crate) async fn after_engines(
             now_millis(),
         )))
     };
+    // A document below the depth limit is not searched for what it embeds (most embed
+    // nothing, and an archive's depth problem would be wrong for them).
+    if record.job.depth >= settings.max_depth && document {
+        return Next::Final(Box::new(report));
+    }
     if record.job.depth >= settings.max_depth {
         let outcome = ArchiveOutcome {
             problem: Some(ScanResult::ExceededArchiveDepth),
@@ -196,6 +194,10 @@ pub(crate) async fn after_engines(
         let _slot = slots.acquire().await;
         extract(service, opener, record, settings, format, path, scratch).await
     };
+    let unread = matches!(extracted.problem, None | Some(ScanResult::ExtractionFailed));
+    if extracted.children.is_empty() && document && unread {
+        return Next::Final(Box::new(document_without_members(report, extracted)));
+    }
     if extracted.children.is_empty() {
         let outcome = ArchiveOutcome {
             info: extracted.info,
@@ -235,6 +237,38 @@ pub(crate) async fn after_engines(
             Next::Waiting
         }
     }
+}
+
+/// What to open `path` as, and whether it is a document opened for the files it embeds. Files
+/// identified as archives or mail at upload are opened as such; documents (PDF, RTF, Office
+/// files, and HTML or other text with `data:` URIs) for their embedded files only, so a docx
+/// is never opened as the zip it is.
+fn what_to_open(
+    categories: &[String],
+    path: &std::path::Path,
+) -> std::io::Result<Option<(Format, bool)>> {
+    if categories.iter().any(|c| c == "A" || c == "Z") {
+        return Ok(palisade_extract::detect_file(path)?.map(|format| (format, false)));
+    }
+    let text = categories.iter().any(|c| c == "T");
+    Ok(palisade_extract::detect_document(path, text)?.map(|format| (format, true)))
+}
+
+/// A document's report when nothing embedded was extracted: as it was when it embeds nothing.
+/// When its embedded files could not be read (a damaged or encrypted document), the report
+/// says so in `extraction_info`, and the verdict stays the engines': they analysed the file.
+/// (A limit that stopped extraction decides as for archives; the caller sees to that.)
+fn document_without_members(mut report: FileReport, extracted: Extracted) -> FileReport {
+    if extracted.problem.is_some() {
+        report.extraction_info = Some(ExtractionInfo {
+            err_details: format!(
+                "embedded files could not be looked for: {}",
+                extracted.info.err_details
+            ),
+            ..extracted.info
+        });
+    }
+    report
 }
 
 /// The outcome of an archive whose state could not be stored for its members: Failed with the

@@ -481,7 +481,16 @@ fn a_part_of_a_split_zip_is_said_to_be_one_never_read_as_clean() {
 /// Opens `path` and, recursively, every member that is itself a container, and returns the
 /// display paths of the members whose bytes are `wanted`.
 fn find_inside(path: &Path, name: &str, wanted: &[u8], depth: u32, found: &mut Vec<String>) {
-    let Ok(Some(format)) = detect_file(path) else {
+    // Documents are opened for what they embed (the server tells them by their type).
+    let document = [".doc", ".ppt", ".pdf", ".rtf", ".html"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix));
+    let format = if document {
+        palisade_extract::detect_document(path, true)
+    } else {
+        detect_file(path)
+    };
+    let Ok(Some(format)) = format else {
         return;
     };
     if depth > 4 {
@@ -532,6 +541,11 @@ fn clamav_test_files_in_containers_give_up_their_clam_exe() {
         ("clam.zip", "clam.zip/clam.exe"),
         ("clam.mail", "clam.mail/clam.exe"),
         ("clam.tnef", "clam.tnef/clam.exe"),
+        ("clam.pdf", "clam.pdf/embedded-1"),
+        ("clam.exe.rtf", "clam.exe.rtf/Clam.exe"),
+        ("clam.ole.doc", "clam.ole.doc/Clam.exe"),
+        ("clam.ppt", "clam.ppt/clam.exe"),
+        ("clam.exe.html", "clam.exe.html/data-uri-1"),
         (
             "clam.exe.mbox.base64",
             "clam.exe.mbox.base64/message-1.eml/clam.exe",
@@ -602,4 +616,42 @@ fn mail_gives_its_parts_and_a_mailbox_its_messages() {
     assert_eq!(names, ["message-1.eml", "message-2.eml"]);
     assert!(got[0].1.starts_with(b"From: a@example.com\n"));
     assert!(got[1].1.ends_with(b"nested body\r\n"));
+}
+
+#[test]
+fn office_files_of_every_kind_give_up_their_packaged_file() {
+    // oletools' test documents (scripts/test.sh fetches them): each embeds the same file.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/test-data/oletools-0.60.2/tests/test-data/oleobj");
+    let mut table = Vec::new();
+    for extension in [
+        "doc", "dot", "docx", "docm", "dotx", "dotm", "ppt", "pps", "pot", "pptx", "pptm", "ppsx",
+        "ppsm", "potx", "potm", "xls", "xlt", "xla", "xlsx", "xlsm", "xlsb", "xltx", "xltm",
+        "xlam",
+    ] {
+        let path = dir.join(format!("embedded-simple-2007.{extension}"));
+        let format = palisade_extract::detect_document(&path, false).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let budget = LocalBudget::new(BudgetLimits::default());
+        let outcome = format.map(|format| {
+            Extractor {
+                out_dir: out.path(),
+                passwords: &[],
+                budget: &budget,
+                display_name: "document",
+            }
+            .extract(&path, format)
+        });
+        let members: Vec<String> = match &outcome {
+            Some(Ok(outcome)) => outcome.members.iter().map(|m| m.name.clone()).collect(),
+            other => vec![format!("{other:?}")],
+        };
+        eprintln!("{extension:5} {format:?} {members:?}");
+        table.push((extension, members));
+    }
+    let missing: Vec<&(&str, Vec<String>)> = table
+        .iter()
+        .filter(|(_, members)| !members.iter().any(|m| m == "simple-text-file.txt"))
+        .collect();
+    assert!(missing.is_empty(), "{missing:?}");
 }

@@ -186,12 +186,28 @@ async fn a_detection_outranks_an_extraction_problem_in_the_main_result() {
         clamd.socket().display()
     ));
 
-    // Debian's clam.impl.zip: its member is imploded (method 6), which cannot be extracted,
-    // while clamd finds the archive itself infected.
-    let implode = Path::new("/usr/share/clamav-testfiles/clam.impl.zip");
+    // A zip whose one member uses compression method 19 (IBM LZ77), which nothing here
+    // decodes, stored around the test clamd's body signature: clamd finds the archive itself
+    // infected while its member cannot be extracted.
+    let dir = tempfile::tempdir().unwrap();
+    let mut stored = zip(
+        dir.path(),
+        "stored.zip",
+        &[("marker.txt", palisade_test_support::BODY_MARKER)],
+    );
+    let mut bytes = std::fs::read(&stored).unwrap();
+    // `zip` stores a member this short; its method is at 8 in the local header and at 10 in
+    // the central directory entry.
+    for (signature, offset) in [(&b"PK\x03\x04"[..], 8), (&b"PK\x01\x02"[..], 10)] {
+        let at = bytes.windows(4).position(|w| w == signature).unwrap();
+        assert_eq!(bytes[at + offset..at + offset + 2], [0, 0], "stored");
+        bytes[at + offset] = 19;
+    }
+    stored = dir.path().join("method19.zip");
+    std::fs::write(&stored, bytes).unwrap();
     for rule in ["Default", "Lenient"] {
-        let report = scan_file(&server, implode, rule).await;
-        assert_fits(&report, &schema::file_report(), "clam.impl.zip");
+        let report = scan_file(&server, &stored, rule).await;
+        assert_fits(&report, &schema::file_report(), "method19.zip");
         assert_eq!(report["scan_results"]["scan_all_result_i"], 1, "{report}");
         assert_eq!(report["scan_results"]["scan_all_result_a"], "Infected");
         assert_eq!(report["process_info"]["result"], "Blocked");
@@ -219,7 +235,6 @@ async fn a_detection_outranks_an_extraction_problem_in_the_main_result() {
     }
 
     // A member found infected before the member limit stopped extraction.
-    let dir = tempfile::tempdir().unwrap();
     let capped = zip(
         dir.path(),
         "capped.zip",

@@ -209,6 +209,115 @@ async fn heavy_installers_images_and_legacy_archives_give_up_their_members() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// An RTF document embedding `name` as an OLE package object, written as Word writes one.
+fn rtf_with_package(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut native = vec![2, 0];
+    for text in [name, &format!("C:\\Users\\a\\{name}")] {
+        native.extend_from_slice(text.as_bytes());
+        native.push(0);
+    }
+    native.extend_from_slice(&[0, 0, 3, 0]);
+    let temp = format!("C:\\Temp\\{name}\0");
+    native.extend_from_slice(&(temp.len() as u32).to_le_bytes());
+    native.extend_from_slice(temp.as_bytes());
+    native.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    native.extend_from_slice(data);
+    native.extend_from_slice(&[0, 0]);
+    let mut object = Vec::new();
+    object.extend_from_slice(&0x0501u32.to_le_bytes());
+    object.extend_from_slice(&2u32.to_le_bytes());
+    for field in [&b"Package\0"[..], b"\0", b"\0"] {
+        object.extend_from_slice(&(field.len() as u32).to_le_bytes());
+        object.extend_from_slice(field);
+    }
+    object.extend_from_slice(&(native.len() as u32).to_le_bytes());
+    object.extend_from_slice(&native);
+    let hex: String = object.iter().map(|b| format!("{b:02x}")).collect();
+    let lines: Vec<&str> = hex
+        .as_bytes()
+        .chunks(64)
+        .map(|line| std::str::from_utf8(line).unwrap())
+        .collect();
+    format!(
+        "{{\\rtf1\\ansi{{\\fonttbl{{\\f0 Arial;}}}}\\pard report\\par\n         {{\\object\\objemb{{\\*\\objclass Package}}\\objw1440\\objh1440\n         {{\\*\\objdata\n{}\n}}}}\\par}}\n",
+        lines.join("\n")
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn heavy_documents_give_up_the_files_they_embed() {
+    let server = Server::start("");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("eicar.com"), eicar()).unwrap();
+
+    // A PDF attachment, added by poppler's pdfattach.
+    std::fs::write(
+        d.join("plain.pdf"),
+        palisade_test_support::pdf::plain("quarterly report"),
+    )
+    .unwrap();
+    sh(d, "pdfattach plain.pdf eicar.com attached.pdf");
+    // An RTF package object; oletools' rtfobj, an independent reader, finds it as Word would.
+    std::fs::write(
+        d.join("object.rtf"),
+        rtf_with_package("eicar.com", &eicar()),
+    )
+    .unwrap();
+    let rtfobj = Command::new("rtfobj")
+        .arg(d.join("object.rtf"))
+        .output()
+        .expect("rtfobj (oletools) is installed");
+    let listing = String::from_utf8_lossy(&rtfobj.stdout);
+    assert!(listing.contains("Filename: 'eicar.com'"), "{listing}");
+    // A data: URI in HTML.
+    sh(
+        d,
+        "printf '<html><body><a href=\"data:application/octet-stream;base64,%s\">x</a></body></html>' \
+         \"$(base64 -w0 eicar.com)\" > link.html",
+    );
+    for (file, member, category) in [
+        ("attached.pdf", "eicar.com", "P"),
+        ("object.rtf", "eicar.com", "D"),
+        ("link.html", "data-uri-1", "T"),
+    ] {
+        let report = scan(&server, &d.join(file), None).await;
+        assert_eq!(
+            members(&report),
+            vec![(member.to_string(), 1)],
+            "{file}: {report}"
+        );
+        assert_eq!(report["scan_results"]["scan_all_result_i"], 1, "{file}");
+        assert_eq!(report["process_info"]["result"], "Blocked", "{file}");
+        assert_eq!(report["file_info"]["type_category"][0], category, "{file}");
+    }
+
+    // oletools' test documents embed a text file in every Office format: each gives it up,
+    // and stays a document that is allowed.
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/test-data/oletools-0.60.2/tests/test-data/oleobj");
+    for extension in ["doc", "docx", "ppt", "pptx", "xls", "xlsx"] {
+        let path = samples.join(format!("embedded-simple-2007.{extension}"));
+        let report = scan(&server, &path, None).await;
+        assert_eq!(
+            members(&report),
+            vec![("simple-text-file.txt".to_string(), 0)],
+            "{extension}: {report}"
+        );
+        assert_eq!(report["process_info"]["result"], "Allowed", "{extension}");
+        assert_eq!(report["file_info"]["type_category"][0], "D", "{extension}");
+    }
+
+    // A document that embeds nothing keeps the report it had: no extracted files.
+    let report = scan(&server, &d.join("plain.pdf"), None).await;
+    assert!(
+        report.get("extracted_files").is_none_or(Value::is_null),
+        "{report}"
+    );
+    assert_eq!(report["process_info"]["result"], "Allowed");
+}
+
 /// The files of Debian's `clamav-testfiles` that no extraction can bring to a signature: the
 /// executables compressed by PE packers, which only an engine's emulator can unpack, the
 /// compiled AutoIt scripts and the Symbian package.
@@ -222,17 +331,9 @@ const ONLY_AN_ENGINE_UNPACKS: &[&str] = &[
     "clam.sis",
 ];
 
-/// Containers Palisade does not open yet (issue 15 is open for them): objects in documents,
-/// data URIs in HTML and InstallShield's MSI installers.
-const NOT_OPENED_YET: &[&str] = &[
-    "clam.exe.html",
-    "clam.exe.rtf",
-    "clam.ole.doc",
-    "clam.pdf",
-    "clam.ppt",
-    "clam_ISmsi_ext.exe",
-    "clam_ISmsi_int.exe",
-];
+/// Containers Palisade does not open yet (issue 15 is open for them): InstallShield's MSI
+/// installers.
+const NOT_OPENED_YET: &[&str] = &["clam_ISmsi_ext.exe", "clam_ISmsi_int.exe"];
 
 async fn scan_test_files(unpackers: &str) -> Vec<(String, i64, String)> {
     let clamd = Clamd::start(unpackers);

@@ -1,5 +1,5 @@
-//! The single-stream decompressors (gzip, bzip2, xz, each with a tar inside opened in one step)
-//! on arbitrary bytes; the first byte picks the format.
+//! The single-stream decompressors (gzip, bzip2, xz, lzip and zstd, each with a tar inside
+//! opened in one step) on arbitrary bytes; the first byte picks the format.
 #![no_main]
 
 use palisade_extract::Format;
@@ -8,10 +8,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    let format = match pick % 3 {
+    let format = match pick % 5 {
         0 => Format::Gzip,
         1 => Format::Bzip2,
-        _ => Format::Xz,
+        2 => Format::Xz,
+        3 => Format::Lzip,
+        _ => Format::Zstd,
     };
     palisade_fuzz::extract(format, rest);
 });

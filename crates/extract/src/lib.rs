@@ -2,7 +2,8 @@
 //! every member is a file that may itself be a container.
 //!
 //! In this process: zip (every method but the rarest, ZipCrypto and AES), 7z (AES), tar, gzip,
-//! bzip2, xz, lzip and zstd (and tar inside any of these), e-mail messages, mailboxes and TNEF. In
+//! bzip2, xz, lzip and zstd (and tar inside any of these), e-mail messages, mailboxes, TNEF,
+//! InstallShield setups and the files documents embed. In
 //! helper programs of their own: RAR and BinHex (`unar`), and cab, chm, cpio, arj, lzh, ISO,
 //! UDF, rpm, ar, NSIS, compound files (msi), SZDD, compress, wim and xar (`7zz`).
 //!
@@ -61,6 +62,8 @@ pub enum Format {
     Ar,
     /// A Nullsoft installer (NSIS) inside a Windows executable.
     Nsis,
+    /// The files of an InstallShield setup inside a Windows executable.
+    InstallShield,
     /// Compound files (OLE2) opened as archives: msi installers, each stream a member.
     Compound,
     /// Microsoft's `compress.exe` (SZDD) format.
@@ -217,6 +220,7 @@ impl Format {
             ),
             Format::BinHex => ("application/mac-binhex40", "BinHex encoded file"),
             Format::Nsis => ("application/x-nsis", "Nullsoft installer (NSIS)"),
+            Format::InstallShield => ("application/x-installshield", "InstallShield setup"),
             Format::Cab => ("application/vnd.ms-cab-compressed", "Cabinet"),
             Format::Lzip => ("application/x-lzip", "lzip"),
             Format::Zstd => ("application/zstd", "Zstandard"),
@@ -306,6 +310,7 @@ impl Format {
                 | Format::Mail
                 | Format::Mbox
                 | Format::Tnef
+                | Format::InstallShield
                 | Format::Pdf
                 | Format::Rtf
                 | Format::OfficeObjects
@@ -403,6 +408,7 @@ impl Extractor<'_> {
             Format::Mail => self.mail(archive, &mut outcome)?,
             Format::Mbox => self.mailbox(archive, &mut outcome)?,
             Format::Tnef => self.tnef(archive, &mut outcome)?,
+            Format::InstallShield => self.installshield(archive, &mut outcome)?,
             Format::Pdf
             | Format::Rtf
             | Format::OfficeObjects

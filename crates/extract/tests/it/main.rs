@@ -541,6 +541,11 @@ fn clamav_test_files_in_containers_give_up_their_clam_exe() {
         ("clam.zip", "clam.zip/clam.exe"),
         ("clam.mail", "clam.mail/clam.exe"),
         ("clam.tnef", "clam.tnef/clam.exe"),
+        ("clam_ISmsi_ext.exe", "clam_ISmsi_ext.exe/clam.exe409.bmp"),
+        (
+            "clam_ISmsi_int.exe",
+            "clam_ISmsi_int.exe/clam.msi/Data1.cab/clam.exe",
+        ),
         ("clam.pdf", "clam.pdf/embedded-1"),
         ("clam.exe.rtf", "clam.exe.rtf/Clam.exe"),
         ("clam.ole.doc", "clam.ole.doc/Clam.exe"),

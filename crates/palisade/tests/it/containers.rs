@@ -331,10 +331,6 @@ const ONLY_AN_ENGINE_UNPACKS: &[&str] = &[
     "clam.sis",
 ];
 
-/// Containers Palisade does not open yet (issue 15 is open for them): InstallShield's MSI
-/// installers.
-const NOT_OPENED_YET: &[&str] = &["clam_ISmsi_ext.exe", "clam_ISmsi_int.exe"];
-
 async fn scan_test_files(unpackers: &str) -> Vec<(String, i64, String)> {
     let clamd = Clamd::start(unpackers);
     let server = Server::start(&format!(
@@ -390,10 +386,11 @@ async fn heavy_clamav_test_files_are_found_through_palisade_extraction_alone() {
     let expected: Vec<&str> = table
         .iter()
         .map(|(name, _, _)| name.as_str())
-        .filter(|name| !ONLY_AN_ENGINE_UNPACKS.contains(name) && !NOT_OPENED_YET.contains(name))
+        .filter(|name| !ONLY_AN_ENGINE_UNPACKS.contains(name))
         .collect();
     eprintln!("found {} of {}", found.len(), table.len());
     assert_eq!(found, expected);
+    assert_eq!(found.len(), 37);
 }
 
 #[tokio::test]

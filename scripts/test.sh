@@ -19,13 +19,14 @@ command -v zip >/dev/null || need_apt+=(zip)
 command -v 7zz >/dev/null || need_apt+=(7zip)
 command -v unar >/dev/null || need_apt+=(unar)
 # The container tests build cabinets, cpio archives, ISO images, ARJ archives, lzip, zstd,
-# compress and SZDD streams, msi databases and NSIS installers with the real tools.
+# lz4, compress and SZDD streams, msi databases and NSIS installers with the real tools.
 command -v gcab >/dev/null || need_apt+=(gcab)
 command -v cpio >/dev/null || need_apt+=(cpio)
 command -v xorriso >/dev/null || need_apt+=(xorriso)
 command -v arj >/dev/null || need_apt+=(arj)
 command -v lzip >/dev/null || need_apt+=(lzip)
 command -v zstd >/dev/null || need_apt+=(zstd)
+command -v lz4 >/dev/null || need_apt+=(lz4)
 command -v compress >/dev/null || need_apt+=(ncompress)
 command -v mscompress >/dev/null || need_apt+=(mscompress)
 command -v msibuild >/dev/null || need_apt+=(msitools)

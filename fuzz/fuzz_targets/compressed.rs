@@ -1,4 +1,4 @@
-//! The single-stream decompressors (gzip, bzip2, xz, lzip and zstd, each with a tar inside
+//! The single-stream decompressors (gzip, bzip2, xz, lzip, zstd and lz4, each with a tar inside
 //! opened in one step) on arbitrary bytes; the first byte picks the format.
 #![no_main]
 
@@ -8,12 +8,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    let format = match pick % 5 {
+    let format = match pick % 6 {
         0 => Format::Gzip,
         1 => Format::Bzip2,
         2 => Format::Xz,
         3 => Format::Lzip,
-        _ => Format::Zstd,
+        4 => Format::Zstd,
+        _ => Format::Lz4,
     };
     palisade_fuzz::extract(format, rest);
 });

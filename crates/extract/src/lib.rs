@@ -2,7 +2,7 @@
 //! every member is a file that may itself be a container.
 //!
 //! In this process: zip (every method but the rarest, ZipCrypto and AES), 7z (AES), tar, gzip,
-//! bzip2, xz, lzip and zstd (and tar inside any of these), e-mail messages, mailboxes, TNEF,
+//! bzip2, xz, lzip, zstd and lz4 (and tar inside any of these), e-mail messages, mailboxes, TNEF,
 //! InstallShield setups and the files documents embed. In
 //! helper programs of their own: RAR and BinHex (`unar`), and cab, chm, cpio, arj, lzh, ISO,
 //! UDF, rpm, ar, NSIS, compound files (msi), SZDD, compress, wim and xar (`7zz`).
@@ -43,6 +43,7 @@ pub enum Format {
     Xz,
     Lzip,
     Zstd,
+    Lz4,
     SevenZip,
     Rar,
     BinHex,
@@ -115,6 +116,7 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], Format::Xz),
         (b"LZIP", Format::Lzip),
         (&[0x28, 0xb5, 0x2f, 0xfd], Format::Zstd),
+        (&[0x04, 0x22, 0x4d, 0x18], Format::Lz4),
         (&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c], Format::SevenZip),
         (b"Rar!\x1a\x07", Format::Rar),
         (b"MSCF\0\0\0\0", Format::Cab),
@@ -224,6 +226,7 @@ impl Format {
             Format::Cab => ("application/vnd.ms-cab-compressed", "Cabinet"),
             Format::Lzip => ("application/x-lzip", "lzip"),
             Format::Zstd => ("application/zstd", "Zstandard"),
+            Format::Lz4 => ("application/x-lz4", "LZ4"),
             Format::UnixCompress => ("application/x-compress", "Unix compress"),
             Format::Chm => (
                 "application/vnd.ms-htmlhelp",
@@ -306,6 +309,7 @@ impl Format {
                 | Format::Xz
                 | Format::Lzip
                 | Format::Zstd
+                | Format::Lz4
                 | Format::SevenZip
                 | Format::Mail
                 | Format::Mbox
@@ -385,9 +389,12 @@ impl Extractor<'_> {
                 let input = BufReader::new(File::open(archive)?);
                 self.tar(input, &mut outcome)?
             }
-            Format::Gzip | Format::Bzip2 | Format::Xz | Format::Lzip | Format::Zstd => {
-                self.stream(archive, format, &mut outcome)?
-            }
+            Format::Gzip
+            | Format::Bzip2
+            | Format::Xz
+            | Format::Lzip
+            | Format::Zstd
+            | Format::Lz4 => self.stream(archive, format, &mut outcome)?,
             Format::SevenZip => self.seven_zip(archive, &mut outcome)?,
             Format::Rar | Format::BinHex => self.unar(archive, format, &mut outcome)?,
             Format::Cab
@@ -724,6 +731,7 @@ impl Extractor<'_> {
                 zstd::stream::read::Decoder::new(counted)
                     .map_err(|e| ExtractError::Corrupt(format!("zstd stream: {e}")))?,
             ),
+            Format::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(counted)),
             _ => Box::new(lzma_rust2::XzReader::new(counted, true)),
         };
         // Stream ratio: output against the compressed bytes read so far.
@@ -783,6 +791,7 @@ fn inner_name(display_name: &str, format: Format) -> String {
         Format::Bzip2 => &[(".tbz2", ".tar"), (".tbz", ".tar"), (".bz2", "")],
         Format::Lzip => &[(".tlz", ".tar"), (".lz", "")],
         Format::Zstd => &[(".tzst", ".tar"), (".zst", ""), (".zstd", "")],
+        Format::Lz4 => &[(".tlz4", ".tar"), (".lz4", "")],
         Format::UnixCompress => &[(".taz", ".tar"), (".z", "")],
         Format::Szdd => &[(".szdd", "")],
         _ => &[(".txz", ".tar"), (".xz", "")],

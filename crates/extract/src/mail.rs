@@ -34,22 +34,29 @@ const FIELDS: &[&str] = &[
 /// Whether text starts as an e-mail message: a header block of well-formed fields with at
 /// least two that messages carry, ended by an empty line.
 pub fn is_message(head: &[u8]) -> bool {
-    let head = String::from_utf8_lossy(head);
     let mut known = 0usize;
-    for (at, line) in head.lines().enumerate() {
+    for (at, line) in head.split(|b| *b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             return at > 0 && known >= 2;
         }
-        if line.starts_with([' ', '\t']) && at > 0 {
+        if line.starts_with(b" ") || line.starts_with(b"\t") {
+            if at == 0 {
+                return false;
+            }
             continue;
         }
-        let Some((name, _)) = line.split_once(':') else {
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
             return false;
         };
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+        let name = &line[..colon];
+        if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
             return false;
         }
-        if FIELDS.contains(&name.to_ascii_lowercase().as_str()) {
+        if FIELDS
+            .iter()
+            .any(|field| name.eq_ignore_ascii_case(field.as_bytes()))
+        {
             known += 1;
         }
     }

@@ -152,9 +152,11 @@ pub(crate) async fn after_engines(
     if !settings.extract {
         return Next::Final(Box::new(report));
     }
+    let Some(looking) = what_to_look_for(&record.job) else {
+        return Next::Final(Box::new(report));
+    };
     let probe = path.clone();
-    let categories = record.job.type_category.clone();
-    let opening = tokio::task::spawn_blocking(move || what_to_open(&categories, &probe))
+    let opening = tokio::task::spawn_blocking(move || what_to_open(looking, &probe))
         .await
         .ok()
         .and_then(Result::ok)
@@ -239,19 +241,48 @@ pub(crate) async fn after_engines(
     }
 }
 
-/// What to open `path` as, and whether it is a document opened for the files it embeds. Files
-/// identified as archives or mail at upload are opened as such; documents (PDF, RTF, Office
-/// files, and HTML or other text with `data:` URIs) for their embedded files only, so a docx
-/// is never opened as the zip it is.
+/// What a file may be opened for, from what upload found it to be (no I/O).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Looking {
+    /// An archive or mail: opened as a container.
+    Container,
+    /// A document: opened for the files it embeds; `html` also for `data:` URIs.
+    Document { html: bool },
+}
+
+/// Files identified as archives or mail at upload are opened as such; documents (PDF, RTF,
+/// Office files) and HTML for the files they embed only, so a docx is never opened as the
+/// zip it is. Other files (plain text, images, executables without an installer) are not
+/// looked at again.
+fn what_to_look_for(job: &palisade_model::NewJob) -> Option<Looking> {
+    let has = |letter: &str| job.type_category.iter().any(|c| c == letter);
+    if has("A") || has("Z") {
+        return Some(Looking::Container);
+    }
+    let name = job.display_name.to_ascii_lowercase();
+    let html = has("T")
+        && (matches!(
+            job.file_type.as_str(),
+            "text/html" | "application/xhtml+xml" | "image/svg+xml"
+        ) || [".htm", ".html", ".xhtml", ".hta", ".svg"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix)));
+    (has("D") || has("P") || html).then_some(Looking::Document { html })
+}
+
+/// What to open `path` as, and whether it is a document opened for the files it embeds.
 fn what_to_open(
-    categories: &[String],
+    looking: Looking,
     path: &std::path::Path,
 ) -> std::io::Result<Option<(Format, bool)>> {
-    if categories.iter().any(|c| c == "A" || c == "Z") {
-        return Ok(palisade_extract::detect_file(path)?.map(|format| (format, false)));
+    match looking {
+        Looking::Container => {
+            Ok(palisade_extract::detect_file(path)?.map(|format| (format, false)))
+        }
+        Looking::Document { html } => {
+            Ok(palisade_extract::detect_document(path, html)?.map(|format| (format, true)))
+        }
     }
-    let text = categories.iter().any(|c| c == "T");
-    Ok(palisade_extract::detect_document(path, text)?.map(|format| (format, true)))
 }
 
 /// A document's report when nothing embedded was extracted: as it was when it embeds nothing.
@@ -533,6 +564,49 @@ pub(crate) async fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn archives_and_mail_are_containers_documents_and_html_are_searched_and_the_rest_is_not() {
+        let job = |categories: &[&str], file_type: &str, name: &str| palisade_model::NewJob {
+            type_category: categories.iter().map(|c| c.to_string()).collect(),
+            file_type: file_type.into(),
+            display_name: name.into(),
+            ..palisade_model::NewJob::default()
+        };
+        let cases = [
+            (
+                job(&["A"], "application/zip", "a.zip"),
+                Some(Looking::Container),
+            ),
+            (job(&["E", "A"], "", "setup.exe"), Some(Looking::Container)),
+            (
+                job(&["Z"], "message/rfc822", "m.eml"),
+                Some(Looking::Container),
+            ),
+            (
+                job(&["D"], "", "r.docx"),
+                Some(Looking::Document { html: false }),
+            ),
+            (
+                job(&["P"], "application/pdf", "r.pdf"),
+                Some(Looking::Document { html: false }),
+            ),
+            (
+                job(&["T"], "text/html", "page"),
+                Some(Looking::Document { html: true }),
+            ),
+            (
+                job(&["T"], "text/plain", "page.HTML"),
+                Some(Looking::Document { html: true }),
+            ),
+            (job(&["T"], "text/plain", "notes.txt"), None),
+            (job(&["E"], "", "tool.exe"), None),
+            (job(&["G"], "image/png", "a.png"), None),
+        ];
+        for (job, expected) in cases {
+            assert_eq!(what_to_look_for(&job), expected, "{:?}", job.display_name);
+        }
+    }
 
     #[test]
     fn an_archive_whose_state_cannot_be_stored_ends_failed_not_clean() {

@@ -141,6 +141,12 @@ fn build_containers(d: &Path) -> Vec<(PathBuf, Vec<&'static str>, &'static str)>
         "A",
     );
     add("eicar.com.lz", "lzip -k eicar.com", vec!["eicar.com"], "A");
+    add(
+        "eicar.com.lz4",
+        "lz4 -q eicar.com eicar.com.lz4",
+        vec!["eicar.com"],
+        "A",
+    );
     // mscompress does not keep the letter its `_` replaces, so the name stays.
     add(
         "eicar.com_",

@@ -283,6 +283,18 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// A gzip file of 390 bytes that decompresses to itself (`scripts/gzip_quine.py`), so that
+/// each level of extraction finds the same file again.
+pub fn gzip_quine(path: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gzip_quine.py");
+    let status = std::process::Command::new("python3")
+        .arg(script)
+        .arg(path)
+        .status()
+        .expect("python3");
+    assert!(status.success(), "the gzip quine was not written");
+}
+
 /// An overlapping-entry zip bomb: `entries` central directory entries all point at one deflated
 /// member of `member_bytes` zeros (`entries × member_bytes` if fully extracted).
 pub fn overlapping_zip_bomb(path: &Path, member_bytes: usize, entries: u16) {

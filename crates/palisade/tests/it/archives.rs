@@ -387,7 +387,27 @@ async fn heavy_bombs_of_a_mebibyte_or_less_end_within_five_seconds() {
             "the {kind} bomb took {took:?}"
         );
     }
+
+    // A quine: every level holds the same file again, until the depth limit ends it.
+    let quine = d.join("quine.gz");
+    palisade_test_support::gzip_quine(&quine);
+    let started = std::time::Instant::now();
+    let report = submit_file(&server, &quine, &[]).await;
+    let took = started.elapsed();
     let (peak, _) = crate::support::memory_kib(pid);
+    println!(
+        "quine bomb of {} bytes: {} in {took:.2?}; peak RSS {} MiB (from {} MiB)",
+        std::fs::metadata(&quine).unwrap().len(),
+        report["scan_results"]["scan_all_result_a"],
+        peak >> 10,
+        baseline >> 10
+    );
+    assert_eq!(report["scan_results"]["scan_all_result_i"], 9, "{report}");
+    assert_eq!(report["process_info"]["result"], "Blocked");
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "the quine bomb took {took:?}"
+    );
     assert!(
         peak < baseline + 128 * 1024,
         "peak RSS grew from {baseline} KiB to {peak} KiB"

@@ -18,8 +18,9 @@ command -v pgrep >/dev/null || need_apt+=(procps)
 command -v zip >/dev/null || need_apt+=(zip)
 command -v 7zz >/dev/null || need_apt+=(7zip)
 command -v unar >/dev/null || need_apt+=(unar)
-# The container tests build cabinets, cpio archives, ISO images, ARJ archives, lzip, zstd,
-# lz4, compress and SZDD streams, msi databases and NSIS installers with the real tools.
+# The container tests build cabinets, cpio archives, ISO and WIM images, ARJ archives, rpm and deb
+# packages, lzip, zstd, lz4, compress and SZDD streams, msi databases and NSIS installers with
+# the real tools.
 command -v gcab >/dev/null || need_apt+=(gcab)
 command -v cpio >/dev/null || need_apt+=(cpio)
 command -v xorriso >/dev/null || need_apt+=(xorriso)
@@ -32,6 +33,8 @@ command -v mscompress >/dev/null || need_apt+=(mscompress)
 command -v msibuild >/dev/null || need_apt+=(msitools)
 command -v makensis >/dev/null || need_apt+=(nsis)
 command -v dpkg-deb >/dev/null || need_apt+=(dpkg)
+command -v rpmbuild >/dev/null || need_apt+=(rpm)
+command -v wimcapture >/dev/null || need_apt+=(wimtools)
 command -v qpdf >/dev/null || need_apt+=(qpdf)
 # pdfinfo judges the page count of sanitized PDFs (Deep CDR tests); pdftotext reads redacted
 # PDFs (Proactive DLP tests).

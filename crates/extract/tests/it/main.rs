@@ -660,3 +660,60 @@ fn office_files_of_every_kind_give_up_their_packaged_file() {
         .collect();
     assert!(missing.is_empty(), "{missing:?}");
 }
+
+#[test]
+fn zips_of_every_method_zip64_and_data_descriptors_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = "quarterly report line\n".repeat(5000);
+    std::fs::write(d.join("big.txt"), &text).unwrap();
+    std::fs::write(d.join("notes.txt"), b"meeting notes").unwrap();
+    let sh = |script: &str| {
+        let status = std::process::Command::new("sh")
+            .args(["-ec", script])
+            .current_dir(d)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{script}");
+    };
+    // 7-Zip writes the methods Info-ZIP does not.
+    for method in ["Deflate64", "BZip2", "LZMA", "PPMd", "XZ"] {
+        sh(&format!(
+            "7zz a -bd -bso0 -tzip -mm={method} m-{method}.zip big.txt notes.txt"
+        ));
+    }
+    // zstd (method 93) by the zip crate's writer.
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(d.join("m-zstd.zip")).unwrap());
+    let zstd = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Zstd);
+    for (name, bytes) in [
+        ("big.txt", text.as_bytes()),
+        ("notes.txt", b"meeting notes"),
+    ] {
+        writer.start_file(name, zstd).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap();
+    // Zip64 records, and data descriptors (Info-ZIP writing to a pipe cannot seek back).
+    sh("zip -q -fz m-zip64.zip big.txt notes.txt");
+    sh("zip -q - big.txt notes.txt | cat > m-stream.zip");
+    for name in [
+        "m-Deflate64.zip",
+        "m-BZip2.zip",
+        "m-LZMA.zip",
+        "m-PPMd.zip",
+        "m-XZ.zip",
+        "m-zstd.zip",
+        "m-zip64.zip",
+        "m-stream.zip",
+    ] {
+        let (outcome, _out) = extract(&d.join(name), &[]);
+        assert_eq!(
+            names_and_contents(&outcome),
+            vec![
+                ("big.txt".to_string(), text.as_bytes().to_vec()),
+                ("notes.txt".to_string(), b"meeting notes".to_vec()),
+            ],
+            "{name}"
+        );
+    }
+}

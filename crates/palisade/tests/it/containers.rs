@@ -119,6 +119,35 @@ fn build_containers(d: &Path) -> Vec<(PathBuf, Vec<&'static str>, &'static str)>
         ],
         "A",
     );
+    add(
+        "t.wim",
+        "mkdir -p wim && cp eicar.com notes.txt wim/ && wimcapture wim t.wim >/dev/null",
+        both.clone(),
+        "A",
+    );
+    // An rpm holds its payload as a compressed cpio, opened in turn.
+    add(
+        "tool-1.0-1.noarch.rpm",
+        r#"mkdir -p rpm/SPECS rpm/SOURCES && cp eicar.com notes.txt rpm/SOURCES/ && cat > rpm/SPECS/tool.spec <<'SPEC'
+Name: tool
+Version: 1.0
+Release: 1
+Summary: test
+License: MIT
+BuildArch: noarch
+%description
+test
+%install
+mkdir -p %{buildroot}/opt/tool
+cp %{_sourcedir}/eicar.com %{_sourcedir}/notes.txt %{buildroot}/opt/tool/
+%files
+/opt/tool/eicar.com
+/opt/tool/notes.txt
+SPEC
+rpmbuild -bb --quiet --define "_topdir $PWD/rpm" rpm/SPECS/tool.spec && cp rpm/RPMS/noarch/tool-1.0-1.noarch.rpm ."#,
+        vec!["tool-1.0-1.noarch.cpio.gz"],
+        "A",
+    );
     // A solid NSIS installer does not list its files' sizes: each is streamed on its own.
     add(
         "setup.exe",

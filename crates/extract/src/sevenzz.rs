@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::tools::{Helper, on_path, stderr_of, tool};
+use crate::tools::{Helper, on_path, read_listing, stderr_of, tool};
 use crate::{
     CopyError, ExtractError, Extractor, Format, Limit, Outcome, UNDECODED, sanitise, settle,
 };
@@ -85,6 +85,23 @@ fn command(format: Format, verb: &str) -> std::process::Command {
         "-p",
     ]);
     command
+}
+
+/// `7zz x -so`: every file of the archive, one after the other, on the pipe it returns.
+fn extract_all(
+    archive: &Path,
+    format: Format,
+) -> Result<(Helper, std::process::ChildStdout), ExtractError> {
+    let mut helper = Helper(
+        command(format, "x")
+            .args(["-so", "--"])
+            .arg(archive)
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(missing)?,
+    );
+    let stdout = helper.0.stdout.take().expect("piped");
+    Ok((helper, stdout))
 }
 
 fn missing(error: std::io::Error) -> ExtractError {
@@ -164,21 +181,7 @@ fn list(archive: &Path, format: Format) -> Result<Vec<Entry>, ExtractError> {
             .spawn()
             .map_err(missing)?,
     );
-    let mut text = Vec::new();
-    helper
-        .0
-        .stdout
-        .take()
-        .expect("piped")
-        .take(MAX_LISTING + 1)
-        .read_to_end(&mut text)?;
-    let stderr = stderr_of(&mut helper);
-    let status = helper.0.wait()?;
-    if text.len() as u64 > MAX_LISTING {
-        return Err(ExtractError::Corrupt(format!(
-            "{format:?} listing is too large"
-        )));
-    }
+    let (text, stderr, status) = read_listing(&mut helper, MAX_LISTING, format)?;
     if !status.success() {
         return Err(ExtractError::Corrupt(format!(
             "{format:?}: {}",
@@ -263,15 +266,7 @@ impl Extractor<'_> {
         if files.is_empty() {
             return Ok(());
         }
-        let mut helper = Helper(
-            command(format, "x")
-                .args(["-so", "--"])
-                .arg(archive)
-                .stdout(Stdio::piped())
-                .spawn()
-                .map_err(missing)?,
-        );
-        let mut stdout = helper.0.stdout.take().expect("piped");
+        let (mut helper, mut stdout) = extract_all(archive, format)?;
         for entry in files {
             let size = entry.size.unwrap_or_default();
             let mut piece = Crc {
@@ -321,15 +316,7 @@ impl Extractor<'_> {
         name: String,
         outcome: &mut Outcome,
     ) -> Result<(), ExtractError> {
-        let mut helper = Helper(
-            command(format, "x")
-                .args(["-so", "--"])
-                .arg(archive)
-                .stdout(Stdio::piped())
-                .spawn()
-                .map_err(missing)?,
-        );
-        let mut stdout = helper.0.stdout.take().expect("piped");
+        let (mut helper, mut stdout) = extract_all(archive, format)?;
         let copied = self.copy(&mut stdout, name.clone(), None, outcome)?;
         if !settle(copied, outcome, &name)? {
             return Ok(());

@@ -26,6 +26,32 @@ pub(crate) fn tool(name: &str) -> Command {
     command
 }
 
+/// What a helper that lists an archive wrote: its listing (at most `max` bytes, else the
+/// archive is refused), its error text, and how it exited.
+pub(crate) fn read_listing(
+    helper: &mut Helper,
+    max: u64,
+    format: crate::Format,
+) -> Result<(Vec<u8>, String, std::process::ExitStatus), crate::ExtractError> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    helper
+        .0
+        .stdout
+        .take()
+        .expect("piped")
+        .take(max + 1)
+        .read_to_end(&mut text)?;
+    let stderr = stderr_of(helper);
+    let status = helper.0.wait()?;
+    if text.len() as u64 > max {
+        return Err(crate::ExtractError::Corrupt(format!(
+            "{format:?} listing is too large"
+        )));
+    }
+    Ok((text, stderr, status))
+}
+
 /// Up to 64 KiB of what the helper wrote to its standard error.
 pub(crate) fn stderr_of(helper: &mut Helper) -> String {
     use std::io::Read;

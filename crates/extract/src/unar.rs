@@ -1,13 +1,12 @@
 //! RAR (4 and 5, encrypted included) and BinHex through The Unarchiver's command-line tools
-//! (Debian's `unar`, free software): `lsar -j` lists the entries, then `unar -o - -i` streams one member at
-//! a time to our reader, so the budget counts every byte as usual. The decoder runs in its own
-//! process, which is killed when the budget stops it.
+//! (Debian's `unar`, free software): `lsar -j` lists the entries, then `unar -o - -i` streams
+//! one member at a time to our reader, so the budget counts every byte as usual. The decoder
+//! runs in its own process, which is killed when the budget stops it.
 
-use std::io::Read;
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::tools::{Helper, on_path, stderr_of, tool};
+use crate::tools::{Helper, on_path, read_listing, tool};
 use crate::{CopyError, ExtractError, Extractor, Format, Limit, Outcome, UNDECODED, sanitise};
 
 /// lsar's error code for a missing or wrong password.
@@ -71,21 +70,7 @@ fn list(
             .spawn()
             .map_err(|e| missing("lsar", e))?,
     );
-    let mut text = Vec::new();
-    helper
-        .0
-        .stdout
-        .take()
-        .expect("piped")
-        .take(MAX_LISTING + 1)
-        .read_to_end(&mut text)?;
-    let stderr = stderr_of(&mut helper);
-    let status = helper.0.wait()?;
-    if text.len() as u64 > MAX_LISTING {
-        return Err(ExtractError::Corrupt(format!(
-            "{format:?} listing is too large"
-        )));
-    }
+    let (text, stderr, status) = read_listing(&mut helper, MAX_LISTING, format)?;
     let json: Option<serde_json::Value> = serde_json::from_slice(&text).ok();
     if !status.success() {
         // Without a password lsar says so; with a wrong one it reports XAD's password error (15).

@@ -25,6 +25,8 @@ command -v gcab >/dev/null || need_apt+=(gcab)
 command -v cpio >/dev/null || need_apt+=(cpio)
 command -v xorriso >/dev/null || need_apt+=(xorriso)
 command -v arj >/dev/null || need_apt+=(arj)
+# lhasa checks the LHA archives test-support writes (no free tool in Debian writes them).
+command -v lha >/dev/null || need_apt+=(lhasa)
 command -v lzip >/dev/null || need_apt+=(lzip)
 command -v zstd >/dev/null || need_apt+=(zstd)
 command -v lz4 >/dev/null || need_apt+=(lz4)
@@ -35,6 +37,8 @@ command -v makensis >/dev/null || need_apt+=(nsis)
 command -v dpkg-deb >/dev/null || need_apt+=(dpkg)
 command -v rpmbuild >/dev/null || need_apt+=(rpm)
 command -v wimcapture >/dev/null || need_apt+=(wimtools)
+# msgconvert reads the Outlook messages the tests write, as a check that they are real ones.
+command -v msgconvert >/dev/null || need_apt+=(libemail-outlook-message-perl)
 command -v qpdf >/dev/null || need_apt+=(qpdf)
 # pdfinfo judges the page count of sanitized PDFs (Deep CDR tests); pdftotext reads redacted
 # PDFs (Proactive DLP tests).

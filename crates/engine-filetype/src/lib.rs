@@ -81,10 +81,13 @@ fn describe(format: FileFormat, container: Option<palisade_extract::Format>) -> 
     if let Some(container) = container
         && letter != "A"
     {
+        // What general identification calls only by its encoding: unknown bytes, text, or a
+        // compound file that extraction knows to be an Outlook message.
         let generic = matches!(
             format,
             FileFormat::ArbitraryBinaryData | FileFormat::PlainText
-        );
+        ) || (format == FileFormat::CompoundFileBinary
+            && container == palisade_extract::Format::OutlookMsg);
         let (container_letter, container_group) = if container.is_mail() {
             ("Z", "Mail messages")
         } else {

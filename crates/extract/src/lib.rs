@@ -1,9 +1,9 @@
 //! Container extraction under a budget, one level at a time. Nesting is the caller's business:
 //! every member is a file that may itself be a container.
 //!
-//! In this process: zip (every method but the rarest, ZipCrypto and AES), 7z (AES), tar, gzip,
-//! bzip2, xz, lzip, zstd and lz4 (and tar inside any of these), e-mail messages, mailboxes, TNEF,
-//! InstallShield setups and the files documents embed. In
+//! In this process: zip (every method the zip crate has, ZipCrypto and AES), 7z (AES), tar,
+//! gzip, bzip2, xz, lzip, zstd and lz4 (and tar inside any of these), e-mail messages,
+//! mailboxes, Outlook messages, TNEF, InstallShield setups and the files documents embed. In
 //! helper programs of their own: RAR and BinHex (`unar`), and cab, chm, cpio, arj, lzh, ISO,
 //! UDF, rpm, ar, NSIS, compound files (msi), SZDD, compress, wim and xar (`7zz`).
 //!
@@ -17,6 +17,7 @@ mod installer;
 mod mail;
 mod names;
 mod objects;
+mod outlook;
 mod sevenzz;
 mod tnef;
 mod tools;
@@ -79,6 +80,8 @@ pub enum Format {
     Mbox,
     /// Outlook's attachment wrapper (`winmail.dat`).
     Tnef,
+    /// An Outlook message (`.msg`): its bodies and attachments.
+    OutlookMsg,
     /// The files a PDF embeds.
     Pdf,
     /// The objects an RTF document embeds.
@@ -197,6 +200,7 @@ pub fn detect_file(path: &Path) -> std::io::Result<Option<Format>> {
     match detect(&head) {
         None if head.starts_with(b"MZ") => installer::detect(&mut file),
         None if split_zip(path)?.is_some() => Ok(Some(Format::Zip)),
+        Some(Format::Compound) if outlook::detect(path) => Ok(Some(Format::OutlookMsg)),
         found => Ok(found),
     }
 }
@@ -206,6 +210,12 @@ pub fn detect_bytes(bytes: &[u8]) -> Option<Format> {
     match detect(&bytes[..bytes.len().min(DETECT_BYTES)]) {
         None if bytes.starts_with(b"MZ") => {
             installer::detect(&mut std::io::Cursor::new(bytes)).ok()?
+        }
+        Some(Format::Compound)
+            if cfb::CompoundFile::open(std::io::Cursor::new(bytes))
+                .is_ok_and(|file| outlook::is_message(&file)) =>
+        {
+            Some(Format::OutlookMsg)
         }
         found => found,
     }
@@ -314,6 +324,7 @@ impl Format {
                 | Format::Mail
                 | Format::Mbox
                 | Format::Tnef
+                | Format::OutlookMsg
                 | Format::InstallShield
                 | Format::Pdf
                 | Format::Rtf
@@ -325,7 +336,7 @@ impl Format {
 
     /// Whether it is mail (type category `Z`) rather than an archive (`A`).
     pub fn is_mail(self) -> bool {
-        matches!(self, Format::Mail | Format::Mbox)
+        matches!(self, Format::Mail | Format::Mbox | Format::OutlookMsg)
     }
 }
 
@@ -415,6 +426,7 @@ impl Extractor<'_> {
             Format::Mail => self.mail(archive, &mut outcome)?,
             Format::Mbox => self.mailbox(archive, &mut outcome)?,
             Format::Tnef => self.tnef(archive, &mut outcome)?,
+            Format::OutlookMsg => self.outlook(archive, &mut outcome)?,
             Format::InstallShield => self.installshield(archive, &mut outcome)?,
             Format::Pdf
             | Format::Rtf

@@ -9,6 +9,7 @@ pub mod dlp;
 mod faults;
 pub mod images;
 pub mod ooxml;
+pub mod outlook;
 pub mod pdf;
 pub mod rtf;
 mod services;

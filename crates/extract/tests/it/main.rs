@@ -717,3 +717,45 @@ fn zips_of_every_method_zip64_and_data_descriptors_open() {
         );
     }
 }
+
+#[test]
+fn an_outlook_message_gives_its_body_and_attachments_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.msg");
+    std::fs::write(
+        &path,
+        palisade_test_support::outlook::message(
+            "quarterly",
+            "see attached",
+            &[
+                ("figures.csv", b"a,b\n1,2\n"),
+                ("notes.txt", b"meeting notes"),
+            ],
+        ),
+    )
+    .unwrap();
+    // An independent reader takes it for a message with both attachments.
+    let converted = std::process::Command::new("msgconvert")
+        .args(["--outfile", "-"])
+        .arg(&path)
+        .output()
+        .expect("msgconvert (libemail-outlook-message-perl) is installed");
+    let eml = String::from_utf8_lossy(&converted.stdout);
+    assert!(converted.status.success(), "{eml}");
+    assert!(eml.contains("Subject: quarterly"), "{eml}");
+    assert!(
+        eml.contains("figures.csv") && eml.contains("notes.txt"),
+        "{eml}"
+    );
+
+    assert_eq!(detect_file(&path).unwrap(), Some(Format::OutlookMsg));
+    let (outcome, _out) = extract(&path, &[]);
+    assert_eq!(
+        names_and_contents(&outcome),
+        vec![
+            ("body.txt".to_string(), b"see attached".to_vec()),
+            ("figures.csv".to_string(), b"a,b\n1,2\n".to_vec()),
+            ("notes.txt".to_string(), b"meeting notes".to_vec()),
+        ]
+    );
+}

@@ -97,6 +97,19 @@ fn build_containers(d: &Path) -> Vec<(PathBuf, Vec<&'static str>, &'static str)>
         "A",
     );
     add("t.a", "ar rc t.a eicar.com notes.txt", both.clone(), "A");
+    // LHA: written by test-support (no free tool in Debian writes it), checked by lhasa.
+    add(
+        "t.lzh",
+        &format!(
+            "python3 {} t.lzh eicar.com notes.txt && lha t t.lzh",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../test-support/scripts/lzh_stored.py"
+            )
+        ),
+        both.clone(),
+        "A",
+    );
     add(
         "t.deb",
         "mkdir -p pkg/DEBIAN pkg/opt/tool && cp eicar.com notes.txt pkg/opt/tool/ && \
@@ -206,6 +219,22 @@ box.flush()'"#,
         vec!["message-1.eml", "message-2.eml"],
         "Z",
     );
+    // An Outlook message, written by test-support as MS-OXMSG lays it out (msgconvert reads
+    // it in the extraction crate's test).
+    std::fs::write(
+        d.join("report.msg"),
+        palisade_test_support::outlook::message(
+            "report",
+            "see attached",
+            &[("eicar.com", &eicar()), ("notes.txt", b"meeting notes")],
+        ),
+    )
+    .unwrap();
+    built.push((
+        d.join("report.msg"),
+        vec!["body.txt", "eicar.com", "notes.txt"],
+        "Z",
+    ));
     built
 }
 

@@ -128,6 +128,128 @@ impl Hashers {
     }
 }
 
+/// Bytes of a stream after which sha512 moves to a thread of its own.
+const PARALLEL_AFTER: u64 = 8 << 20;
+
+/// Chunks queued for the sha512 thread at most (each at most [`HANDOFF_BYTES`]).
+const PARALLEL_QUEUE: usize = 8;
+
+/// The four digests of a stream of shared chunks, for uploads. Small streams are hashed in one
+/// pass like [`Hashers`]; once a stream passes [`PARALLEL_AFTER`] bytes, sha512 and md5 (here
+/// the two slowest digests, together about four fifths of the work) continue on threads of
+/// their own, fed the same chunks through bounded queues, so a large upload is hashed on every
+/// core with at most a few MiB held.
+pub struct StreamHashers {
+    md5: Lane<md5::Md5>,
+    sha1: sha1::Sha1,
+    sha256: sha2::Sha256,
+    sha512: Lane<sha2::Sha512>,
+    size: u64,
+}
+
+/// A digest computed on the calling thread, or on a thread of its own.
+enum Lane<D> {
+    Inline(D),
+    Thread {
+        queue: std::sync::mpsc::SyncSender<Bytes>,
+        thread: std::thread::JoinHandle<D>,
+    },
+    /// Only while moving from one to the other.
+    Moving,
+}
+
+impl<D: Digest + Clone + Send + 'static> Lane<D> {
+    fn update(&mut self, chunk: &Bytes) {
+        match self {
+            Lane::Inline(digest) => digest.update(chunk),
+            Lane::Thread { queue, .. } => {
+                // The thread ends only when the queue closes; a send cannot fail before.
+                let _ = queue.send(chunk.clone());
+            }
+            Lane::Moving => unreachable!("a digest is always somewhere"),
+        }
+    }
+
+    /// Hands the digest's state to a thread of its own; if no thread can be started, it stays.
+    fn move_to_thread(&mut self, name: &str) {
+        let Lane::Inline(digest) = std::mem::replace(self, Lane::Moving) else {
+            return;
+        };
+        let (queue, chunks) = std::sync::mpsc::sync_channel::<Bytes>(PARALLEL_QUEUE);
+        let mut state = digest.clone();
+        let started = std::thread::Builder::new()
+            .name(format!("palisade-{name}"))
+            .spawn(move || {
+                for chunk in chunks {
+                    state.update(&chunk);
+                }
+                state
+            });
+        *self = match started {
+            Ok(thread) => Lane::Thread { queue, thread },
+            Err(_) => Lane::Inline(digest),
+        };
+    }
+
+    fn finish(self) -> D {
+        match self {
+            Lane::Inline(digest) => digest,
+            Lane::Thread { queue, thread } => {
+                drop(queue);
+                match thread.join() {
+                    Ok(digest) => digest,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            Lane::Moving => unreachable!("a digest is always somewhere"),
+        }
+    }
+
+    fn on_thread(&self) -> bool {
+        matches!(self, Lane::Thread { .. })
+    }
+}
+
+impl Default for StreamHashers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamHashers {
+    pub fn new() -> Self {
+        Self {
+            md5: Lane::Inline(md5::Md5::new()),
+            sha1: sha1::Sha1::new(),
+            sha256: sha2::Sha256::new(),
+            sha512: Lane::Inline(sha2::Sha512::new()),
+            size: 0,
+        }
+    }
+
+    pub fn update(&mut self, chunk: &Bytes) {
+        self.size += chunk.len() as u64;
+        if self.size > PARALLEL_AFTER && !self.sha512.on_thread() {
+            self.sha512.move_to_thread("sha512");
+            self.md5.move_to_thread("md5");
+        }
+        // The threads start on this chunk before this thread hashes it.
+        self.sha512.update(chunk);
+        self.md5.update(chunk);
+        self.sha1.update(chunk);
+        self.sha256.update(chunk);
+    }
+
+    pub fn finish(self) -> FileHashes {
+        FileHashes {
+            md5: hex::encode(self.md5.finish().finalize()),
+            sha1: hex::encode(self.sha1.finalize()),
+            sha256: hex::encode(self.sha256.finalize()),
+            sha512: hex::encode(self.sha512.finish().finalize()),
+        }
+    }
+}
+
 /// Hashes `bytes` with all four digests in one pass (used by tests and benchmarks as the reference rate).
 pub fn hash_all(bytes: &[u8]) -> FileHashes {
     let mut hashers = Hashers::new();
@@ -203,7 +325,7 @@ impl BlobStore {
             }
             let started = std::time::Instant::now();
             let mut sink = backend.begin_upload()?;
-            let mut hashers = Hashers::new();
+            let mut hashers = StreamHashers::new();
             let mut size = 0u64;
             loop {
                 match receiver.blocking_recv() {
@@ -274,6 +396,32 @@ impl BlobStore {
                 let _ = writer.await;
                 Err(error)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_digests_match_one_pass_before_and_after_sha512_moves_to_its_thread() {
+        let data: Vec<u8> = (0..(20u32 << 20)).map(|i| (i * 31 % 251) as u8).collect();
+        for length in [0, 1, 300_000, PARALLEL_AFTER as usize, data.len()] {
+            let whole = &data[..length];
+            let mut hashers = StreamHashers::new();
+            // Uneven chunks, as the network delivers them.
+            let mut at = 0;
+            let mut step = 1;
+            while at < whole.len() {
+                let end = (at + step).min(whole.len());
+                hashers.update(&Bytes::copy_from_slice(&whole[at..end]));
+                at = end;
+                step = step * 7 % HANDOFF_BYTES + 1;
+            }
+            let moved = hashers.sha512.on_thread() && hashers.md5.on_thread();
+            assert_eq!(moved, length as u64 > PARALLEL_AFTER, "{length}");
+            assert_eq!(hashers.finish(), hash_all(whole), "{length} bytes");
         }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use palisade_model::Durability;
 
 pub use decode::{ContentEncoding, decode_body};
-pub use ingest::{Hashers, IngestError, Ingested, hash_all};
+pub use ingest::{Hashers, IngestError, Ingested, StreamHashers, hash_all};
 pub use local::LocalBackend;
 pub use s3::S3Backend;
 

@@ -46,13 +46,8 @@ fn corrupt(what: impl std::fmt::Display) -> ExtractError {
 }
 
 fn read(file: &mut Message, path: &Path) -> Result<Vec<u8>, ExtractError> {
-    let mut data = Vec::new();
-    file.open_stream(path)
-        .map_err(|e| corrupt(format!("{}: {e}", path.display())))?
-        .take(MAX_PROPERTY)
-        .read_to_end(&mut data)
-        .map_err(|e| corrupt(format!("{}: {e}", path.display())))?;
-    Ok(data)
+    crate::objects::read_stream(file, path, MAX_PROPERTY)
+        .map_err(|e| corrupt(format!("{}: {e}", path.display())))
 }
 
 /// A string property (`001F`, UTF-16LE; or `001E`, 8-bit) of `storage`, if present.

@@ -284,6 +284,24 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// An OLE package's native data (the `Package` class, as in `Ole10Native` streams after their
+/// size and in RTF objects): a 2-byte header, the file's name and source path, 4 bytes, the
+/// temporary path with its length, then the file's size and bytes.
+pub fn ole_package(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut native = vec![2, 0];
+    for text in [name.to_string(), format!("C:\\Users\\a\\{name}")] {
+        native.extend_from_slice(text.as_bytes());
+        native.push(0);
+    }
+    native.extend_from_slice(&[0, 0, 3, 0]);
+    let temp = format!("C:\\Temp\\{name}\0");
+    native.extend_from_slice(&(temp.len() as u32).to_le_bytes());
+    native.extend_from_slice(temp.as_bytes());
+    native.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    native.extend_from_slice(data);
+    native
+}
+
 /// A gzip file of 390 bytes that decompresses to itself (`scripts/gzip_quine.py`), so that
 /// each level of extraction finds the same file again.
 pub fn gzip_quine(path: &Path) {

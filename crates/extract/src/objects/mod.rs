@@ -134,6 +134,17 @@ impl Found<'_, '_> {
     }
 }
 
+/// The bytes of the stream at `path` of a compound file, at most `max`.
+pub(crate) fn read_stream<F: Read + std::io::Seek>(
+    file: &mut cfb::CompoundFile<F>,
+    path: &Path,
+    max: u64,
+) -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    file.open_stream(path)?.take(max).read_to_end(&mut data)?;
+    Ok(data)
+}
+
 /// A packaged file (OLE's `Package` class): after a 2-byte header, the file's name and source
 /// path (each ending in NUL), 4 bytes, the temporary path (32-bit length first), then the
 /// file's size (32-bit) and its bytes.
@@ -174,24 +185,9 @@ pub(crate) fn package(native: &[u8]) -> Option<(String, &[u8])> {
 mod tests {
     use super::*;
 
-    pub(crate) fn packaged(name: &str, data: &[u8]) -> Vec<u8> {
-        let mut native = vec![2, 0];
-        native.extend_from_slice(name.as_bytes());
-        native.push(0);
-        native.extend_from_slice(format!("C:\\src\\{name}").as_bytes());
-        native.push(0);
-        native.extend_from_slice(&[0, 0, 3, 0]);
-        let temp = format!("C:\\tmp\\{name}\0");
-        native.extend_from_slice(&(temp.len() as u32).to_le_bytes());
-        native.extend_from_slice(temp.as_bytes());
-        native.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        native.extend_from_slice(data);
-        native
-    }
-
     #[test]
     fn a_package_gives_the_file_it_holds() {
-        let native = packaged("C:\\Users\\a\\report.exe", b"MZ payload");
+        let native = palisade_test_support::ole_package("C:\\Users\\a\\report.exe", b"MZ payload");
         assert_eq!(
             package(&native),
             Some(("report.exe".to_string(), &b"MZ payload"[..]))

@@ -70,13 +70,8 @@ fn open(bytes: &[u8]) -> Result<Compound<'_>, ExtractError> {
 }
 
 fn read_stream(file: &mut Compound<'_>, path: &Path) -> Result<Vec<u8>, ExtractError> {
-    let mut data = Vec::new();
-    file.open_stream(path)
-        .map_err(|e| corrupt(format!("{}: {e}", path.display())))?
-        .take(MAX_STREAM)
-        .read_to_end(&mut data)
-        .map_err(|e| corrupt(format!("{}: {e}", path.display())))?;
-    Ok(data)
+    super::read_stream(file, path, MAX_STREAM)
+        .map_err(|e| corrupt(format!("{}: {e}", path.display())))
 }
 
 /// The members of one embedded object's storage; `false` when a limit stopped extraction.

@@ -275,17 +275,7 @@ async fn heavy_installers_images_and_legacy_archives_give_up_their_members() {
 
 /// An RTF document embedding `name` as an OLE package object, written as Word writes one.
 fn rtf_with_package(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut native = vec![2, 0];
-    for text in [name, &format!("C:\\Users\\a\\{name}")] {
-        native.extend_from_slice(text.as_bytes());
-        native.push(0);
-    }
-    native.extend_from_slice(&[0, 0, 3, 0]);
-    let temp = format!("C:\\Temp\\{name}\0");
-    native.extend_from_slice(&(temp.len() as u32).to_le_bytes());
-    native.extend_from_slice(temp.as_bytes());
-    native.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    native.extend_from_slice(data);
+    let mut native = palisade_test_support::ole_package(name, data);
     native.extend_from_slice(&[0, 0]);
     let mut object = Vec::new();
     object.extend_from_slice(&0x0501u32.to_le_bytes());

@@ -33,7 +33,41 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (6, include_str!("../migrations/sqlite/0006_instance.sql")),
     (7, include_str!("../migrations/sqlite/0007_outputs.sql")),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_claim_indexes.sql"),
+    ),
 ];
+
+/// The claim: each candidate set (queued and lease-expired, submitted files and archive members)
+/// taken in submission order up to the limit (queued files in the order of the state index,
+/// queued members from their own index), so that a claim reads the rows it takes rather than
+/// sorting the whole queue. Archive members get only
+/// the running slots the member cap leaves the claimer's group.
+const CLAIM: &str = "WITH room(n) AS (SELECT MAX(0, MIN(?4, ?5 - (SELECT COUNT(*) FROM jobs \
+       WHERE state = 'running' AND parent_id IS NOT NULL AND lease_expires >= ?2 \
+       AND CASE WHEN ?6 IS NULL THEN lease_owner = ?1 \
+         ELSE substr(lease_owner, 1, length(?6)) = ?6 END)))) \
+     UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?2 + ?3, \
+     attempts = attempts + 1, start_ts = COALESCE(start_ts, ?2) \
+     WHERE seq IN ( \
+       SELECT seq FROM ( \
+         SELECT seq FROM (SELECT seq FROM jobs INDEXED BY jobs_queue \
+           WHERE state = 'queued' AND parent_id IS NULL ORDER BY seq LIMIT ?4) \
+         UNION ALL \
+         SELECT seq FROM (SELECT seq FROM jobs WHERE state = 'running' AND lease_expires < ?2 \
+           AND parent_id IS NULL ORDER BY seq LIMIT ?4) \
+         UNION ALL \
+         SELECT seq FROM ( \
+           SELECT seq FROM (SELECT seq FROM jobs INDEXED BY jobs_queued_members \
+             WHERE state = 'queued' AND parent_id IS NOT NULL \
+             ORDER BY seq LIMIT (SELECT n FROM room)) \
+           UNION ALL \
+           SELECT seq FROM (SELECT seq FROM jobs WHERE state = 'running' AND lease_expires < ?2 \
+             AND parent_id IS NOT NULL ORDER BY seq LIMIT (SELECT n FROM room)) \
+           ORDER BY seq LIMIT (SELECT n FROM room))) \
+       ORDER BY seq LIMIT ?4) \
+     RETURNING data_id";
 
 /// A metastore in one SQLite file.
 pub struct SqliteBackend {
@@ -260,35 +294,15 @@ impl MetaBackend for SqliteBackend {
         member_cap: u32,
     ) -> StoreResult<Vec<JobRecord>> {
         let mut tx = self.common.write.begin_with("BEGIN IMMEDIATE").await?;
-        let claimed: Vec<String> = sqlx::query_scalar(
-            "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?2 + ?3, \
-             attempts = attempts + 1, start_ts = COALESCE(start_ts, ?2) \
-             WHERE seq IN ( \
-               SELECT seq FROM ( \
-                 SELECT seq FROM jobs WHERE state = 'queued' AND parent_id IS NULL \
-                 UNION ALL \
-                 SELECT seq FROM jobs WHERE state = 'running' AND lease_expires < ?2 AND parent_id IS NULL \
-                 ORDER BY seq LIMIT ?4) \
-               UNION ALL \
-               SELECT seq FROM ( \
-                 SELECT seq FROM jobs WHERE state = 'queued' AND parent_id IS NOT NULL \
-                 UNION ALL \
-                 SELECT seq FROM jobs WHERE state = 'running' AND lease_expires < ?2 AND parent_id IS NOT NULL \
-                 ORDER BY seq LIMIT MAX(0, MIN(?4, ?5 - (SELECT COUNT(*) FROM jobs \
-                   WHERE state = 'running' AND parent_id IS NOT NULL AND lease_expires >= ?2 \
-                   AND CASE WHEN ?6 IS NULL THEN lease_owner = ?1 \
-                     ELSE substr(lease_owner, 1, length(?6)) = ?6 END)))) \
-               ORDER BY seq LIMIT ?4) \
-             RETURNING data_id",
-        )
-        .bind(owner)
-        .bind(now)
-        .bind(lease_ms)
-        .bind(i64::from(limit))
-        .bind(i64::from(member_cap))
-        .bind(crate::owner_group(owner))
-        .fetch_all(&mut *tx)
-        .await?;
+        let claimed: Vec<String> = sqlx::query_scalar(CLAIM)
+            .bind(owner)
+            .bind(now)
+            .bind(lease_ms)
+            .bind(i64::from(limit))
+            .bind(i64::from(member_cap))
+            .bind(crate::owner_group(owner))
+            .fetch_all(&mut *tx)
+            .await?;
         if claimed.is_empty() {
             tx.commit().await?;
             return Ok(Vec::new());

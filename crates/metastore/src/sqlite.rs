@@ -42,8 +42,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// The claim: each candidate set (queued and lease-expired, submitted files and archive members)
 /// taken in submission order up to the limit (queued files in the order of the state index,
 /// queued members from their own index), so that a claim reads the rows it takes rather than
-/// sorting the whole queue. Archive members get only
-/// the running slots the member cap leaves the claimer's group.
+/// sorting the whole queue. Archive members get only the running slots the member cap leaves
+/// the claimer's group.
 const CLAIM: &str = "WITH room(n) AS (SELECT MAX(0, MIN(?4, ?5 - (SELECT COUNT(*) FROM jobs \
        WHERE state = 'running' AND parent_id IS NOT NULL AND lease_expires >= ?2 \
        AND CASE WHEN ?6 IS NULL THEN lease_owner = ?1 \

@@ -82,6 +82,8 @@ python3 -c 'import msoffcrypto' 2>/dev/null || python3 -m pip install -q msoffcr
 python3 -c 'import pdfid' 2>/dev/null || python3 -m pip install -q pdfid
 # Pillow (PyPI) decodes sanitized images independently of the image crate (Deep CDR tests).
 python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow
+# prometheus-client (PyPI): the Prometheus project's own parser reads /metrics in the tests.
+python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus-client
 # oletools (PyPI): rtfobj and olevba judge that sanitized documents carry no objects or macros.
 command -v rtfobj >/dev/null || python3 -m pip install -q oletools
 # The benign test documents of oletools' source distribution (tests/test-data: macros, DDE,

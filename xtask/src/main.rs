@@ -520,6 +520,7 @@ mod architecture {
             ("ammonia", &["engine-cdr"]),
             ("html5ever", &["engine-cdr"]),
             ("clap", &["palisade"]),
+            ("prometheus-client", &["service"]),
         ];
         for (framework, owners) in owners {
             for dir in dirs {
@@ -564,6 +565,7 @@ mod architecture {
             "crates/test-support/src/lib.rs",
             "crates/test-support/src/services.rs",
             "crates/test-support/src/dlp.rs",
+            "crates/test-support/src/metrics.rs",
         ];
         let root = crate::workspace_root();
         let mut starters = Vec::new();

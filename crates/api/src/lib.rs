@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 pub use auth::Authenticated;
 pub use error::ApiError;
 pub use listener::HttpLimits;
-pub use routes::{health_router, router};
+pub use routes::{health_router, metrics_router, router};
 pub use tls::{Tls, TlsSettings};
 
 /// Serves the API on `listener` under `limits` until `shutdown` resolves, then finishes
@@ -43,4 +43,15 @@ pub async fn serve_health(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     listener::serve_router(listener, health_router(service), limits, tls, shutdown).await
+}
+
+/// Serves only `/metrics` (the listener `metrics.listen` gives it).
+pub async fn serve_metrics(
+    listener: TcpListener,
+    service: Service,
+    limits: HttpLimits,
+    tls: Option<std::sync::Arc<Tls>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listener::serve_router(listener, metrics_router(service), limits, tls, shutdown).await
 }

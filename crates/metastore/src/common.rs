@@ -184,6 +184,22 @@ where
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
+    pub(crate) async fn queue_state(&self) -> StoreResult<crate::QueueState> {
+        let depth: i64 =
+            sqlx::query_scalar::<DB, i64>("SELECT COUNT(*) FROM jobs WHERE state = 'queued'")
+                .fetch_one(&self.read)
+                .await?;
+        let oldest_upload: Option<i64> = sqlx::query_scalar::<DB, i64>(
+            "SELECT upload_ts FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1",
+        )
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(crate::QueueState {
+            depth: u64::try_from(depth).unwrap_or(0),
+            oldest_upload,
+        })
+    }
+
     /// Jobs whose `column` equals `value`, in `order`, a page at a time; and how many there are.
     pub(crate) async fn page(
         &self,

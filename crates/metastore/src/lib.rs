@@ -115,6 +115,15 @@ pub enum SubmitOutcome {
     QueueFull,
 }
 
+/// The queue as a whole (files and archive members), for monitoring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueState {
+    /// Jobs queued and not claimed.
+    pub depth: u64,
+    /// When the job at the head of the queue was uploaded, if any is queued.
+    pub oldest_upload: Option<Millis>,
+}
+
 /// What one retention pass over the outputs did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExpiredOutputs {
@@ -137,6 +146,8 @@ pub trait MetaBackend: Send + Sync + 'static {
     async fn job(&self, data_id: &str) -> StoreResult<Option<JobRecord>>;
     /// Submitted files (not archive members) waiting to run.
     async fn queue_depth(&self) -> StoreResult<u64>;
+    /// Every queued job, members included, and the upload time of the one queued first.
+    async fn queue_state(&self) -> StoreResult<QueueState>;
 
     /// Leases up to `limit` jobs to `owner` in submission order: queued ones, and running ones
     /// whose lease expired. Each claim counts one attempt. Archive members are leased only while

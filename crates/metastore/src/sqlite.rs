@@ -18,7 +18,7 @@ use crate::group::{GroupCommit, Submission};
 use crate::rows::{JOB_COLUMNS, job_from_row, to_i64};
 use crate::{
     BatchRecord, CancelOutcome, ExpiredOutputs, HashQuery, JobRecord, MetaBackend, NewJob,
-    NodeRecord, SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
+    NodeRecord, QueueState, SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
 };
 
 /// Versioned schema migrations, applied in order and recorded in `schema_version`.
@@ -283,6 +283,10 @@ impl MetaBackend for SqliteBackend {
 
     async fn queue_depth(&self) -> StoreResult<u64> {
         self.common.queue_depth().await
+    }
+
+    async fn queue_state(&self) -> StoreResult<QueueState> {
+        self.common.queue_state().await
     }
 
     async fn claim(

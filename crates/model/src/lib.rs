@@ -19,7 +19,7 @@ pub use report::{
     ArchiveMember, BatchFileEntry, BatchFiles, BatchMemberProcessInfo, BatchProcessInfo,
     BatchReport, BatchScanResults, EngineDetail, ExtractedFiles, ExtractionInfo, FileInfo,
     FileReport, FileTypeDetails, FileTypeInfo, PostProcessing, ProcessInfo, ProcessResult,
-    ProcessingTimeDetails, ScanResults, YaraHit, YaraSection, format_timestamp,
+    ProcessingTimeDetails, ScanResults, YaraHit, YaraSection, format_timestamp, parse_timestamp,
 };
 pub use result::ScanResult;
 pub use sanitization::{

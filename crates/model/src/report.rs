@@ -313,6 +313,47 @@ pub fn format_timestamp(millis: Millis) -> String {
     )
 }
 
+/// Reads a timestamp of the form [`format_timestamp`] writes (milliseconds optional) back into
+/// milliseconds since the epoch; `None` for any other text.
+pub fn parse_timestamp(text: &str) -> Option<Millis> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut date_parts = date.splitn(3, '-');
+    let year: i64 = date_parts.next()?.parse().ok()?;
+    let month: i64 = date_parts.next()?.parse().ok()?;
+    let day: i64 = date_parts.next()?.parse().ok()?;
+    let (clock, millis) = match time.split_once('.') {
+        Some((clock, fraction)) if fraction.len() == 3 => (clock, fraction.parse::<i64>().ok()?),
+        Some(_) => return None,
+        None => (time, 0),
+    };
+    let mut clock_parts = clock.splitn(3, ':');
+    let hour: i64 = clock_parts.next()?.parse().ok()?;
+    let minute: i64 = clock_parts.next()?.parse().ok()?;
+    let second: i64 = clock_parts.next()?.parse().ok()?;
+    let in_range = (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && (0..24).contains(&hour)
+        && (0..60).contains(&minute)
+        && (0..=60).contains(&second);
+    if !in_range {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis)
+}
+
+/// (year, month, day) in the proleptic Gregorian calendar to days since 1970-01-01.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -342,6 +383,32 @@ mod tests {
             format_timestamp(1_795_651_199_999),
             "2026-11-25T23:59:59.999Z"
         );
+    }
+
+    #[test]
+    fn timestamps_read_back_as_the_milliseconds_they_were_written_from() {
+        for millis in [
+            0,
+            1_700_000_000_123,
+            951_782_400_000,
+            4_107_542_399_999,
+            -86_400_000,
+        ] {
+            assert_eq!(parse_timestamp(&format_timestamp(millis)), Some(millis));
+        }
+        assert_eq!(
+            parse_timestamp("2026-11-25T09:23:45Z"),
+            Some(1_795_598_625_000)
+        );
+        for bad in [
+            "",
+            "2026-11-25",
+            "2026-13-01T00:00:00Z",
+            "2026-11-25T09:23:45.1Z",
+            "yesterday",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
     }
 
     #[test]

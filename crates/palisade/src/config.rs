@@ -38,6 +38,7 @@ pub struct ConfigFile {
     pub readiness: ReadinessSection,
     pub tls: TlsSection,
     pub outputs: OutputsSection,
+    pub metrics: MetricsSection,
     pub isolation: IsolationSection,
     pub cdr: CdrSection,
     pub dlp: DlpSection,
@@ -242,6 +243,36 @@ impl Default for OutputsSection {
             retention_hours: 24.0,
             sweep_seconds: 60.0,
         }
+    }
+}
+
+/// `[metrics]`: Prometheus metrics at `/metrics`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Serve `/metrics` at all.
+    pub enabled: bool,
+    /// Readers need an API key (`apikey` header or `?apikey=`) or a session.
+    pub require_apikey: bool,
+    /// An address of its own for `/metrics` (then it is not served on the API or health
+    /// listener).
+    pub listen: Option<String>,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            require_apikey: false,
+            listen: None,
+        }
+    }
+}
+
+impl MetricsSection {
+    /// The separate address to serve `/metrics` on, if it has one and is enabled.
+    pub fn own_listener(&self) -> Option<&str> {
+        self.listen.as_deref().filter(|_| self.enabled)
     }
 }
 
@@ -1066,6 +1097,10 @@ pub fn service_settings(
             config.outputs.retention_hours * 3600.0,
             "outputs.retention_hours",
         )?,
+        metrics: palisade_service::MetricsSettings {
+            on_api_listener: config.metrics.enabled && config.metrics.listen.is_none(),
+            require_apikey: config.metrics.require_apikey,
+        },
     };
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
         settings.api_keys.push(palisade_service::ApiKey {

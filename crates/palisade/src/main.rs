@@ -818,6 +818,28 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("listening on {scheme}://{address}");
 
+    if let Some(address) = config.metrics.own_listener() {
+        let metrics_listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding {address} (metrics.listen)"))?;
+        let bound = metrics_listener.local_addr()?;
+        println!("metrics on {scheme}://{bound}/metrics");
+        let mut metrics_stop = stop.clone();
+        let served = palisade_api::serve_metrics(
+            metrics_listener,
+            service.clone(),
+            http_limits.clone(),
+            tls.clone(),
+            async move {
+                let _ = metrics_stop.changed().await;
+            },
+        );
+        tasks.spawn(async move {
+            if let Err(error) = served.await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+    }
     let mut http_stop = stop.clone();
     let shutdown = async move {
         let _ = http_stop.changed().await;

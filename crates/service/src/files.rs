@@ -265,7 +265,7 @@ impl Service {
             .submit_within(&job, self.settings().max_queued)
             .await?
         {
-            SubmitOutcome::Accepted => {}
+            SubmitOutcome::Accepted => self.metrics().ingested(job.size),
             SubmitOutcome::QueueFull => return Err(ServiceError::Busy),
             SubmitOutcome::BatchNotFound => {
                 return Err(ServiceError::BadRequest("Batch not found".into()));

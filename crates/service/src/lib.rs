@@ -5,6 +5,7 @@ mod auth;
 mod batches;
 mod files;
 mod files_on_disk;
+mod metrics;
 mod outputs;
 mod settings;
 mod signing;
@@ -22,9 +23,12 @@ use palisade_pipeline::{EngineStatus, Roster};
 pub use auth::{Caller, hash_password};
 pub use files::{ReportBody, SubmitRequest, UploadLength, report_context};
 pub use files_on_disk::write_atomically;
+pub use metrics::{EngineErrorKind, FinishedTally, METRICS_CONTENT_TYPE, Metrics};
 pub use outputs::{OUTDATED_SANITIZATION, Wanted};
 pub use palisade_blobstore::ContentEncoding;
-pub use settings::{ApiKey, ArchiveSettings, RuleSettings, ServiceSettings, UserSettings};
+pub use settings::{
+    ApiKey, ArchiveSettings, MetricsSettings, RuleSettings, ServiceSettings, UserSettings,
+};
 pub use signing::BatchSigner;
 pub use throttle::ThrottleSettings;
 
@@ -108,6 +112,7 @@ struct Inner {
     throttle: throttle::LoginThrottle,
     /// What the last storage write probe found wrong (see [`Service::set_storage_problems`]).
     storage_problems: Mutex<Vec<String>>,
+    metrics: Metrics,
 }
 
 impl Service {
@@ -129,6 +134,7 @@ impl Service {
                 queue_depth: Mutex::new((None, 0)),
                 throttle: throttle::LoginThrottle::new(settings.login_throttle.clone()),
                 storage_problems: Mutex::new(Vec::new()),
+                metrics: Metrics::new(),
                 settings,
             }),
         }
@@ -148,6 +154,20 @@ impl Service {
 
     pub fn roster(&self) -> &Roster {
         &self.inner.roster
+    }
+
+    /// This process's counters, for the worker and the HTTP layer to move.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// `/metrics`: the counters, with the engines' states and the queue read now.
+    pub async fn metrics_text(&self) -> ServiceResult<String> {
+        let engines = self.engine_stats().await?;
+        let queue = self.metastore().queue_state().await?;
+        let metrics = self.metrics();
+        metrics.set_scraped(&engines, queue, palisade_model::now_millis());
+        Ok(metrics.encode())
     }
 
     /// `/readyz`: whether the metastore and the blob store answer (within 3 s each). The

@@ -171,6 +171,27 @@ pub struct ServiceSettings {
     pub engines_from_registry: bool,
     /// How long a file's outputs (sanitized, redacted copies) can be downloaded.
     pub output_retention: Duration,
+    /// Where `/metrics` is served and who may read it.
+    pub metrics: MetricsSettings,
+}
+
+/// `[metrics]`: where `/metrics` is served and who may read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// Served on the API listener (and a node's health listener); off when the operator gave
+    /// it a listener of its own, or turned it off.
+    pub on_api_listener: bool,
+    /// Readers need an API key (or a session), like the API's other reads.
+    pub require_apikey: bool,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            on_api_listener: true,
+            require_apikey: false,
+        }
+    }
 }
 
 impl Default for ServiceSettings {
@@ -186,6 +207,7 @@ impl Default for ServiceSettings {
             node_stale_after: Duration::from_secs(15),
             engines_from_registry: false,
             output_retention: Duration::from_secs(24 * 3600),
+            metrics: MetricsSettings::default(),
         }
     }
 }

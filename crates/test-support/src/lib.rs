@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 pub mod dlp;
 mod faults;
 pub mod images;
+pub mod metrics;
 pub mod ooxml;
 pub mod outlook;
 pub mod pdf;

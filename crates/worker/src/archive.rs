@@ -231,7 +231,11 @@ pub(crate) async fn after_engines(
         )
         .await
     {
-        Ok(true) => Next::Waiting,
+        Ok(true) => {
+            let members = u64::try_from(extracted.children.len()).unwrap_or(u64::MAX);
+            service.metrics().members_extracted(members);
+            Next::Waiting
+        }
         // The lease was lost (cancelled, or taken over): nothing more to do here.
         Ok(false) => Next::Waiting,
         Err(error) => {

@@ -13,7 +13,7 @@ use palisade_pipeline::{
     Engine, EngineError, EngineRun, Finding, Limits, OutputFile, ReportContext, RunOutcome, Sample,
     ScanContext, VerdictPolicy, assemble_report, terminal_report, withhold_copies,
 };
-use palisade_service::{RuleSettings, Service, report_context};
+use palisade_service::{EngineErrorKind, FinishedTally, RuleSettings, Service, report_context};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
@@ -210,6 +210,8 @@ struct Completion {
     result: i32,
     report: String,
     outputs: Vec<OutputRecord>,
+    /// What the report adds to the metrics once it is stored.
+    tally: FinishedTally,
 }
 
 /// What became of one claimed job.
@@ -239,23 +241,33 @@ fn collect_finished(
 async fn store_reports(shared: &Arc<Shared>, owner: &str, completions: Vec<Completion>) {
     let mut reports = Vec::with_capacity(completions.len());
     let mut outputs: Vec<OutputRecord> = Vec::new();
+    let mut tallies = Vec::with_capacity(completions.len());
     for completion in completions {
+        tallies.push((completion.data_id.clone(), completion.tally));
         reports.push((completion.data_id, completion.result, completion.report));
         outputs.extend(completion.outputs);
     }
-    match shared
+    let done = match shared
         .service
         .metastore()
         .complete(owner, &reports, &outputs, now_millis())
         .await
     {
-        Ok(done) if done.len() < reports.len() => tracing::info!(
-            dropped = reports.len() - done.len(),
-            "some results were not stored: cancelled or re-leased meanwhile"
-        ),
-        Ok(_) => {}
+        Ok(done) => done,
         Err(error) => {
             tracing::error!(%error, "storing reports failed; the jobs will run again");
+            return;
+        }
+    };
+    if done.len() < reports.len() {
+        tracing::info!(
+            dropped = reports.len() - done.len(),
+            "some results were not stored: cancelled or re-leased meanwhile"
+        );
+    }
+    for (data_id, tally) in &tallies {
+        if done.contains(data_id) {
+            shared.service.metrics().file_finished(tally);
         }
     }
 }
@@ -377,6 +389,7 @@ fn store(record: &JobRecord, report: &FileReport, outputs: Vec<OutputRecord>) ->
             result: report.scan_results.scan_all_result_i,
             report: text,
             outputs,
+            tally: FinishedTally::of(report, record.job.parent_id.is_some()),
         }),
         Err(error) => {
             tracing::error!(data_id = %record.job.data_id, %error, "report did not serialise");
@@ -681,10 +694,21 @@ async fn run_one_engine(
             (RunOutcome::TimedOut(timeout), None)
         }
     };
+    let elapsed = started.elapsed();
+    let error = match &outcome {
+        RunOutcome::Errored(_) => Some(EngineErrorKind::Error),
+        RunOutcome::Panicked(_) => Some(EngineErrorKind::Panic),
+        RunOutcome::TimedOut(_) => Some(EngineErrorKind::Timeout),
+        RunOutcome::Finished(_) | RunOutcome::NotScanned(_) => None,
+    };
+    shared
+        .service
+        .metrics()
+        .engine_ran(&descriptor.id, elapsed.as_secs_f64(), error);
     let run = EngineRun {
         descriptor,
         def_time,
-        scan_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        scan_time_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
         outcome,
     };
     (run, dir)

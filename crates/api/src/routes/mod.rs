@@ -21,10 +21,11 @@ use crate::ApiError;
 type Params = Query<HashMap<String, String>>;
 type ApiResult = Result<Response, ApiError>;
 
-/// All routes of the API document plus `/version`, `/stat/engines`, `/stat/nodes`, `/readyz` and
-/// `/admin/config/healthcheck` (the same answer as `/readyz`; middleware uses that path).
+/// All routes of the API document plus `/version`, `/stat/engines`, `/stat/nodes`, `/readyz`,
+/// `/admin/config/healthcheck` (the same answer as `/readyz`; middleware uses that path) and
+/// `/metrics` (unless it has a listener of its own).
 pub fn router(service: Service) -> Router {
-    Router::new()
+    let routes = with_metrics(Router::new(), &service)
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
         .route("/version", get(status::version))
@@ -50,22 +51,71 @@ pub fn router(service: Service) -> Router {
         .route("/file/{data_id}", get(files::report))
         .route("/file/{data_id}/cancel", post(files::cancel))
         .route("/hash/{hash}", get(files::hash_lookup))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Endpoint not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
-        })
+        });
+    finish(routes, service)
+}
+
+/// The routes of a scanning node: readiness, version and (unless it has a listener of its
+/// own) metrics.
+pub fn health_router(service: Service) -> Router {
+    let routes = Router::new()
+        .route("/readyz", get(status::readyz))
+        .route("/version", get(status::version));
+    finish(with_metrics(routes, &service), service)
+}
+
+/// Only `/metrics`, for the listener `metrics.listen` gives it.
+pub fn metrics_router(service: Service) -> Router {
+    finish(
+        Router::new().route("/metrics", get(status::metrics)),
+        service,
+    )
+}
+
+fn with_metrics(routes: Router<Service>, service: &Service) -> Router<Service> {
+    if service.settings().metrics.on_api_listener {
+        routes.route("/metrics", get(status::metrics))
+    } else {
+        routes
+    }
+}
+
+/// What every router ends with: the JSON 404, the JSON error bodies, and the request metrics.
+fn finish(routes: Router<Service>, service: Service) -> Router {
+    routes
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Endpoint not found") })
         .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            service.clone(),
+            count_request,
+        ))
         .with_state(service)
 }
 
-/// The routes of a scanning node: readiness and version only.
-pub fn health_router(service: Service) -> Router {
-    Router::new()
-        .route("/readyz", get(status::readyz))
-        .route("/version", get(status::version))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Endpoint not found") })
-        .layer(axum::middleware::map_response(json_errors))
-        .with_state(service)
+/// Counts each answered request by its route's pattern (never the path a client sent: that
+/// would name files), method and status, and its time to the answer's headers.
+async fn count_request(
+    axum::extract::State(service): axum::extract::State<Service>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |path| path.as_str())
+        .to_string();
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    service.metrics().http_request(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 /// Turns error answers that are not JSON (axum's own rejections: a body over its limit is 413

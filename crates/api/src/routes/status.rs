@@ -1,11 +1,13 @@
-//! `GET /version`, `/readyz` (and `/admin/config/healthcheck`), `/stat/engines`, `/stat/nodes`.
+//! `GET /version`, `/readyz` (and `/admin/config/healthcheck`), `/stat/engines`, `/stat/nodes`,
+//! `/metrics`.
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use palisade_service::Service;
 
 use super::{ApiResult, json_response};
+use crate::ApiError;
 use crate::auth::Authenticated;
 use crate::responses::{Readiness, VersionAnswer};
 
@@ -42,4 +44,21 @@ pub(super) async fn nodes(State(service): State<Service>, _: Authenticated) -> A
 
 pub(super) async fn engines(State(service): State<Service>, _: Authenticated) -> ApiResult {
     Ok(json_response(service.engine_stats().await?))
+}
+
+/// Prometheus metrics in the OpenMetrics text format; an API key is asked for when the
+/// operator set `metrics.require_apikey`.
+pub(super) async fn metrics(
+    State(service): State<Service>,
+    caller: Result<Authenticated, ApiError>,
+) -> ApiResult {
+    if service.settings().metrics.require_apikey {
+        caller?;
+    }
+    let text = service.metrics_text().await?;
+    Ok((
+        [(header::CONTENT_TYPE, palisade_service::METRICS_CONTENT_TYPE)],
+        text,
+    )
+        .into_response())
 }

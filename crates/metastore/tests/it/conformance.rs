@@ -1,7 +1,7 @@
 //! Backend-independent checks of the metastore contract. Time is passed in, so leases are exact.
 
 use palisade_metastore::{
-    BatchRecord, CancelOutcome, ExpiredOutputs, HashQuery, JobState, Metastore, NewJob,
+    BatchRecord, CancelOutcome, ExpiredOutputs, HashQuery, JobState, Metastore, NewJob, QueueState,
     SessionRecord, SubmitOutcome,
 };
 use palisade_model::{FileHashes, HashKind, OutputKind, OutputRecord};
@@ -35,14 +35,22 @@ pub fn job(name: &str, content: &str) -> NewJob {
 }
 
 pub async fn claims_follow_submission_order_and_respect_the_limit(store: &Metastore) {
-    for name in ["a", "b", "c"] {
-        assert_eq!(
-            store.submit(&job(name, name)).await.unwrap(),
-            SubmitOutcome::Accepted
-        );
+    assert_eq!(store.queue_state().await.unwrap(), QueueState::default());
+    for (name, uploaded) in [("a", 1_000), ("b", 2_000), ("c", 3_000)] {
+        let job = NewJob {
+            upload_ts: uploaded,
+            ..job(name, name)
+        };
+        assert_eq!(store.submit(&job).await.unwrap(), SubmitOutcome::Accepted);
     }
     assert_eq!(store.queue_depth().await.unwrap(), 3);
+    let head = |depth, oldest_upload| QueueState {
+        depth,
+        oldest_upload,
+    };
+    assert_eq!(store.queue_state().await.unwrap(), head(3, Some(1_000)));
     let first = store.claim("w1", 10_000, 1_000, 2, u32::MAX).await.unwrap();
+    assert_eq!(store.queue_state().await.unwrap(), head(1, Some(3_000)));
     let ids: Vec<_> = first.iter().map(|j| j.job.data_id.clone()).collect();
     assert_eq!(ids, [id("a"), id("b")]);
     assert!(
@@ -63,6 +71,7 @@ pub async fn claims_follow_submission_order_and_respect_the_limit(store: &Metast
             .is_empty()
     );
     assert_eq!(store.queue_depth().await.unwrap(), 0);
+    assert_eq!(store.queue_state().await.unwrap(), head(0, None));
 }
 
 pub async fn an_expired_lease_is_claimed_again_and_the_stale_owner_cannot_complete(

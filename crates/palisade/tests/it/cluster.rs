@@ -75,6 +75,32 @@ async fn a_gateway_and_a_node_share_the_work_and_the_node_drains_on_sigterm() {
     assert_eq!(archive["engine_type"], "archive");
     assert_eq!(archive["nodes"][0]["node_id"], scanner["node_id"]);
 
+    // Each process counts its own part: the node the files it finished (on its health
+    // listener), the gateway the files it took in; the gateway's engines are the node's.
+    let metrics = |server: &Server| {
+        let url = server.url("/metrics");
+        let client = server.client.clone();
+        async move {
+            let text = client.get(url).send().await.unwrap().text().await.unwrap();
+            palisade_test_support::metrics::parse(&text)
+        }
+    };
+    use palisade_test_support::metrics::value;
+    let scanned = metrics(&node).await;
+    let finished = [("result", "No Threat Detected"), ("origin", "submitted")];
+    assert_eq!(
+        value(&scanned, "palisade_files_finished_total", &finished),
+        30.0
+    );
+    assert_eq!(value(&scanned, "palisade_ingested_bytes_total", &[]), 0.0);
+    let accepted = metrics(&gateway).await;
+    assert_eq!(value(&accepted, "palisade_files_finished_total", &[]), 0.0);
+    assert!(value(&accepted, "palisade_ingested_bytes_total", &[]) > 0.0);
+    assert_eq!(
+        value(&accepted, "palisade_engine_up", &[("engine", "yara")]),
+        1.0
+    );
+
     // SIGTERM: the node finishes what it holds, leaves the registry and exits cleanly.
     let pending = submit_many(&gateway, "b", 40).await;
     let status = node.terminate(Duration::from_secs(30));

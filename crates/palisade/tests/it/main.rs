@@ -15,6 +15,7 @@ mod files;
 mod hostile;
 #[cfg(feature = "fault-engines")]
 mod isolation;
+mod metrics;
 mod outputs;
 mod reputation;
 mod schema;

@@ -1,6 +1,7 @@
 //! The `palisade` binary: command line, configuration, wiring of stores, engines, workers and the
 //! HTTP gateway, and shutdown.
 
+mod client;
 mod config;
 mod datadir;
 mod duties;
@@ -109,6 +110,13 @@ enum Command {
     },
     /// Print the Argon2 hash of a password read from standard input (for `[[users]]` in the config).
     HashPassword,
+    /// Scan files and folders on a server: upload, wait, print each result. Exit status 0 when
+    /// every file is allowed, 1 when one is blocked, 2 on errors.
+    Scan(client::ScanArgs),
+    /// Look up the latest report of each hash (MD5, SHA-1, SHA-256 or SHA-512).
+    Lookup(client::LookupArgs),
+    /// Download a file's sanitized (or redacted) copy.
+    Download(client::DownloadArgs),
 }
 
 #[derive(Subcommand)]
@@ -183,12 +191,24 @@ fn main() -> anyhow::Result<()> {
             command: UserCommand::Add { name, role, common },
         } => runtime.block_on(add_user(common, &name, &role)),
         Command::IsolateChild { .. } => unreachable!("handled before the runtime starts"),
+        Command::Scan(args) => exit_client(runtime.block_on(client::scan(args))),
+        Command::Lookup(args) => exit_client(runtime.block_on(client::lookup(args))),
+        Command::Download(args) => exit_client(runtime.block_on(client::download(args))),
         Command::HashPassword => {
             let password = read_password_stdin()?;
             println!("{}", hash_password(&password).map_err(anyhow::Error::msg)?);
             Ok(())
         }
     }
+}
+
+/// Ends a client command with its exit status (2, after the message, when it failed).
+fn exit_client(finished: anyhow::Result<u8>) -> ! {
+    let status = finished.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        client::ERRORS
+    });
+    std::process::exit(i32::from(status))
 }
 
 fn read_password_stdin() -> anyhow::Result<String> {

@@ -5,6 +5,7 @@ mod archives;
 mod auth;
 mod batches;
 mod cdr;
+mod cli;
 mod clients;
 mod cluster;
 mod containers;

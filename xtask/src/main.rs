@@ -521,6 +521,8 @@ mod architecture {
             ("html5ever", &["engine-cdr"]),
             ("clap", &["palisade"]),
             ("prometheus-client", &["service"]),
+            ("utoipa", &["model", "api"]),
+            ("utoipa-axum", &["api"]),
         ];
         for (framework, owners) in owners {
             for dir in dirs {
@@ -566,6 +568,7 @@ mod architecture {
             "crates/test-support/src/services.rs",
             "crates/test-support/src/dlp.rs",
             "crates/test-support/src/metrics.rs",
+            "crates/test-support/src/openapi.rs",
         ];
         let root = crate::workspace_root();
         let mut starters = Vec::new();

@@ -7,6 +7,7 @@ pub mod decode;
 
 mod error;
 mod listener;
+mod openapi;
 mod responses;
 mod routes;
 mod tls;

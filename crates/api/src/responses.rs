@@ -5,25 +5,25 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 /// Every error answer: `{"err":"<message>"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorAnswer<'a> {
     pub err: &'a str,
 }
 
 /// `POST /file`: exactly `{"data_id":"..."}` (never `rest_ip`: a CI plugin redirects to it).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DataIdAnswer<'a> {
     pub data_id: &'a str,
 }
 
 /// `POST /file/batch`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchIdAnswer<'a> {
     pub batch_id: &'a str,
 }
 
 /// `POST /login`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LoginAnswer {
     #[serde(rename = "oms-csrf-token")]
     pub csrf_token: String,
@@ -31,13 +31,13 @@ pub struct LoginAnswer {
 }
 
 /// `POST /logout`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LogoutAnswer {
     pub response: &'static str,
 }
 
 /// `GET /version`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VersionAnswer {
     pub product_id: &'static str,
     pub version: &'static str,
@@ -45,7 +45,7 @@ pub struct VersionAnswer {
 
 /// `GET /readyz` and `/admin/config/healthcheck`: `{"status":"ready"}`, or 503 with `err`,
 /// `status` and the problems.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub err: Option<String>,
@@ -55,7 +55,7 @@ pub struct Readiness {
 }
 
 /// One entry of `GET /file/rules`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RuleEntry {
     pub max_file_size: u64,
     pub name: String,
@@ -68,6 +68,74 @@ pub struct IdStatus<'a> {
     pub id: &'a str,
     pub status: &'static str,
 }
+
+impl utoipa::PartialSchema for IdStatus<'_> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let status = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["Not Found", "cancelled"]));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(status))
+            .min_properties(Some(1))
+            .max_properties(Some(1))
+            .description(Some(
+                "`{\"<id>\": \"Not Found\"}` for an unknown id, `{\"<id>\": \"cancelled\"}` after a cancel",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for IdStatus<'_> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "IdStatus".into()
+    }
+}
+
+/// `POST /login`'s body.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+/// A report, or `{"<id>":"Not Found"}` when there is none.
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ReportOrNotFound {
+    Report(Box<palisade_model::FileReport>),
+    NotFound(IdStatus<'static>),
+}
+
+/// The bytes of a file (a request or answer body of any media type).
+pub struct RawFile;
+
+impl utoipa::PartialSchema for RawFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RawFile {}
+
+/// A text answer (`/metrics`, the batch certificate).
+pub struct Text;
+
+impl utoipa::PartialSchema for Text {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Text {}
 
 impl Serialize for IdStatus<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -6,7 +6,19 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// How certain a hit is: the report's five words, each a band of `certainty_score`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum Certainty {
     #[serde(rename = "Very Low", alias = "very-low")]
     VeryLow,
@@ -172,7 +184,7 @@ impl Default for DlpPolicy {
 }
 
 /// One hit in `dlp_info.hits.<kind>.hits`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DlpHit {
     pub hit: String,
     pub before: String,
@@ -187,7 +199,7 @@ pub struct DlpHit {
 }
 
 /// The hits of one kind.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DlpKindHits {
     pub display_name: String,
     pub hits: Vec<DlpHit>,
@@ -203,6 +215,17 @@ pub enum DlpVerdict {
     Failed,
     NotScanned,
 }
+
+impl utoipa::PartialSchema for DlpVerdict {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::integer_enum(
+            [0, 1, 2, 3, 4],
+            "0 clean, 1 sensitive data found, 2 suspicious, 3 failed, 4 not scanned",
+        )
+    }
+}
+
+impl utoipa::ToSchema for DlpVerdict {}
 
 impl From<DlpVerdict> for u8 {
     fn from(verdict: DlpVerdict) -> u8 {
@@ -231,7 +254,7 @@ impl TryFrom<u8> for DlpVerdict {
 }
 
 /// `dlp_info.redact.result`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum RedactResult {
     #[serde(rename = "redacted")]
     Redacted,
@@ -242,7 +265,7 @@ pub enum RedactResult {
 }
 
 /// `dlp_info.watermark.result`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum WatermarkResult {
     #[serde(rename = "added")]
     Added,
@@ -253,7 +276,7 @@ pub enum WatermarkResult {
 }
 
 /// `dlp_info.metadata_removal.result`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum MetadataRemovalResult {
     #[serde(rename = "removed")]
     Removed,
@@ -264,13 +287,13 @@ pub enum MetadataRemovalResult {
 }
 
 /// `{"result": ...}`, the shape of `redact`, `watermark` and `metadata_removal`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Outcome<T> {
     pub result: T,
 }
 
 /// The report's `dlp_info`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DlpInfo {
     /// The certainty of the most certain hit (absent without hits).
     #[serde(default, skip_serializing_if = "Option::is_none")]

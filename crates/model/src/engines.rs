@@ -127,7 +127,15 @@ impl std::fmt::Display for EngineState {
 }
 
 macro_rules! text_enum_serde {
-    ($name:ident) => {
+    ($name:ident, [$($variant:ident),*]) => {
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::schema::string_enum([$($name::$variant.as_str()),*])
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
@@ -143,11 +151,14 @@ macro_rules! text_enum_serde {
     };
 }
 
-text_enum_serde!(EngineType);
-text_enum_serde!(EngineState);
+text_enum_serde!(EngineType, [Av, Archive, FileType]);
+text_enum_serde!(
+    EngineState,
+    [Production, TemporaryFailed, PermanentlyFailed]
+);
 
 /// One entry of `/stat/engines`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct EngineStat {
     /// In production (on at least one node, on a gateway).
@@ -193,7 +204,7 @@ impl Default for EngineStat {
 }
 
 /// One node's state of an engine, in a gateway's `/stat/engines`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EngineOnNode {
     pub node_id: String,
     pub state: EngineState,
@@ -227,4 +238,26 @@ mod tests {
         assert_eq!(missing.state, EngineState::PermanentlyFailed);
         assert_eq!(missing.engine_type, EngineType::FileType);
     }
+}
+
+/// One entry of `/stat/nodes`: a gateway or scanning node of the cluster (fields in the order
+/// they have always been served).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NodeStat {
+    /// Its engines and their states, as `/stat/engines` shows them (empty for a gateway).
+    pub engines: Vec<EngineStat>,
+    pub hostname: String,
+    /// Its last heartbeat.
+    pub last_seen: String,
+    pub node_id: String,
+    /// Heartbeating within `cluster.heartbeat_seconds` times three.
+    pub online: bool,
+    /// `serve`, `gateway` or `node`.
+    pub role: String,
+    /// Jobs it holds leases on.
+    pub running: u64,
+    pub started: String,
+    pub version: String,
+    /// Worker loops (0 for a gateway).
+    pub workers: u32,
 }

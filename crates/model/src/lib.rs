@@ -7,12 +7,13 @@ mod jobs;
 mod report;
 mod result;
 mod sanitization;
+mod schema;
 
 pub use dlp::{
     Certainty, CustomPattern, DlpHit, DlpInfo, DlpKindHits, DlpPolicy, DlpVerdict,
     MetadataRemovalResult, Outcome, Recognizer, RedactResult, WatermarkResult,
 };
-pub use engines::{EngineKind, EngineOnNode, EngineStat, EngineState, EngineType};
+pub use engines::{EngineKind, EngineOnNode, EngineStat, EngineState, EngineType, NodeStat};
 pub use ids::{BatchId, DataId, FileHashes, HashKind, InvalidId, random_hex};
 pub use jobs::{JobRecord, JobState, NewJob};
 pub use report::{

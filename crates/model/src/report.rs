@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Millis, ScanResult};
 
 /// `GET /file/{data_id}`: the whole analysis report of one file.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct FileReport {
     pub data_id: String,
     pub file_info: FileInfo,
@@ -37,7 +37,7 @@ pub struct FileReport {
 }
 
 /// `extraction_info`: whether the archive was encrypted and opened, and why extraction stopped.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ExtractionInfo {
     pub is_encrypted_file: bool,
     /// `Success` or `Failed` for encrypted archives; empty otherwise.
@@ -56,7 +56,7 @@ fn is_zero(value: &i32) -> bool {
 }
 
 /// `extracted_files`: the members of an archive, paginated with `first_index` / `page_size`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ExtractedFiles {
     pub files_extracted_count: u64,
     pub files_in_archive: Vec<ArchiveMember>,
@@ -67,7 +67,7 @@ pub struct ExtractedFiles {
 }
 
 /// One entry of `files_in_archive`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ArchiveMember {
     pub data_id: String,
     /// Engines that reported a threat.
@@ -83,7 +83,7 @@ pub struct ArchiveMember {
     pub scanned_with: u32,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct FileInfo {
     pub display_name: String,
     pub file_size: u64,
@@ -100,7 +100,7 @@ pub struct FileInfo {
 }
 
 /// `process_info.result` of a file or a batch: still being processed, or the final decision.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ProcessResult {
     #[default]
     Processing,
@@ -108,7 +108,7 @@ pub enum ProcessResult {
     Blocked,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ProcessInfo {
     pub blocked_reason: String,
     pub blocked_reasons: Vec<String>,
@@ -132,7 +132,7 @@ pub struct ProcessInfo {
 
 /// `process_info.post_processing`: what ran after the analysis (sanitization, post actions).
 /// Each field is a `|`-separated list, or `""` when nothing ran.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PostProcessing {
     pub actions_failed: String,
     pub actions_ran: String,
@@ -144,7 +144,7 @@ pub struct PostProcessing {
     pub sanitization_details: Option<crate::SanitizationDetails>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ProcessingTimeDetails {
     pub av_scan_time: i64,
     pub cdr_time: i64,
@@ -158,7 +158,7 @@ pub struct ProcessingTimeDetails {
     pub yara_time: i64,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ScanResults {
     pub data_id: String,
     pub progress_percentage: u32,
@@ -171,7 +171,7 @@ pub struct ScanResults {
 }
 
 /// One engine's entry in `scan_results.scan_details`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct EngineDetail {
     pub def_time: String,
     pub eng_id: String,
@@ -183,12 +183,12 @@ pub struct EngineDetail {
 }
 
 /// `filetype_info`: what the file type engine found.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct FileTypeInfo {
     pub file_info: FileTypeDetails,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct FileTypeDetails {
     pub description: String,
     pub detected_by: String,
@@ -206,13 +206,13 @@ pub struct FileTypeDetails {
 }
 
 /// The `yara` section: matched rules and the overall YARA verdict (0 clean, 1 matched, 2 suspicious, 3 failed, 4 not scanned).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct YaraSection {
     pub hits: BTreeMap<String, YaraHit>,
     pub verdict: i32,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct YaraHit {
     pub description: String,
     pub namespace: String,
@@ -221,7 +221,7 @@ pub struct YaraHit {
 }
 
 /// `GET /file/batch/{id}` and `POST /file/batch/{id}/close`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct BatchReport {
     pub batch_id: String,
     pub is_closed: bool,
@@ -231,7 +231,7 @@ pub struct BatchReport {
     pub scan_results: BatchScanResults,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct BatchFiles {
     pub batch_count: u64,
     pub first_index: u64,
@@ -239,7 +239,7 @@ pub struct BatchFiles {
     pub files_in_batch: Vec<BatchFileEntry>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct BatchFileEntry {
     pub data_id: String,
     pub detected_by: u32,
@@ -256,7 +256,7 @@ pub struct BatchFileEntry {
 }
 
 /// The short `process_info` of one batch member.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct BatchMemberProcessInfo {
     pub blocked_reason: String,
     pub progress_percentage: u32,
@@ -264,7 +264,7 @@ pub struct BatchMemberProcessInfo {
     pub verdicts: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct BatchProcessInfo {
     pub blocked_reason: String,
     pub file_type_skipped_scan: bool,
@@ -276,7 +276,7 @@ pub struct BatchProcessInfo {
     pub username: String,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct BatchScanResults {
     pub batch_id: String,
     pub scan_all_result_a: String,

@@ -224,7 +224,7 @@ impl CdrPolicy {
 }
 
 /// `action` of a sanitization detail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CdrAction {
     Removed,
@@ -233,7 +233,7 @@ pub enum CdrAction {
 
 /// One item of `sanitization_details.details`: a kind of object and how many were removed or
 /// sanitized, or (with `file_name`) an embedded file sanitized with its own `details`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SanitizedObject {
     pub action: CdrAction,
     pub count: u64,
@@ -244,11 +244,12 @@ pub struct SanitizedObject {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
     pub details: Vec<SanitizedObject>,
 }
 
 /// `sanitization_details.result`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum SanitizationResult {
     #[default]
     Sanitized,
@@ -259,7 +260,7 @@ pub enum SanitizationResult {
 }
 
 /// `sanitization_details.failure_category`: why a file could not be sanitized.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum FailureCategory {
     #[serde(rename = "invalid file structure")]
     InvalidStructure,
@@ -276,7 +277,7 @@ pub enum FailureCategory {
 }
 
 /// `sanitization_details.verdict`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CdrVerdict {
     #[default]
@@ -285,14 +286,14 @@ pub enum CdrVerdict {
 }
 
 /// `sanitized_file_info`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SanitizedFileInfo {
     pub file_size: u64,
     pub sha256: String,
 }
 
 /// `process_info.post_processing.sanitization_details`: what sanitization did to the file.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SanitizationDetails {
     pub cdr_wait_time: i64,
     pub description: String,

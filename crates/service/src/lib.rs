@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use palisade_blobstore::BlobStore;
 use palisade_metastore::{Metastore, StoreError};
-use palisade_model::{EngineKind, EngineOnNode, EngineStat};
+use palisade_model::{EngineKind, EngineOnNode, EngineStat, NodeStat};
 use palisade_pipeline::{EngineStatus, Roster};
 
 pub use auth::{Caller, hash_password};
@@ -199,31 +199,27 @@ impl Service {
 
     /// `/stat/nodes`: every gateway and scanning node, whether it is heartbeating, its load and
     /// its engines. A node is `online` while its last heartbeat is within `stale_after`.
-    pub async fn node_stats(&self) -> ServiceResult<serde_json::Value> {
+    pub async fn node_stats(&self) -> ServiceResult<Vec<NodeStat>> {
         let now = palisade_model::now_millis();
         let stale =
             i64::try_from(self.inner.settings.node_stale_after.as_millis()).unwrap_or(i64::MAX);
         let nodes = self.metastore().nodes().await?;
-        let list: Vec<serde_json::Value> = nodes
+        Ok(nodes
             .into_iter()
-            .map(|node| {
-                let engines: serde_json::Value =
-                    serde_json::from_str(&node.engines).unwrap_or_default();
-                serde_json::json!({
-                    "node_id": node.node_id,
-                    "role": node.role,
-                    "hostname": node.hostname,
-                    "version": node.version,
-                    "started": palisade_model::format_timestamp(node.started_ts),
-                    "last_seen": palisade_model::format_timestamp(node.last_seen),
-                    "online": now - node.last_seen <= stale,
-                    "workers": node.workers,
-                    "running": node.running,
-                    "engines": engines,
-                })
+            .map(|node| NodeStat {
+                // Read through the typed shape, so entries of older nodes come out in today's.
+                engines: serde_json::from_str(&node.engines).unwrap_or_default(),
+                hostname: node.hostname,
+                last_seen: palisade_model::format_timestamp(node.last_seen),
+                node_id: node.node_id,
+                online: now - node.last_seen <= stale,
+                role: node.role,
+                running: node.running,
+                started: palisade_model::format_timestamp(node.started_ts),
+                version: node.version,
+                workers: node.workers,
             })
-            .collect();
-        Ok(serde_json::Value::Array(list))
+            .collect())
     }
 
     /// The engines of this process with their states, as a node reports them to the registry

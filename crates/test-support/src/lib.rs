@@ -10,6 +10,7 @@ mod faults;
 pub mod images;
 pub mod metrics;
 pub mod ooxml;
+pub mod openapi;
 pub mod outlook;
 pub mod pdf;
 pub mod rtf;

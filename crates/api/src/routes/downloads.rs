@@ -14,6 +14,9 @@ use super::ApiResult;
 use crate::ApiError;
 use crate::auth::Authenticated;
 
+#[utoipa::path(get, path = "/file/converted/{data_id}", tag = "files",
+    params(("data_id" = String, Path, description = "The id `POST /file` answered"), CopyRange),
+    responses(CopyAnswers))]
 pub(super) async fn converted(
     State(service): State<Service>,
     Path(data_id): Path<String>,
@@ -24,6 +27,9 @@ pub(super) async fn converted(
     serve(&service, &output, &headers).await
 }
 
+#[utoipa::path(get, path = "/file/download/{data_id}", tag = "files",
+    params(("data_id" = String, Path, description = "The id `POST /file` answered"), CopyRange),
+    responses(CopyAnswers))]
 pub(super) async fn download(
     State(service): State<Service>,
     Path(data_id): Path<String>,
@@ -32,6 +38,42 @@ pub(super) async fn download(
 ) -> ApiResult {
     let output = service.output(&caller, &data_id, Wanted::Preferred).await?;
     serve(&service, &output, &headers).await
+}
+
+/// The `Range` header of a download.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+struct CopyRange {
+    /// One range: `bytes=a-b`, `a-` or `-n` (several ranges get the whole file).
+    #[param(rename = "Range")]
+    range: Option<String>,
+}
+
+/// The answers of `/file/converted` and `/file/download`.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum CopyAnswers {
+    /// The whole copy.
+    #[response(status = 200, content_type = "*/*", headers(
+        ("Content-Disposition" = String, description = "attachment; filename=... (and filename*= for other names)"),
+        ("Accept-Ranges" = String, description = "bytes"),
+    ))]
+    Whole(crate::responses::RawFile),
+    /// One byte range of it.
+    #[response(status = 206, content_type = "*/*", headers(
+        ("Content-Range" = String, description = "bytes a-b/size"),
+    ))]
+    Part(crate::responses::RawFile),
+    /// No valid apikey (header, `?apikey=` or session cookie).
+    #[response(status = 403)]
+    Refused(crate::responses::ErrorAnswer<'static>),
+    /// No copy: an unknown or unfinished file, a blocked one, a step that failed, an expired copy.
+    #[response(status = 404)]
+    NoCopy(crate::responses::ErrorAnswer<'static>),
+    /// The range starts past the end.
+    #[response(status = 416)]
+    OutOfRange(crate::responses::ErrorAnswer<'static>),
 }
 
 /// What a `Range` header asks of a file of `size` bytes.

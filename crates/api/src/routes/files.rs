@@ -17,6 +17,12 @@ use crate::decode::{
 };
 use crate::responses::{DataIdAnswer, IdStatus, RuleEntry};
 
+#[utoipa::path(get, path = "/file/rules", tag = "files",
+    params(("user_agent" = Option<String>, Header, description = "Rules restricted to user agents")),
+    responses(
+        (status = 200, description = "The rules the caller may use", body = Vec<RuleEntry>),
+        (status = 403, description = "No valid apikey (header, `?apikey=` or session cookie)", body = crate::responses::ErrorAnswer),
+    ))]
 pub(super) async fn rules(
     State(service): State<Service>,
     headers: HeaderMap,
@@ -34,6 +40,32 @@ pub(super) async fn rules(
     Ok(json_response(list))
 }
 
+#[utoipa::path(post, path = "/file", tag = "files",
+    params(
+        ("filename" = Option<String>, Header, description = "The file's name (URL-encoded)"),
+        ("rule" = Option<String>, Header, description = "The rule to analyse it with"),
+        ("workflow" = Option<String>, Header, description = "Older name of `rule`"),
+        ("user_agent" = Option<String>, Header, description = "Selects among rules restricted to user agents"),
+        ("batch" = Option<String>, Header, description = "Adds the file to an open batch"),
+        ("archivepwd" = Option<String>, Header, description = "A password to try on encrypted archives (also `archivepwd1`..`archivepwdN`)"),
+        ("metadata" = Option<String>, Header, description = "Echoed in the report"),
+        ("callbackurl" = Option<String>, Header, description = "An absolute http(s) URL, stored with the job"),
+        ("content-encoding" = Option<String>, Header, description = "`gzip` or `base64`: the decoded bytes are analysed"),
+        ("global-timeout" = Option<u64>, Header, description = "Seconds for the whole analysis"),
+        ("engines-metadata" = Option<String>, Header, description = "Accepted, not read"),
+        ("filepath" = Option<String>, Header, description = "Local-file scanning: always refused with 400"),
+    ),
+    request_body(content = crate::responses::RawFile, content_type = "application/octet-stream",
+        description = "The file's bytes (or `multipart/form-data` with one file part)"),
+    responses(
+        (status = 200, description = "Accepted and queued", body = DataIdAnswer),
+        (status = 400, description = "A header is invalid, or the body stalled", body = crate::responses::ErrorAnswer),
+        (status = 403, description = "No valid apikey (header, `?apikey=` or session cookie)", body = crate::responses::ErrorAnswer),
+        (status = 411, description = "No Content-Length", body = crate::responses::ErrorAnswer),
+        (status = 422, description = "The file is empty", body = crate::responses::ErrorAnswer),
+        (status = 500, description = "The file is larger than the rule's max_file_size", body = crate::responses::ErrorAnswer),
+        (status = 503, description = "The queue is full", body = crate::responses::ErrorAnswer),
+    ))]
 pub(super) async fn submit(
     State(service): State<Service>,
     Authenticated(caller): Authenticated,
@@ -100,6 +132,16 @@ fn not_found_body(id: &str) -> Response {
     })
 }
 
+#[utoipa::path(get, path = "/file/{data_id}", tag = "files",
+    params(
+        ("data_id" = String, Path, description = "The id `POST /file` answered"),
+        super::Page,
+    ),
+    responses(
+        (status = 200, description = "The report, or `{\"<data_id>\":\"Not Found\"}`", body = crate::responses::ReportOrNotFound),
+        (status = 400, description = "`first` or `size` is not a number", body = crate::responses::ErrorAnswer),
+        (status = 403, description = "No valid apikey (header, `?apikey=` or session cookie)", body = crate::responses::ErrorAnswer),
+    ))]
 pub(super) async fn report(
     State(service): State<Service>,
     Path(data_id): Path<String>,
@@ -114,6 +156,20 @@ pub(super) async fn report(
     }
 }
 
+#[utoipa::path(get, path = "/hash/{hash}", tag = "files",
+    params(
+        ("hash" = String, Path, description = "An MD5, SHA-1, SHA-256 or SHA-512 digest in hex"),
+        ("rule" = Option<String>, Header, description = "Only reports of this rule"),
+        ("selfonly" = Option<String>, Header, description = "`1`: only the caller's own files"),
+        ("timerange" = Option<String>, Header, description = "Only reports of the last N hours"),
+        ("include-inprogress" = Option<String>, Header, description = "`1`: files still being analysed too"),
+    ),
+    responses(
+        (status = 200, description = "The latest report, or `{\"<hash>\":\"Not Found\"}`", body = crate::responses::ReportOrNotFound),
+        (status = 400, description = "`timerange` is not a number", body = crate::responses::ErrorAnswer),
+        (status = 403, description = "No valid apikey (header, `?apikey=` or session cookie)", body = crate::responses::ErrorAnswer),
+        (status = 404, description = "Not a digest", body = crate::responses::ErrorAnswer),
+    ))]
 pub(super) async fn hash_lookup(
     State(service): State<Service>,
     Path(hash): Path<String>,
@@ -140,6 +196,14 @@ pub(super) async fn hash_lookup(
     }
 }
 
+#[utoipa::path(post, path = "/file/{data_id}/cancel", tag = "files",
+    params(("data_id" = String, Path, description = "The id `POST /file` answered")),
+    responses(
+        (status = 200, description = "`{\"<data_id>\":\"cancelled\"}`", body = IdStatus),
+        (status = 400, description = "The file is already final", body = crate::responses::ErrorAnswer),
+        (status = 403, description = "No valid apikey (header, `?apikey=` or session cookie)", body = crate::responses::ErrorAnswer),
+        (status = 404, description = "No such file", body = crate::responses::ErrorAnswer),
+    ))]
 pub(super) async fn cancel(
     State(service): State<Service>,
     Path(data_id): Path<String>,

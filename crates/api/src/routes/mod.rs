@@ -12,49 +12,80 @@ use std::collections::HashMap;
 use axum::extract::Query;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use palisade_service::Service;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::ApiError;
 
 type Params = Query<HashMap<String, String>>;
+
+/// The paging of a list in an answer (an archive's members, a batch's files), for the document;
+/// handlers read them with `decode::number`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct Page {
+    /// The first entry of the page (from 0).
+    first: Option<u64>,
+    /// Entries per page.
+    size: Option<u64>,
+}
 type ApiResult = Result<Response, ApiError>;
 
 /// All routes of the API document plus `/version`, `/stat/engines`, `/stat/nodes`, `/readyz`,
-/// `/admin/config/healthcheck` (the same answer as `/readyz`; middleware uses that path) and
-/// `/metrics` (unless it has a listener of its own).
+/// `/admin/config/healthcheck` (the same answer as `/readyz`; middleware uses that path),
+/// `/metrics` (unless it has a listener of its own) and `/openapi.json`, the OpenAPI document
+/// of exactly these routes.
 pub fn router(service: Service) -> Router {
-    let routes = with_metrics(Router::new(), &service)
-        .route("/login", post(session::login))
-        .route("/logout", post(session::logout))
-        .route("/version", get(status::version))
-        .route("/readyz", get(status::readyz))
-        .route("/admin/config/healthcheck", get(status::readyz))
-        .route("/stat/engines", get(status::engines))
-        .route("/stat/nodes", get(status::nodes))
-        .route(
-            "/file",
-            post(files::submit).layer(axum::extract::DefaultBodyLimit::disable()),
-        )
-        .route("/file/rules", get(files::rules))
-        .route("/file/batch", post(batches::create_batch))
-        .route("/file/batch/{batch_id}", get(batches::batch_status))
-        .route("/file/batch/{batch_id}/close", post(batches::close_batch))
-        .route("/file/batch/{batch_id}/cancel", post(batches::cancel_batch))
-        .route(
-            "/file/batch/{batch_id}/certificate",
-            get(batches::batch_certificate),
-        )
-        .route("/file/converted/{data_id}", get(downloads::converted))
-        .route("/file/download/{data_id}", get(downloads::download))
-        .route("/file/{data_id}", get(files::report))
-        .route("/file/{data_id}/cancel", post(files::cancel))
-        .route("/hash/{hash}", get(files::hash_lookup))
+    let mut routes = OpenApiRouter::with_openapi(crate::openapi::Document::openapi())
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(status::version))
+        .routes(routes!(status::readyz))
+        .routes(routes!(status::healthcheck))
+        .routes(routes!(status::engines))
+        .routes(routes!(status::nodes))
+        .routes(unlimited_body(routes!(files::submit)))
+        .routes(routes!(files::rules))
+        .routes(routes!(batches::create_batch))
+        .routes(routes!(batches::batch_status))
+        .routes(routes!(batches::close_batch))
+        .routes(routes!(batches::cancel_batch))
+        .routes(routes!(batches::batch_certificate))
+        .routes(routes!(downloads::converted))
+        .routes(routes!(downloads::download))
+        .routes(routes!(files::report))
+        .routes(routes!(files::cancel))
+        .routes(routes!(files::hash_lookup))
+        .routes(routes!(crate::openapi::document));
+    if service.settings().metrics.on_api_listener {
+        routes = routes.routes(routes!(status::metrics));
+    }
+    let (routes, document) = routes.split_for_parts();
+    let document = document
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    let routes = routes
+        .layer(axum::Extension(std::sync::Arc::new(document)))
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         });
     finish(routes, service)
+}
+
+/// `POST /file` streams bodies of any size (the rule's `max_file_size` is its limit).
+fn unlimited_body(
+    (schemas, paths, method): utoipa_axum::router::UtoipaMethodRouter<Service>,
+) -> utoipa_axum::router::UtoipaMethodRouter<Service> {
+    (
+        schemas,
+        paths,
+        method.layer(axum::extract::DefaultBodyLimit::disable()),
+    )
 }
 
 /// The routes of a scanning node: readiness, version and (unless it has a listener of its

@@ -11,6 +11,9 @@ use crate::ApiError;
 use crate::auth::Authenticated;
 use crate::responses::{Readiness, VersionAnswer};
 
+#[utoipa::path(get, path = "/version", tag = "status",
+    security(()),
+    responses((status = 200, description = "Product and version", body = VersionAnswer)))]
 pub(super) async fn version() -> Response {
     json_response(VersionAnswer {
         product_id: "palisade",
@@ -18,8 +21,25 @@ pub(super) async fn version() -> Response {
     })
 }
 
+/// `/admin/config/healthcheck`: the same answer as `/readyz` (middleware uses this path).
+#[utoipa::path(get, path = "/admin/config/healthcheck", tag = "status",
+    security(()),
+    responses(
+        (status = 200, description = "The metastore and the blob store answer", body = Readiness),
+        (status = 503, description = "Not ready, with the problems", body = Readiness),
+    ))]
+pub(super) async fn healthcheck(state: State<Service>) -> Response {
+    readyz(state).await
+}
+
 /// Ready when the metastore and the blob store answer; otherwise 503 with the problems, so a
 /// load balancer or orchestrator routes around a process that cannot reach its storage.
+#[utoipa::path(get, path = "/readyz", tag = "status",
+    security(()),
+    responses(
+        (status = 200, description = "The metastore and the blob store answer", body = Readiness),
+        (status = 503, description = "Not ready, with the problems", body = Readiness),
+    ))]
 pub(super) async fn readyz(State(service): State<Service>) -> Response {
     let problems = service.readiness().await;
     if problems.is_empty() {
@@ -38,16 +58,33 @@ pub(super) async fn readyz(State(service): State<Service>) -> Response {
     response
 }
 
+#[utoipa::path(get, path = "/stat/nodes", tag = "status",
+    responses(
+        (status = 200, description = "Gateways and scanning nodes", body = Vec<palisade_model::NodeStat>),
+        (status = 403, description = "No valid apikey (header, `?apikey=` or session cookie)", body = crate::responses::ErrorAnswer),
+    ))]
 pub(super) async fn nodes(State(service): State<Service>, _: Authenticated) -> ApiResult {
     Ok(json_response(service.node_stats().await?))
 }
 
+#[utoipa::path(get, path = "/stat/engines", tag = "status",
+    responses(
+        (status = 200, description = "Engines and their states", body = Vec<palisade_model::EngineStat>),
+        (status = 403, description = "No valid apikey (header, `?apikey=` or session cookie)", body = crate::responses::ErrorAnswer),
+    ))]
 pub(super) async fn engines(State(service): State<Service>, _: Authenticated) -> ApiResult {
     Ok(json_response(service.engine_stats().await?))
 }
 
 /// Prometheus metrics in the OpenMetrics text format; an API key is asked for when the
 /// operator set `metrics.require_apikey`.
+#[utoipa::path(get, path = "/metrics", tag = "status",
+    security(()),
+    responses(
+        (status = 200, description = "Prometheus metrics (OpenMetrics text)", body = crate::responses::Text,
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 403, description = "An apikey is required (`metrics.require_apikey`) and none was valid", body = crate::responses::ErrorAnswer),
+    ))]
 pub(super) async fn metrics(
     State(service): State<Service>,
     caller: Result<Authenticated, ApiError>,

@@ -17,6 +17,7 @@ mod hostile;
 #[cfg(feature = "fault-engines")]
 mod isolation;
 mod metrics;
+mod openapi;
 mod outputs;
 mod reputation;
 mod schema;

@@ -1,0 +1,285 @@
+//! `/openapi.json`: a valid OpenAPI 3.1 document of every route the server serves, and the
+//! server's real answers (reports of every kind, errors, batches, copies) fit it, as judged by
+//! openapi-spec-validator and jsonschema.
+
+use palisade_test_support::openapi::{Answer, check};
+use palisade_test_support::{ooxml, pdf};
+use serde_json::Value;
+use sha2::Digest;
+
+use crate::support::{ADMIN_PASSWORD, API_KEY, Server, eicar};
+
+const CONFIG: &str = "[dlp]\nenabled = true\n\n[cdr]\nenabled = true\n\n\
+                      [[rules]]\nname = \"Default\"\n";
+
+/// Sends requests and keeps each answer for the judge.
+struct Recorder<'a> {
+    server: &'a Server,
+    answers: Vec<Answer>,
+}
+
+impl Recorder<'_> {
+    /// Sends `request` (to the route `template`) and records the answer; returns its status
+    /// and JSON body (`null` when not JSON).
+    async fn send(
+        &mut self,
+        method: &str,
+        template: &str,
+        request: reqwest::RequestBuilder,
+    ) -> (u16, Value) {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = response.bytes().await.unwrap();
+        let body = if content_type.starts_with("application/json") {
+            serde_json::from_slice(&bytes).unwrap()
+        } else {
+            Value::Null
+        };
+        self.answers.push(Answer {
+            method: method.into(),
+            path: template.into(),
+            status,
+            content_type,
+            body: body.clone(),
+        });
+        (status, body)
+    }
+
+    /// GETs `path` (of route `template`) with the admin key, expecting `status`.
+    async fn expect_get(&mut self, template: &str, path: &str, status: u16) -> Value {
+        let (got, body) = self.get(template, path).await;
+        assert_eq!(got, status, "GET {path}: {body}");
+        body
+    }
+
+    /// POSTs to `path` (of route `template`) with the admin key, expecting `status`.
+    async fn expect_post(&mut self, template: &str, path: &str, status: u16) -> Value {
+        let (got, body) = self.post(template, path).await;
+        assert_eq!(got, status, "POST {path}: {body}");
+        body
+    }
+
+    async fn get(&mut self, template: &str, path: &str) -> (u16, Value) {
+        let request = self.server.get(path);
+        self.send("get", template, request).await
+    }
+
+    async fn post(&mut self, template: &str, path: &str) -> (u16, Value) {
+        let request = self.server.post(path);
+        self.send("post", template, request).await
+    }
+
+    /// Submits a file and records the final report.
+    async fn scan(&mut self, name: &str, bytes: Vec<u8>, extra: &[(&str, &str)]) -> String {
+        let mut request = self.server.post("/file").header("filename", name);
+        for (key, value) in extra {
+            request = request.header(*key, *value);
+        }
+        let (status, answer) = self.send("post", "/file", request.body(bytes)).await;
+        assert_eq!(status, 200, "{answer}");
+        let data_id = answer["data_id"].as_str().unwrap().to_string();
+        self.server.wait_final(&data_id).await;
+        let (status, _) = self
+            .get("/file/{data_id}", &format!("/file/{data_id}"))
+            .await;
+        assert_eq!(status, 200);
+        data_id
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_is_documented_and_real_answers_fit_the_document() {
+    let server = Server::start(CONFIG);
+    let document = server
+        .client
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let parsed: Value = serde_json::from_str(&document).unwrap();
+    assert_eq!(parsed["openapi"], "3.1.0");
+    let paths: Vec<&str> = parsed["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for route in [
+        "/file",
+        "/file/{data_id}",
+        "/hash/{hash}",
+        "/file/batch/{batch_id}/certificate",
+        "/file/download/{data_id}",
+        "/stat/nodes",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(paths.contains(&route), "{route} missing from {paths:?}");
+    }
+    let mut recorder = Recorder {
+        server: &server,
+        answers: Vec::new(),
+    };
+
+    // Status, sessions and the service's own lists.
+    for (template, path) in [
+        ("/version", "/version"),
+        ("/readyz", "/readyz"),
+        ("/admin/config/healthcheck", "/admin/config/healthcheck"),
+        ("/stat/engines", "/stat/engines"),
+        ("/stat/nodes", "/stat/nodes"),
+        ("/file/rules", "/file/rules"),
+        ("/metrics", "/metrics"),
+        ("/openapi.json", "/openapi.json"),
+    ] {
+        let (status, _) = recorder.get(template, path).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    let unauthenticated = server.client.get(server.url("/stat/engines"));
+    assert_eq!(
+        recorder
+            .send("get", "/stat/engines", unauthenticated)
+            .await
+            .0,
+        403
+    );
+    let login = server
+        .client
+        .post(server.url("/login"))
+        .json(&serde_json::json!({"user": "admin", "password": ADMIN_PASSWORD}));
+    let (status, session) = recorder.send("post", "/login", login).await;
+    assert_eq!(status, 200);
+    let wrong = server
+        .client
+        .post(server.url("/login"))
+        .json(&serde_json::json!({"user": "admin", "password": "wrong"}));
+    assert_eq!(recorder.send("post", "/login", wrong).await.0, 403);
+    let session_id = session["session_id"].as_str().unwrap();
+    let logout = server
+        .client
+        .post(server.url("/logout"))
+        .header("apikey", session_id);
+    assert_eq!(recorder.send("post", "/logout", logout).await.0, 200);
+
+    // Reports of every kind: clean, infected, sensitive data, sanitized, an archive.
+    let clean = recorder
+        .scan("notes.txt", b"nothing here".to_vec(), &[])
+        .await;
+    let infected = recorder.scan("eicar.com", eicar(), &[]).await;
+    let customers = "name,card\nAda,4556 7375 8689 9855\n".as_bytes().to_vec();
+    recorder.scan("customers.csv", customers, &[]).await;
+    let sanitized = recorder.scan("active.pdf", pdf::active(), &[]).await;
+    let archive = ooxml::zip_of(&[
+        ("a.txt", b"first".to_vec()),
+        ("b.com", eicar()),
+        ("c.txt", b"third".to_vec()),
+    ]);
+    let zip_id = recorder.scan("bundle.zip", archive, &[]).await;
+    let page = format!("/file/{zip_id}?first=1&size=1");
+    recorder.expect_get("/file/{data_id}", &page, 200).await;
+    let bad_page = format!("/file/{zip_id}?first=x");
+    recorder.expect_get("/file/{data_id}", &bad_page, 400).await;
+    let unknown = "0123456789abcdef0123456789abcdef";
+    let (status, body) = recorder
+        .get("/file/{data_id}", &format!("/file/{unknown}"))
+        .await;
+    assert_eq!((status, body[unknown].as_str()), (200, Some("Not Found")));
+
+    // Uploads refused.
+    let unsized_body = server.post("/file").body(Vec::new());
+    assert_eq!(recorder.send("post", "/file", unsized_body).await.0, 411);
+    let empty = server.post("/file").header("content-length", "0");
+    assert_eq!(recorder.send("post", "/file", empty).await.0, 422);
+    let local = server.post("/file").header("filepath", "/etc/passwd");
+    assert_eq!(recorder.send("post", "/file", local.body("x")).await.0, 400);
+
+    // Hash lookups.
+    let sha256 = hex::encode(sha2::Sha256::digest(eicar()));
+    let found = recorder
+        .expect_get("/hash/{hash}", &format!("/hash/{sha256}"), 200)
+        .await;
+    assert_eq!(found["scan_results"]["scan_all_result_a"], "Infected");
+    let zeros = "0".repeat(64);
+    let unknown_hash = recorder
+        .expect_get("/hash/{hash}", &format!("/hash/{zeros}"), 200)
+        .await;
+    assert_eq!(unknown_hash[&zeros], "Not Found");
+    recorder
+        .expect_get("/hash/{hash}", "/hash/not-a-hash", 404)
+        .await;
+
+    // Cancels of what cannot be cancelled.
+    let done = format!("/file/{clean}/cancel");
+    recorder
+        .expect_post("/file/{data_id}/cancel", &done, 400)
+        .await;
+    let missing = format!("/file/{unknown}/cancel");
+    recorder
+        .expect_post("/file/{data_id}/cancel", &missing, 404)
+        .await;
+
+    // Copies: the sanitized PDF whole and in part; none for a plain file.
+    let converted = format!("/file/converted/{sanitized}");
+    recorder
+        .expect_get("/file/converted/{data_id}", &converted, 200)
+        .await;
+    let ranged = server
+        .get(&format!("/file/download/{sanitized}"))
+        .header("range", "bytes=0-9");
+    assert_eq!(
+        recorder
+            .send("get", "/file/download/{data_id}", ranged)
+            .await
+            .0,
+        206
+    );
+    let none = format!("/file/download/{infected}");
+    recorder
+        .expect_get("/file/download/{data_id}", &none, 404)
+        .await;
+
+    // A batch from creation to its certificate.
+    let batch = recorder
+        .expect_post("/file/batch", "/file/batch", 200)
+        .await;
+    let batch_id = batch["batch_id"].as_str().unwrap().to_string();
+    recorder
+        .scan(
+            "member.txt",
+            b"in a batch".to_vec(),
+            &[("batch", &batch_id)],
+        )
+        .await;
+    let status_path = format!("/file/batch/{batch_id}");
+    recorder
+        .expect_get("/file/batch/{batch_id}", &status_path, 200)
+        .await;
+    let close = format!("/file/batch/{batch_id}/close");
+    recorder
+        .expect_post("/file/batch/{batch_id}/close", &close, 200)
+        .await;
+    let certificate = format!("/file/batch/{batch_id}/certificate");
+    recorder
+        .expect_get("/file/batch/{batch_id}/certificate", &certificate, 200)
+        .await;
+    let cancel = format!("/file/batch/{batch_id}/cancel");
+    recorder
+        .expect_post("/file/batch/{batch_id}/cancel", &cancel, 200)
+        .await;
+    let nobody = format!("/file/batch/{unknown}");
+    recorder
+        .expect_get("/file/batch/{batch_id}", &nobody, 404)
+        .await;
+
+    check(&document, &recorder.answers);
+    // The key is not in the document.
+    assert!(!document.contains(API_KEY));
+}

@@ -86,6 +86,8 @@ python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow
 python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus-client
 # openapi-spec-validator (PyPI, with jsonschema): the OpenAPI document and the answers checked against it.
 python3 -c 'import openapi_spec_validator, jsonschema' 2>/dev/null || python3 -m pip install -q openapi-spec-validator
+# Schemathesis (PyPI) runs generated requests against the server with its own OpenAPI document.
+command -v st >/dev/null || python3 -m pip install -q schemathesis
 # oletools (PyPI): rtfobj and olevba judge that sanitized documents carry no objects or macros.
 command -v rtfobj >/dev/null || python3 -m pip install -q oletools
 # The benign test documents of oletools' source distribution (tests/test-data: macros, DDE,

@@ -569,6 +569,7 @@ mod architecture {
             "crates/test-support/src/dlp.rs",
             "crates/test-support/src/metrics.rs",
             "crates/test-support/src/openapi.rs",
+            "crates/test-support/src/schemathesis.rs",
         ];
         let root = crate::workspace_root();
         let mut starters = Vec::new();

@@ -38,13 +38,13 @@ pub fn apikey<'a>(headers: &'a HeaderMap, params: &'a HashMap<String, String>) -
 
 /// A numeric query parameter; `None` when absent, 400 when it is not a number.
 pub fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
-    match params.get(name) {
-        None => Ok(None),
-        Some(text) => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("Invalid {name} parameter"))),
+    let Some(text) = params.get(name) else {
+        return Ok(None);
+    };
+    // A 64-bit signed integer at most, as the OpenAPI document says (int64, minimum 0).
+    match text.trim().parse::<i64>().map(u64::try_from) {
+        Ok(Ok(value)) => Ok(Some(value)),
+        _ => Err(ApiError::bad_request(format!("Invalid {name} parameter"))),
     }
 }
 
@@ -86,8 +86,10 @@ pub fn submit_request(headers: &HeaderMap) -> Result<SubmitRequest, ApiError> {
         ApiError::bad_request(format!("Unsupported content-encoding: {encoding}"))
     })?;
     let global_timeout = match header_text(headers, "global-timeout") {
-        Some(text) if !text.trim().is_empty() => match text.trim().parse::<u64>() {
-            Ok(seconds) if seconds > 0 => Some(std::time::Duration::from_secs(seconds)),
+        Some(text) if !text.trim().is_empty() => match text.trim().parse::<i64>() {
+            Ok(seconds) if seconds > 0 => {
+                Some(std::time::Duration::from_secs(seconds.unsigned_abs()))
+            }
             _ => return Err(ApiError::bad_request("Invalid global-timeout header")),
         },
         _ => None,

@@ -124,6 +124,22 @@ impl utoipa::PartialSchema for RawFile {
 
 impl utoipa::ToSchema for RawFile {}
 
+/// An uploaded file's bytes: at least one (an empty file is refused with 422).
+pub struct FileBody;
+
+impl utoipa::PartialSchema for FileBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .min_length(Some(1))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for FileBody {}
+
 /// A text answer (`/metrics`, the batch certificate).
 pub struct Text;
 

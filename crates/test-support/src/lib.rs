@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod outlook;
 pub mod pdf;
 pub mod rtf;
+pub mod schemathesis;
 mod services;
 pub mod svg;
 

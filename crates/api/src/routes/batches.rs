@@ -27,7 +27,7 @@ pub(super) async fn create_batch(
     headers: HeaderMap,
     Authenticated(caller): Authenticated,
 ) -> ApiResult {
-    let rule = header_text(&headers, "rule").or_else(|| header_text(&headers, "workflow"));
+    let rule = super::named_rule(&service, &headers)?;
     let user_agent = header_text(&headers, "user_agent").unwrap_or_default();
     let user_data = header_text(&headers, "user-data").unwrap_or_default();
     let batch_id = service

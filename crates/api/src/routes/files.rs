@@ -51,11 +51,11 @@ pub(super) async fn rules(
         ("metadata" = Option<String>, Header, description = "Echoed in the report"),
         ("callbackurl" = Option<String>, Header, description = "An absolute http(s) URL, stored with the job"),
         ("content-encoding" = Option<String>, Header, description = "`gzip` or `base64`: the decoded bytes are analysed"),
-        ("global-timeout" = Option<u64>, Header, description = "Seconds for the whole analysis"),
+        ("global-timeout" = Option<i64>, Header, minimum = 1, description = "Seconds for the whole analysis"),
         ("engines-metadata" = Option<String>, Header, description = "Accepted, not read"),
         ("filepath" = Option<String>, Header, description = "Local-file scanning: always refused with 400"),
     ),
-    request_body(content = crate::responses::RawFile, content_type = "application/octet-stream",
+    request_body(content = crate::responses::FileBody, content_type = "application/octet-stream",
         description = "The file's bytes (or `multipart/form-data` with one file part)"),
     responses(
         (status = 200, description = "Accepted and queued", body = DataIdAnswer),
@@ -73,6 +73,7 @@ pub(super) async fn submit(
 ) -> ApiResult {
     let headers = request.headers().clone();
     let mut submit = submit_request(&headers)?;
+    submit.rule = super::named_rule(&service, &headers)?;
     let data_id =
         if is_multipart(&headers) && matches!(submit.length, UploadLength::Known(n) if n > 0) {
             let mut form = Multipart::from_request(request, &())
@@ -161,7 +162,7 @@ pub(super) async fn report(
         ("hash" = String, Path, description = "An MD5, SHA-1, SHA-256 or SHA-512 digest in hex"),
         ("rule" = Option<String>, Header, description = "Only reports of this rule"),
         ("selfonly" = Option<String>, Header, description = "`1`: only the caller's own files"),
-        ("timerange" = Option<String>, Header, description = "Only reports of the last N hours"),
+        ("timerange" = Option<i64>, Header, description = "Only reports of the last N hours (0 or less: any time)"),
         ("include-inprogress" = Option<String>, Header, description = "`1`: files still being analysed too"),
     ),
     responses(
@@ -185,7 +186,7 @@ pub(super) async fn hash_lookup(
     };
     let query = HashQuery {
         rule: header_text(&headers, "rule").filter(|r| !r.is_empty()),
-        since: (hours > 0).then(|| now_millis() - hours * 3_600_000),
+        since: (hours > 0).then(|| now_millis().saturating_sub(hours.saturating_mul(3_600_000))),
         include_in_progress: header_flag(&headers, "include-inprogress"),
         self_only: header_flag(&headers, "selfonly"),
         username: None,

@@ -23,6 +23,23 @@ use crate::ApiError;
 
 type Params = Query<HashMap<String, String>>;
 
+/// The rule a request names: `rule`, else the older `workflow`. A `workflow` that names no rule
+/// is refused even beside a `rule`, since both headers name a rule.
+fn named_rule(
+    service: &Service,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<String>, ApiError> {
+    let rule = crate::decode::header_text(headers, "rule");
+    let workflow = crate::decode::header_text(headers, "workflow");
+    if let (Some(_), Some(workflow)) = (&rule, &workflow) {
+        let workflow = workflow.trim();
+        if !workflow.is_empty() && service.settings().rule(workflow).is_none() {
+            return Err(ApiError::bad_request(format!("Rule not found: {workflow}")));
+        }
+    }
+    Ok(rule.or(workflow))
+}
+
 /// The paging of a list in an answer (an archive's members, a batch's files), for the document;
 /// handlers read them with `decode::number`.
 #[derive(utoipa::IntoParams)]
@@ -30,9 +47,11 @@ type Params = Query<HashMap<String, String>>;
 #[allow(dead_code)]
 struct Page {
     /// The first entry of the page (from 0).
-    first: Option<u64>,
+    #[param(minimum = 0)]
+    first: Option<i64>,
     /// Entries per page.
-    size: Option<u64>,
+    #[param(minimum = 0)]
+    size: Option<i64>,
 }
 type ApiResult = Result<Response, ApiError>;
 
@@ -65,7 +84,8 @@ pub fn router(service: Service) -> Router {
     if service.settings().metrics.on_api_listener {
         routes = routes.routes(routes!(status::metrics));
     }
-    let (routes, document) = routes.split_for_parts();
+    let (routes, mut document) = routes.split_for_parts();
+    crate::openapi::complete(&mut document, service.settings());
     let document = document
         .to_pretty_json()
         .expect("the OpenAPI document serialises");

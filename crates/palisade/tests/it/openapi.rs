@@ -216,6 +216,26 @@ async fn every_route_is_documented_and_real_answers_fit_the_document() {
         .expect_get("/hash/{hash}", "/hash/not-a-hash", 404)
         .await;
 
+    // Numbers past a 64-bit signed integer are refused, as the document's int64 says; a time
+    // range of the largest number of hours is any time.
+    let too_big = format!("/file/{zip_id}?size=9223372036854775808");
+    recorder.expect_get("/file/{data_id}", &too_big, 400).await;
+    let forever = server
+        .get(&format!("/hash/{sha256}"))
+        .header("timerange", i64::MAX.to_string());
+    let (status, old) = recorder.send("get", "/hash/{hash}", forever).await;
+    assert_eq!(
+        (status, &old["scan_results"]["scan_all_result_a"]),
+        (200, &Value::from("Infected"))
+    );
+    // Both headers name a rule: an unknown `workflow` is refused even beside a good `rule`.
+    let conflicting = server
+        .post("/file/batch")
+        .header("rule", "Default")
+        .header("workflow", "No such rule");
+    let (status, refused) = recorder.send("post", "/file/batch", conflicting).await;
+    assert_eq!(status, 400, "{refused}");
+
     // Cancels of what cannot be cancelled.
     let done = format!("/file/{clean}/cancel");
     recorder
@@ -282,4 +302,23 @@ async fn every_route_is_documented_and_real_answers_fit_the_document() {
     check(&document, &recorder.answers);
     // The key is not in the document.
     assert!(!document.contains(API_KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_failure_against_the_document() {
+    let server = Server::start(CONFIG);
+    // Files for the generated requests to find: a report and a sanitized copy.
+    for (name, bytes) in [
+        ("notes.txt", b"plain".to_vec()),
+        ("active.pdf", pdf::active()),
+    ] {
+        let data_id = server.submit(name, bytes).await;
+        server.wait_final(&data_id).await;
+    }
+    let base = server.base.clone();
+    tokio::task::spawn_blocking(move || {
+        palisade_test_support::schemathesis::run(&base, API_KEY, 25)
+    })
+    .await
+    .unwrap();
 }

@@ -54,7 +54,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     for name in ["page", "size", "limit", "page_size"] {
         if let Ok(Some(number)) = decode::number(&params, name) {
-            assert_eq!(params[name].trim().parse::<u64>().ok(), Some(number));
+            // An int64 that is not negative, as the OpenAPI document says.
+            let int64 = params[name].trim().parse::<i64>().ok();
+            assert_eq!(int64.and_then(|n| u64::try_from(n).ok()), Some(number));
         }
     }
     let _ = decode::apikey(&headers, &params);

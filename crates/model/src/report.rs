@@ -77,7 +77,9 @@ pub struct ArchiveMember {
     pub file_type: String,
     pub file_type_description: String,
     pub progress_percentage: u32,
+    #[schema(schema_with = crate::schema::result_codes)]
     pub scan_all_result_i: i32,
+    #[schema(schema_with = crate::schema::result_texts)]
     pub scan_all_result_a: String,
     /// Engines the member was scanned with.
     pub scanned_with: u32,
@@ -162,7 +164,9 @@ pub struct ProcessingTimeDetails {
 pub struct ScanResults {
     pub data_id: String,
     pub progress_percentage: u32,
+    #[schema(schema_with = crate::schema::result_texts)]
     pub scan_all_result_a: String,
+    #[schema(schema_with = crate::schema::result_codes)]
     pub scan_all_result_i: i32,
     pub scan_details: BTreeMap<String, EngineDetail>,
     pub start_time: String,
@@ -176,6 +180,7 @@ pub struct EngineDetail {
     pub def_time: String,
     pub eng_id: String,
     pub location: String,
+    #[schema(schema_with = crate::schema::result_codes)]
     pub scan_result_i: i32,
     pub scan_time: i64,
     pub threat_found: String,
@@ -217,6 +222,7 @@ pub struct YaraHit {
     pub description: String,
     pub namespace: String,
     pub tags: Vec<String>,
+    #[schema(schema_with = crate::schema::result_codes)]
     pub scan_result_i: i32,
 }
 
@@ -249,7 +255,9 @@ pub struct BatchFileEntry {
     pub file_type_description: String,
     pub process_info: BatchMemberProcessInfo,
     pub progress_percentage: u32,
+    #[schema(schema_with = crate::schema::result_texts)]
     pub scan_all_result_a: String,
+    #[schema(schema_with = crate::schema::result_codes)]
     pub scan_all_result_i: i32,
     pub scanned_with: u32,
     pub sha256: String,
@@ -279,7 +287,9 @@ pub struct BatchProcessInfo {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct BatchScanResults {
     pub batch_id: String,
+    #[schema(schema_with = crate::schema::result_texts)]
     pub scan_all_result_a: String,
+    #[schema(schema_with = crate::schema::result_codes)]
     pub scan_all_result_i: i32,
     pub start_time: String,
     pub total_avs: u32,

@@ -116,6 +116,11 @@ impl ScanResult {
         self.entry().2
     }
 
+    /// Every number and text of the table, in its order.
+    pub(crate) fn table() -> impl Iterator<Item = (i32, &'static str)> {
+        TABLE.iter().map(|(_, code, text)| (*code, *text))
+    }
+
     /// The result with this number, if the document defines one we produce.
     pub fn from_code(code: i32) -> Option<ScanResult> {
         TABLE

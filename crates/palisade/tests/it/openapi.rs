@@ -124,6 +124,19 @@ async fn every_route_is_documented_and_real_answers_fit_the_document() {
     ] {
         assert!(paths.contains(&route), "{route} missing from {paths:?}");
     }
+    // The processing results are the API document's enum, texts and numbers.
+    let results = &parsed["components"]["schemas"]["ScanResults"]["properties"];
+    let texts = results["scan_all_result_a"]["enum"].as_array().unwrap();
+    for text in [
+        "No Threat Detected",
+        "Infected",
+        "Sensitive Data Found",
+        "In Progress",
+    ] {
+        assert!(texts.contains(&Value::from(text)), "{text}: {texts:?}");
+    }
+    let codes = results["scan_all_result_i"]["enum"].as_array().unwrap();
+    assert!(codes.contains(&Value::from(255)) && codes.contains(&Value::from(20)));
     let mut recorder = Recorder {
         server: &server,
         answers: Vec::new(),

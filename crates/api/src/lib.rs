@@ -23,36 +23,31 @@ pub use listener::HttpLimits;
 pub use routes::{health_router, metrics_router, router};
 pub use tls::{Tls, TlsSettings};
 
-/// Serves the API on `listener` under `limits` until `shutdown` resolves, then finishes
+/// What a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Surface {
+    /// The whole API (`serve`, gateways).
+    Api,
+    /// `/readyz`, `/version` and `/metrics`: scanning nodes, which have no API of their own.
+    Health,
+    /// `/metrics` only, on the listener `metrics.listen` gives it.
+    Metrics,
+}
+
+/// Serves `surface` on `listener` under `limits` until `shutdown` resolves, then finishes
 /// in-flight requests.
 pub async fn serve(
     listener: TcpListener,
+    surface: Surface,
     service: Service,
     limits: HttpLimits,
     tls: Option<std::sync::Arc<Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listener::serve_router(listener, router(service), limits, tls, shutdown).await
-}
-
-/// Serves only `/readyz` and `/version` (for scanning nodes, which have no API of their own).
-pub async fn serve_health(
-    listener: TcpListener,
-    service: Service,
-    limits: HttpLimits,
-    tls: Option<std::sync::Arc<Tls>>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    listener::serve_router(listener, health_router(service), limits, tls, shutdown).await
-}
-
-/// Serves only `/metrics` (the listener `metrics.listen` gives it).
-pub async fn serve_metrics(
-    listener: TcpListener,
-    service: Service,
-    limits: HttpLimits,
-    tls: Option<std::sync::Arc<Tls>>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    listener::serve_router(listener, metrics_router(service), limits, tls, shutdown).await
+    let routes = match surface {
+        Surface::Api => router(service),
+        Surface::Health => health_router(service),
+        Surface::Metrics => metrics_router(service),
+    };
+    listener::serve_router(listener, routes, limits, tls, shutdown).await
 }

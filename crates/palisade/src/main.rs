@@ -845,8 +845,9 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         let bound = metrics_listener.local_addr()?;
         println!("metrics on {scheme}://{bound}/metrics");
         let mut metrics_stop = stop.clone();
-        let served = palisade_api::serve_metrics(
+        let served = palisade_api::serve(
             metrics_listener,
+            palisade_api::Surface::Metrics,
             service.clone(),
             http_limits.clone(),
             tls.clone(),
@@ -865,24 +866,12 @@ async fn serve(common: CommonArgs, listen: Option<String>, role: Role) -> anyhow
         let _ = http_stop.changed().await;
     };
     let metastore = service.metastore().clone();
-    let http: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
-        if role == Role::Node {
-            Box::pin(palisade_api::serve_health(
-                listener,
-                service,
-                http_limits,
-                tls,
-                shutdown,
-            ))
-        } else {
-            Box::pin(palisade_api::serve(
-                listener,
-                service,
-                http_limits,
-                tls,
-                shutdown,
-            ))
-        };
+    let surface = if role == Role::Node {
+        palisade_api::Surface::Health
+    } else {
+        palisade_api::Surface::Api
+    };
+    let http = palisade_api::serve(listener, surface, service, http_limits, tls, shutdown);
     tokio::pin!(http);
     tokio::select! {
         result = &mut http => result?,

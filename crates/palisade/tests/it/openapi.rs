@@ -274,6 +274,13 @@ async fn every_route_is_documented_and_real_answers_fit_the_document() {
             .0,
         206
     );
+    let past_the_end = server
+        .get(&format!("/file/converted/{sanitized}"))
+        .header("range", "bytes=100000000-");
+    let (status, _) = recorder
+        .send("get", "/file/converted/{data_id}", past_the_end)
+        .await;
+    assert_eq!(status, 416);
     let none = format!("/file/download/{infected}");
     recorder
         .expect_get("/file/download/{data_id}", &none, 404)
@@ -334,4 +341,35 @@ async fn schemathesis_finds_no_failure_against_the_document() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn refusals_for_size_and_a_full_queue_fit_the_document() {
+    // A gateway (nothing is scanned, so the queue fills) with a small rule.
+    let config = "[queue]\nmax_queued = 1\n\n[[rules]]\nname = \"Default\"\n\n\
+                  [[rules]]\nname = \"Tiny\"\nmax_file_size = 10\n";
+    let server = Server::start_gateway(config);
+    let document = server
+        .client
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut recorder = Recorder {
+        server: &server,
+        answers: Vec::new(),
+    };
+    let too_big = server
+        .post("/file")
+        .header("rule", "Tiny")
+        .body(vec![b'x'; 20]);
+    assert_eq!(recorder.send("post", "/file", too_big).await.0, 500);
+    let first = server.post("/file").body("queued");
+    assert_eq!(recorder.send("post", "/file", first).await.0, 200);
+    let second = server.post("/file").body("refused");
+    assert_eq!(recorder.send("post", "/file", second).await.0, 503);
+    check(&document, &recorder.answers);
 }

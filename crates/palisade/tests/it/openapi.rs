@@ -18,7 +18,25 @@ struct Recorder<'a> {
     answers: Vec<Answer>,
 }
 
-impl Recorder<'_> {
+/// The server's `/openapi.json`, read without an apikey as integrators read it.
+async fn document_of(server: &Server) -> String {
+    let response = server
+        .client
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    response.text().await.unwrap()
+}
+
+impl<'a> Recorder<'a> {
+    fn new(server: &'a Server) -> Self {
+        Self {
+            server,
+            answers: Vec::new(),
+        }
+    }
+
     /// Sends `request` (to the route `template`) and records the answer; returns its status
     /// and JSON body (`null` when not JSON).
     async fn send(
@@ -95,15 +113,7 @@ impl Recorder<'_> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_is_documented_and_real_answers_fit_the_document() {
     let server = Server::start(CONFIG);
-    let document = server
-        .client
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let document = document_of(&server).await;
     let parsed: Value = serde_json::from_str(&document).unwrap();
     assert_eq!(parsed["openapi"], "3.1.0");
     let paths: Vec<&str> = parsed["paths"]
@@ -137,10 +147,7 @@ async fn every_route_is_documented_and_real_answers_fit_the_document() {
     }
     let codes = results["scan_all_result_i"]["enum"].as_array().unwrap();
     assert!(codes.contains(&Value::from(255)) && codes.contains(&Value::from(20)));
-    let mut recorder = Recorder {
-        server: &server,
-        answers: Vec::new(),
-    };
+    let mut recorder = Recorder::new(&server);
 
     // Status, sessions and the service's own lists.
     for (template, path) in [
@@ -349,19 +356,8 @@ async fn refusals_for_size_and_a_full_queue_fit_the_document() {
     let config = "[queue]\nmax_queued = 1\n\n[[rules]]\nname = \"Default\"\n\n\
                   [[rules]]\nname = \"Tiny\"\nmax_file_size = 10\n";
     let server = Server::start_gateway(config);
-    let document = server
-        .client
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let mut recorder = Recorder {
-        server: &server,
-        answers: Vec::new(),
-    };
+    let document = document_of(&server).await;
+    let mut recorder = Recorder::new(&server);
     let too_big = server
         .post("/file")
         .header("rule", "Tiny")

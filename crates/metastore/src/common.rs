@@ -8,12 +8,118 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 
 use crate::rows::{
     JOB_COLUMNS, batch_from_row, job_from_row, node_from_row, output_from_row, session_from_row,
-    to_i64,
+    submission_from_row, to_i64,
 };
 use crate::{
     BatchRecord, ExpiredOutputs, HashQuery, JobRecord, NodeRecord, SessionRecord, StoreResult,
-    UserRecord,
+    SubmissionQuery, SubmissionRow, UserRecord,
 };
+
+/// A value bound to a statement built at run time.
+enum Param {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+}
+
+/// The statement of a submission list page: the filters of `query` as `$n` parameters, keyed
+/// on `seq` (newest first, or oldest first for the page before `after`), each filter one
+/// indexed column (`jobs_listed_*` in the migrations).
+fn submissions_sql(query: &SubmissionQuery) -> (String, Vec<Param>) {
+    let mut sql = String::from(
+        "SELECT j.seq, j.data_id, j.display_name, j.file_type, b.size, j.sha256, j.rule, \
+         j.username, j.upload_ts, j.finish_ts, j.state, j.result_i, j.blocked \
+         FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 WHERE j.parent_id IS NULL",
+    );
+    let mut params = Vec::new();
+    let mut filter = |sql: &mut String, condition: &str, param: Param| {
+        params.push(param);
+        sql.push_str(" AND ");
+        sql.push_str(&condition.replace("$?", &format!("${}", params.len())));
+    };
+    if let Some(result_i) = query.result_i {
+        filter(&mut sql, "j.result_i = $?", Param::Int(i64::from(result_i)));
+    }
+    if let Some(blocked) = query.blocked {
+        filter(&mut sql, "j.blocked = $?", Param::Bool(blocked));
+    }
+    for (column, value) in [
+        ("j.rule", &query.rule),
+        ("j.file_type", &query.file_type),
+        ("j.username", &query.username),
+    ] {
+        if let Some(value) = value {
+            filter(
+                &mut sql,
+                &format!("{column} = $?"),
+                Param::Text(value.clone()),
+            );
+        }
+    }
+    if let Some(since) = query.since {
+        filter(&mut sql, "j.upload_ts >= $?", Param::Int(since));
+    }
+    if let Some(until) = query.until {
+        filter(&mut sql, "j.upload_ts < $?", Param::Int(until));
+    }
+    if let Some(text) = query
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        match HashKind::parse(text) {
+            Some((HashKind::Sha256, hash)) => filter(&mut sql, "j.sha256 = $?", Param::Text(hash)),
+            // Data ids have the length of an MD5.
+            Some((HashKind::Md5, hash)) => filter(
+                &mut sql,
+                "(j.data_id = $? OR j.sha256 IN (SELECT sha256 FROM blobs WHERE md5 = $?))",
+                Param::Text(hash),
+            ),
+            Some((kind, hash)) => filter(
+                &mut sql,
+                &format!(
+                    "j.sha256 IN (SELECT sha256 FROM blobs WHERE {} = $?)",
+                    kind.column()
+                ),
+                Param::Text(hash),
+            ),
+            None => filter(
+                &mut sql,
+                "LOWER(j.display_name) LIKE $? ESCAPE '\\'",
+                Param::Text(like_pattern(text)),
+            ),
+        }
+    }
+    if let Some(before) = query.before {
+        filter(&mut sql, "j.seq < $?", Param::Int(before));
+    }
+    let order = if let (None, Some(after)) = (query.before, query.after) {
+        filter(&mut sql, "j.seq > $?", Param::Int(after));
+        "ASC"
+    } else {
+        "DESC"
+    };
+    sql.push_str(&format!(
+        " ORDER BY j.seq {order} LIMIT {}",
+        query.limit.clamp(1, 500)
+    ));
+    (sql, params)
+}
+
+/// `%text%` for LIKE, with LIKE's own characters (and the escape) taken literally, in ASCII
+/// lower case.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_ascii_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
 
 /// How many rows a statement changed, whatever the database.
 pub(crate) trait RowsAffected {
@@ -392,6 +498,49 @@ where
         .bind(batch_id)
         .fetch_all(&self.read)
         .await?)
+    }
+
+    pub(crate) async fn recent_batches(
+        &self,
+        username: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<BatchRecord>> {
+        let filter = if username.is_some() {
+            "WHERE username = $1"
+        } else {
+            "WHERE $1 = $1"
+        };
+        let rows = sqlx::query::<DB>(&format!(
+            "SELECT batch_id, rule, user_agent, username, user_data, created_ts, closed_ts, cancelled \
+             FROM batches {filter} ORDER BY created_ts DESC, batch_id LIMIT $2"
+        ))
+        .bind(username.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(batch_from_row).collect()
+    }
+
+    pub(crate) async fn submissions(
+        &self,
+        query: &SubmissionQuery,
+    ) -> StoreResult<Vec<SubmissionRow>> {
+        let (sql, params) = submissions_sql(query);
+        let mut statement = sqlx::query::<DB>(&sql);
+        for param in params {
+            statement = match param {
+                Param::Text(text) => statement.bind(text),
+                Param::Int(number) => statement.bind(number),
+                Param::Bool(flag) => statement.bind(flag),
+            };
+        }
+        let rows = statement.fetch_all(&self.read).await?;
+        let mut page = rows
+            .iter()
+            .map(submission_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        page.sort_by_key(|row| std::cmp::Reverse(row.seq));
+        Ok(page)
     }
 
     pub(crate) async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {

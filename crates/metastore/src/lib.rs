@@ -51,6 +51,61 @@ pub struct HashQuery {
     pub username: Option<String>,
 }
 
+/// A final report to store (a completion, or a cancellation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishedJob {
+    pub data_id: String,
+    /// `scan_all_result_i`.
+    pub result_i: i32,
+    /// Whether the report's `process_info.result` is `Blocked`.
+    pub blocked: bool,
+    /// The report's JSON.
+    pub report: String,
+}
+
+/// What the console's submission list asks for: filters (each optional) and a keyset page.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SubmissionQuery {
+    pub result_i: Option<i32>,
+    pub blocked: Option<bool>,
+    pub rule: Option<String>,
+    pub file_type: Option<String>,
+    pub username: Option<String>,
+    /// Uploaded at or after this time.
+    pub since: Option<Millis>,
+    /// Uploaded before this time.
+    pub until: Option<Millis>,
+    /// A digest (MD5, SHA-1, SHA-256 or SHA-512, in hex) or a data id when it has the length of
+    /// one; otherwise a part of the file's name (case-insensitive for ASCII letters).
+    pub text: Option<String>,
+    /// The page after the row with this `seq` (older rows).
+    pub before: Option<i64>,
+    /// The page before the row with this `seq` (newer rows).
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+/// One submitted file in the submission list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubmissionRow {
+    /// Its place in submission order (the page key).
+    pub seq: i64,
+    pub data_id: String,
+    pub display_name: String,
+    pub file_type: String,
+    pub size: u64,
+    pub sha256: String,
+    pub rule: String,
+    pub username: String,
+    pub upload_ts: Millis,
+    pub finish_ts: Option<Millis>,
+    pub state: JobState,
+    /// `scan_all_result_i` once final.
+    pub result_i: Option<i32>,
+    /// Whether it was blocked, once final.
+    pub blocked: Option<bool>,
+}
+
 /// What a cancel request did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -177,7 +232,7 @@ pub trait MetaBackend: Send + Sync + 'static {
     async fn complete(
         &self,
         owner: &str,
-        reports: &[(String, i32, String)],
+        reports: &[FinishedJob],
         outputs: &[OutputRecord],
         now: Millis,
     ) -> StoreResult<Vec<String>>;
@@ -219,14 +274,9 @@ pub trait MetaBackend: Send + Sync + 'static {
     /// Gives back to a submission's account bytes charged ahead and not used (never below
     /// zero).
     async fn refund_extraction(&self, root_id: &str, bytes: u64) -> StoreResult<()>;
-    /// Cancels an unfinished job, storing `report` as its final report.
-    async fn cancel(
-        &self,
-        data_id: &str,
-        result_i: i32,
-        report: &str,
-        now: Millis,
-    ) -> StoreResult<CancelOutcome>;
+    /// Cancels an unfinished job (and its unfinished members), storing `report` as their final
+    /// report.
+    async fn cancel(&self, cancelled: &FinishedJob, now: Millis) -> StoreResult<CancelOutcome>;
 
     /// The newest matching job for a digest (final ones first unless none exists and `include_in_progress`).
     async fn latest_by_hash(
@@ -249,6 +299,15 @@ pub trait MetaBackend: Send + Sync + 'static {
     ) -> StoreResult<(u64, Vec<JobRecord>)>;
     /// Data ids of the batch members that are not final yet.
     async fn unfinished_batch_members(&self, batch_id: &str) -> StoreResult<Vec<String>>;
+    /// The newest batches (of `username` only, when given), newest first.
+    async fn recent_batches(
+        &self,
+        username: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<BatchRecord>>;
+
+    /// One page of submitted files (not archive members) matching `query`, newest first.
+    async fn submissions(&self, query: &SubmissionQuery) -> StoreResult<Vec<SubmissionRow>>;
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
     /// The session if it was seen within `idle_ms` of `now`; touches it.

@@ -17,8 +17,9 @@ use crate::common::Common;
 use crate::group::{GroupCommit, Submission};
 use crate::rows::{JOB_COLUMNS, job_from_row, to_i64};
 use crate::{
-    BatchRecord, CancelOutcome, ExpiredOutputs, HashQuery, JobRecord, MetaBackend, NewJob,
-    NodeRecord, QueueState, SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
+    BatchRecord, CancelOutcome, ExpiredOutputs, FinishedJob, HashQuery, JobRecord, MetaBackend,
+    NewJob, NodeRecord, QueueState, SessionRecord, StoreError, StoreResult, SubmissionQuery,
+    SubmissionRow, SubmitOutcome, UserRecord,
 };
 
 /// Versioned schema migrations, applied in order and recorded in `schema_version`.
@@ -34,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (4, include_str!("../migrations/postgres/0004_instance.sql")),
     (5, include_str!("../migrations/postgres/0005_outputs.sql")),
+    (6, include_str!("../migrations/postgres/0006_console.sql")),
 ];
 
 /// The channel that wakes idle workers.
@@ -312,18 +314,21 @@ async fn settle_parents(tx: &mut Tx, parents: &[String]) -> StoreResult<()> {
 async fn complete_once(
     tx: &mut Tx,
     owner: &str,
-    reports: &[(String, i32, String)],
+    reports: &[FinishedJob],
     outputs: &[OutputRecord],
     now: Millis,
 ) -> StoreResult<Vec<String>> {
-    let ids: Vec<&str> = reports.iter().map(|r| r.0.as_str()).collect();
-    let results: Vec<i32> = reports.iter().map(|r| r.1).collect();
-    let texts: Vec<&str> = reports.iter().map(|r| r.2.as_str()).collect();
+    let ids: Vec<&str> = reports.iter().map(|r| r.data_id.as_str()).collect();
+    let results: Vec<i32> = reports.iter().map(|r| r.result_i).collect();
+    let texts: Vec<&str> = reports.iter().map(|r| r.report.as_str()).collect();
+    let blocked: Vec<bool> = reports.iter().map(|r| r.blocked).collect();
     let rows = sqlx::query(
         "UPDATE jobs SET state = 'done', result_i = v.result_i, report = v.report, \
+         blocked = v.blocked, \
          finish_ts = $4, finished_by = lease_owner, lease_owner = NULL, lease_expires = NULL, \
          archive_passwords = '[]' \
-         FROM UNNEST($1::text[], $2::int4[], $3::text[]) AS v(data_id, result_i, report) \
+         FROM UNNEST($1::text[], $2::int4[], $3::text[], $6::bool[]) \
+           AS v(data_id, result_i, report, blocked) \
          WHERE jobs.data_id = v.data_id AND jobs.state = 'running' AND jobs.lease_owner = $5 \
          RETURNING jobs.data_id, jobs.parent_id",
     )
@@ -332,6 +337,7 @@ async fn complete_once(
     .bind(&texts)
     .bind(now)
     .bind(owner)
+    .bind(&blocked)
     .fetch_all(&mut **tx)
     .await?;
     let mut completed = Vec::with_capacity(rows.len());
@@ -350,11 +356,10 @@ async fn complete_once(
 /// Cancels an unfinished job and every unfinished member below it, however deep.
 async fn cancel_once(
     tx: &mut Tx,
-    data_id: &str,
-    result_i: i32,
-    report: &str,
+    cancelled: &FinishedJob,
     now: Millis,
 ) -> StoreResult<CancelOutcome> {
+    let data_id = cancelled.data_id.as_str();
     let state: Option<String> =
         sqlx::query_scalar("SELECT state FROM jobs WHERE data_id = $1 FOR UPDATE")
             .bind(data_id)
@@ -370,14 +375,16 @@ async fn cancel_once(
         "WITH RECURSIVE tree(id) AS ( \
            SELECT $4::text UNION ALL SELECT j.data_id FROM jobs j JOIN tree ON j.parent_id = tree.id) \
          UPDATE jobs SET state = 'cancelled', result_i = $1, report = $2, finish_ts = $3, \
+         blocked = $5, \
          lease_owner = NULL, lease_expires = NULL, pending_children = 0, archive_passwords = '[]' \
          WHERE data_id IN (SELECT id FROM tree) AND state NOT IN ('done', 'cancelled') \
          RETURNING data_id, parent_id",
     )
-    .bind(result_i)
-    .bind(report)
+    .bind(cancelled.result_i)
+    .bind(cancelled.report.as_str())
     .bind(now)
     .bind(data_id)
+    .bind(cancelled.blocked)
     .fetch_all(&mut **tx)
     .await?;
     // Only the top of the cancelled tree has a parent outside it that is waiting.
@@ -509,7 +516,7 @@ impl MetaBackend for PostgresBackend {
     async fn complete(
         &self,
         owner: &str,
-        reports: &[(String, i32, String)],
+        reports: &[FinishedJob],
         outputs: &[OutputRecord],
         now: Millis,
     ) -> StoreResult<Vec<String>> {
@@ -611,14 +618,8 @@ impl MetaBackend for PostgresBackend {
         self.common.refund_extraction(root_id, bytes).await
     }
 
-    async fn cancel(
-        &self,
-        data_id: &str,
-        result_i: i32,
-        report: &str,
-        now: Millis,
-    ) -> StoreResult<CancelOutcome> {
-        retrying!(self.common.write, tx => cancel_once(&mut tx, data_id, result_i, report, now))
+    async fn cancel(&self, cancelled: &FinishedJob, now: Millis) -> StoreResult<CancelOutcome> {
+        retrying!(self.common.write, tx => cancel_once(&mut tx, cancelled, now))
     }
 
     async fn latest_by_hash(
@@ -655,6 +656,18 @@ impl MetaBackend for PostgresBackend {
 
     async fn unfinished_batch_members(&self, batch_id: &str) -> StoreResult<Vec<String>> {
         self.common.unfinished_batch_members(batch_id).await
+    }
+
+    async fn recent_batches(
+        &self,
+        username: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<BatchRecord>> {
+        self.common.recent_batches(username, limit).await
+    }
+
+    async fn submissions(&self, query: &SubmissionQuery) -> StoreResult<Vec<SubmissionRow>> {
+        self.common.submissions(query).await
     }
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {

@@ -3,7 +3,10 @@
 use palisade_model::{FileHashes, OutputKind, OutputRecord};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::{BatchRecord, JobRecord, NewJob, NodeRecord, SessionRecord, StoreError, StoreResult};
+use crate::{
+    BatchRecord, JobRecord, NewJob, NodeRecord, SessionRecord, StoreError, StoreResult,
+    SubmissionRow,
+};
 
 /// The columns [`job_from_row`] reads, from `jobs j JOIN blobs b`.
 pub(crate) const JOB_COLUMNS: &str = "j.data_id, j.sha256, b.md5, b.sha1, b.sha512, b.size, j.display_name, \
@@ -158,5 +161,33 @@ where
         size: u64::try_from(size).unwrap_or(0),
         name: row.try_get("name")?,
         created_ts: row.try_get("created_ts")?,
+    })
+}
+
+/// Reads a row of the submission list (see `common::submissions_sql`).
+pub(crate) fn submission_from_row<'r, R>(row: &'r R) -> StoreResult<SubmissionRow>
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    i32: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let size: i64 = row.try_get("size")?;
+    Ok(SubmissionRow {
+        seq: row.try_get("seq")?,
+        data_id: row.try_get("data_id")?,
+        display_name: row.try_get("display_name")?,
+        file_type: row.try_get("file_type")?,
+        size: u64::try_from(size).unwrap_or(0),
+        sha256: row.try_get("sha256")?,
+        rule: row.try_get("rule")?,
+        username: row.try_get("username")?,
+        upload_ts: row.try_get("upload_ts")?,
+        finish_ts: row.try_get("finish_ts")?,
+        state: crate::parse_state(&row.try_get::<String, _>("state")?)?,
+        result_i: row.try_get("result_i")?,
+        blocked: row.try_get("blocked")?,
     })
 }

@@ -17,8 +17,9 @@ use crate::common::Common;
 use crate::group::{GroupCommit, Submission};
 use crate::rows::{JOB_COLUMNS, job_from_row, to_i64};
 use crate::{
-    BatchRecord, CancelOutcome, ExpiredOutputs, HashQuery, JobRecord, MetaBackend, NewJob,
-    NodeRecord, QueueState, SessionRecord, StoreError, StoreResult, SubmitOutcome, UserRecord,
+    BatchRecord, CancelOutcome, ExpiredOutputs, FinishedJob, HashQuery, JobRecord, MetaBackend,
+    NewJob, NodeRecord, QueueState, SessionRecord, StoreError, StoreResult, SubmissionQuery,
+    SubmissionRow, SubmitOutcome, UserRecord,
 };
 
 /// Versioned schema migrations, applied in order and recorded in `schema_version`.
@@ -37,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/sqlite/0008_claim_indexes.sql"),
     ),
+    (9, include_str!("../migrations/sqlite/0009_console.sql")),
 ];
 
 /// The claim: each candidate set (queued and lease-expired, submitted files and archive members)
@@ -351,7 +353,7 @@ impl MetaBackend for SqliteBackend {
     async fn complete(
         &self,
         owner: &str,
-        reports: &[(String, i32, String)],
+        reports: &[FinishedJob],
         outputs: &[OutputRecord],
         now: Millis,
     ) -> StoreResult<Vec<String>> {
@@ -359,15 +361,19 @@ impl MetaBackend for SqliteBackend {
             return Ok(Vec::new());
         }
         let mut query = QueryBuilder::new(
-            "UPDATE jobs SET state = 'done', result_i = v.column2, report = v.column3, finish_ts = ",
+            "UPDATE jobs SET state = 'done', result_i = v.column2, report = v.column3, \
+             blocked = v.column4, finish_ts = ",
         );
         query.push_bind(now);
         query.push(
             ", finished_by = lease_owner, lease_owner = NULL, lease_expires = NULL, \
              archive_passwords = '[]' FROM (",
         );
-        query.push_values(reports, |mut row, (data_id, result_i, report)| {
-            row.push_bind(data_id).push_bind(result_i).push_bind(report);
+        query.push_values(reports, |mut row, finished| {
+            row.push_bind(&finished.data_id)
+                .push_bind(finished.result_i)
+                .push_bind(&finished.report)
+                .push_bind(finished.blocked);
         });
         query.push(") AS v WHERE jobs.data_id = v.column1 AND jobs.state = 'running' AND jobs.lease_owner = ");
         query.push_bind(owner);
@@ -417,13 +423,8 @@ impl MetaBackend for SqliteBackend {
         Ok(())
     }
 
-    async fn cancel(
-        &self,
-        data_id: &str,
-        result_i: i32,
-        report: &str,
-        now: Millis,
-    ) -> StoreResult<CancelOutcome> {
+    async fn cancel(&self, cancelled: &FinishedJob, now: Millis) -> StoreResult<CancelOutcome> {
+        let data_id = cancelled.data_id.as_str();
         let mut tx = self.common.write.begin_with("BEGIN IMMEDIATE").await?;
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM jobs WHERE data_id = ?")
             .bind(data_id)
@@ -440,14 +441,16 @@ impl MetaBackend for SqliteBackend {
             "WITH RECURSIVE tree(id) AS ( \
                SELECT ?4 UNION ALL SELECT j.data_id FROM jobs j JOIN tree ON j.parent_id = tree.id) \
              UPDATE jobs SET state = 'cancelled', result_i = ?1, report = ?2, finish_ts = ?3, \
+             blocked = ?5, \
              lease_owner = NULL, lease_expires = NULL, pending_children = 0, archive_passwords = '[]' \
              WHERE data_id IN (SELECT id FROM tree) AND state NOT IN ('done', 'cancelled') \
              RETURNING data_id, parent_id",
         )
-        .bind(result_i)
-        .bind(report)
+        .bind(cancelled.result_i)
+        .bind(cancelled.report.as_str())
         .bind(now)
         .bind(data_id)
+        .bind(cancelled.blocked)
         .fetch_all(&mut *tx)
         .await?;
         // Only the top of the cancelled tree has a parent outside it that is waiting.
@@ -603,6 +606,18 @@ impl MetaBackend for SqliteBackend {
 
     async fn unfinished_batch_members(&self, batch_id: &str) -> StoreResult<Vec<String>> {
         self.common.unfinished_batch_members(batch_id).await
+    }
+
+    async fn recent_batches(
+        &self,
+        username: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<BatchRecord>> {
+        self.common.recent_batches(username, limit).await
+    }
+
+    async fn submissions(&self, query: &SubmissionQuery) -> StoreResult<Vec<SubmissionRow>> {
+        self.common.submissions(query).await
     }
 
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {

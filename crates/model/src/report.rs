@@ -297,6 +297,11 @@ pub struct BatchScanResults {
 }
 
 impl FileReport {
+    /// Whether the file was blocked (`process_info.result`).
+    pub fn is_blocked(&self) -> bool {
+        self.process_info.result == ProcessResult::Blocked
+    }
+
     /// The result of this report as a code, if it is one we know.
     pub fn result(&self) -> ScanResult {
         ScanResult::from_code(self.scan_results.scan_all_result_i).unwrap_or(ScanResult::Failed)

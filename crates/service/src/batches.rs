@@ -337,7 +337,7 @@ impl BatchVerdict {
         if worse {
             self.worst = Some(result);
         }
-        let blocked = report.process_info.result == ProcessResult::Blocked;
+        let blocked = report.is_blocked();
         if blocked && (worse || self.blocked.is_none()) {
             self.blocked = Some(report.process_info.blocked_reason.clone());
         }

@@ -523,9 +523,12 @@ impl Service {
         Ok(self
             .metastore()
             .cancel(
-                &record.job.data_id,
-                ScanResult::Cancelled.code(),
-                &text,
+                &palisade_metastore::FinishedJob {
+                    data_id: record.job.data_id.clone(),
+                    result_i: ScanResult::Cancelled.code(),
+                    blocked: report.is_blocked(),
+                    report: text,
+                },
                 now,
             )
             .await?)

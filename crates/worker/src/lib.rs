@@ -7,7 +7,7 @@ mod archive;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use palisade_metastore::JobRecord;
+use palisade_metastore::{FinishedJob, JobRecord};
 use palisade_model::{FileReport, OutputKind, OutputRecord, ScanResult, now_millis};
 use palisade_pipeline::{
     Engine, EngineError, EngineRun, Finding, Limits, OutputFile, ReportContext, RunOutcome, Sample,
@@ -199,16 +199,14 @@ async fn process_batch(shared: &Arc<Shared>, owner: &str, jobs: Vec<JobRecord>) 
         if reports.is_empty() {
             continue;
         }
-        held.retain(|id| !reports.iter().any(|done| &done.data_id == id));
+        held.retain(|id| !reports.iter().any(|done| &done.finished.data_id == id));
         store_reports(shared, owner, reports).await;
     }
 }
 
 /// A final report ready to be stored, with the outputs it names (already in the blob store).
 struct Completion {
-    data_id: String,
-    result: i32,
-    report: String,
+    finished: FinishedJob,
     outputs: Vec<OutputRecord>,
     /// What the report adds to the metrics once it is stored.
     tally: FinishedTally,
@@ -243,8 +241,8 @@ async fn store_reports(shared: &Arc<Shared>, owner: &str, completions: Vec<Compl
     let mut outputs: Vec<OutputRecord> = Vec::new();
     let mut tallies = Vec::with_capacity(completions.len());
     for completion in completions {
-        tallies.push((completion.data_id.clone(), completion.tally));
-        reports.push((completion.data_id, completion.result, completion.report));
+        tallies.push((completion.finished.data_id.clone(), completion.tally));
+        reports.push(completion.finished);
         outputs.extend(completion.outputs);
     }
     let done = match shared
@@ -385,9 +383,12 @@ async fn process_job(shared: &Arc<Shared>, record: JobRecord) -> JobOutcome {
 fn store(record: &JobRecord, report: &FileReport, outputs: Vec<OutputRecord>) -> JobOutcome {
     match serde_json::to_string(report) {
         Ok(text) => JobOutcome::Store(Completion {
-            data_id: record.job.data_id.clone(),
-            result: report.scan_results.scan_all_result_i,
-            report: text,
+            finished: FinishedJob {
+                data_id: record.job.data_id.clone(),
+                result_i: report.scan_results.scan_all_result_i,
+                blocked: report.is_blocked(),
+                report: text,
+            },
             outputs,
             tally: FinishedTally::of(report, record.job.parent_id.is_some()),
         }),

@@ -1,8 +1,8 @@
 //! Backend-independent checks of the metastore contract. Time is passed in, so leases are exact.
 
 use palisade_metastore::{
-    BatchRecord, CancelOutcome, ExpiredOutputs, HashQuery, JobState, Metastore, NewJob, QueueState,
-    SessionRecord, SubmitOutcome,
+    BatchRecord, CancelOutcome, ExpiredOutputs, FinishedJob, HashQuery, JobState, Metastore,
+    NewJob, QueueState, SessionRecord, SubmissionQuery, SubmissionRow, SubmitOutcome,
 };
 use palisade_model::{FileHashes, HashKind, OutputKind, OutputRecord};
 
@@ -104,7 +104,7 @@ pub async fn an_expired_lease_is_claimed_again_and_the_stale_owner_cannot_comple
     let stale = store
         .complete(
             "slow",
-            &[(id("a"), 0, "{\"by\":\"slow\"}".into())],
+            &[finished(id("a"), 0, "{\"by\":\"slow\"}")],
             &[],
             1_500,
         )
@@ -114,7 +114,7 @@ pub async fn an_expired_lease_is_claimed_again_and_the_stale_owner_cannot_comple
     let fresh = store
         .complete(
             "fast",
-            &[(id("a"), 1, "{\"by\":\"fast\"}".into())],
+            &[finished(id("a"), 1, "{\"by\":\"fast\"}")],
             &[],
             1_600,
         )
@@ -124,7 +124,7 @@ pub async fn an_expired_lease_is_claimed_again_and_the_stale_owner_cannot_comple
     let late = store
         .complete(
             "slow",
-            &[(id("a"), 0, "{\"by\":\"slow\"}".into())],
+            &[finished(id("a"), 0, "{\"by\":\"slow\"}")],
             &[],
             1_700,
         )
@@ -198,16 +198,22 @@ pub async fn cancel_wins_over_a_running_worker(store: &Metastore) {
     store.submit(&job("b", "b")).await.unwrap();
     store.claim("w", 0, 1_000, 1, u32::MAX).await.unwrap();
     assert_eq!(
-        store.cancel(&id("a"), 19, "{\"c\":1}", 50).await.unwrap(),
+        store
+            .cancel(&finished(id("a"), 19, "{\"c\":1}"), 50)
+            .await
+            .unwrap(),
         CancelOutcome::Cancelled
     );
     assert_eq!(
-        store.cancel(&id("b"), 19, "{\"c\":2}", 60).await.unwrap(),
+        store
+            .cancel(&finished(id("b"), 19, "{\"c\":2}"), 60)
+            .await
+            .unwrap(),
         CancelOutcome::Cancelled
     );
     assert!(
         store
-            .complete("w", &[(id("a"), 0, "{}".into())], &[], 70)
+            .complete("w", &[finished(id("a"), 0, "{}")], &[], 70)
             .await
             .unwrap()
             .is_empty()
@@ -216,11 +222,17 @@ pub async fn cancel_wins_over_a_running_worker(store: &Metastore) {
     assert_eq!(record.state, JobState::Cancelled);
     assert_eq!(record.result_i, Some(19));
     assert_eq!(
-        store.cancel(&id("a"), 19, "{}", 80).await.unwrap(),
+        store
+            .cancel(&finished(id("a"), 19, "{}"), 80)
+            .await
+            .unwrap(),
         CancelOutcome::AlreadyFinal
     );
     assert_eq!(
-        store.cancel(&id("zz"), 19, "{}", 80).await.unwrap(),
+        store
+            .cancel(&finished(id("zz"), 19, "{}"), 80)
+            .await
+            .unwrap(),
         CancelOutcome::NotFound
     );
     assert!(
@@ -261,11 +273,11 @@ pub async fn hash_lookup_filters_by_digest_rule_time_and_progress(store: &Metast
 
     store.claim("w", 2_000, 1_000, 2, u32::MAX).await.unwrap();
     store
-        .complete("w", &[(id("a"), 0, "{}".into())], &[], 3_000)
+        .complete("w", &[finished(id("a"), 0, "{}")], &[], 3_000)
         .await
         .unwrap();
     store
-        .complete("w", &[(id("b"), 1, "{}".into())], &[], 4_000)
+        .complete("w", &[finished(id("b"), 1, "{}")], &[], 4_000)
         .await
         .unwrap();
     for (kind, hash) in [
@@ -442,8 +454,18 @@ fn member(name: &str, content: &str, parent: &str, root: &str, index: u32) -> Ne
     }
 }
 
-fn report(name: &str, result: i32) -> (String, i32, String) {
-    (id(name), result, format!("{{\"of\":\"{name}\"}}"))
+fn report(name: &str, result: i32) -> FinishedJob {
+    finished(id(name), result, format!("{{\"of\":\"{name}\"}}"))
+}
+
+/// A final report of `data_id`; blocked when its result is not 0 (no threat).
+fn finished(data_id: String, result_i: i32, report: impl Into<String>) -> FinishedJob {
+    FinishedJob {
+        data_id,
+        result_i,
+        blocked: result_i != 0,
+        report: report.into(),
+    }
 }
 
 pub async fn an_archive_waits_for_its_members_and_is_queued_again_when_they_finish(
@@ -565,7 +587,10 @@ pub async fn cancelling_an_archive_cancels_every_unfinished_member_below_it(stor
     );
 
     assert_eq!(
-        store.cancel(&id("top"), 19, "{}", 5).await.unwrap(),
+        store
+            .cancel(&finished(id("top"), 19, "{}"), 5)
+            .await
+            .unwrap(),
         CancelOutcome::Cancelled
     );
     for (name, state) in [
@@ -587,7 +612,10 @@ pub async fn cancelling_an_archive_cancels_every_unfinished_member_below_it(stor
     store.claim("w", 10, 10_000, 5, 10).await.unwrap();
     let only = [member("c", "child two", "p", "p", 0)];
     assert!(store.expand("w", &id("p"), "{}", &only, 11).await.unwrap());
-    store.cancel(&id("c"), 19, "{}", 12).await.unwrap();
+    store
+        .cancel(&finished(id("c"), 19, "{}"), 12)
+        .await
+        .unwrap();
     assert_eq!(
         store.job(&id("p")).await.unwrap().unwrap().state,
         JobState::Queued
@@ -766,7 +794,7 @@ pub async fn new_work_wakes_a_watcher(store: &Metastore) {
     let member = store.claim("w2", 10_000, 60_000, 1, 10).await.unwrap();
     assert_eq!(member.len(), 1);
     store
-        .complete("w2", &[(id("member"), 0, "{}".into())], &[], 10_100)
+        .complete("w2", &[finished(id("member"), 0, "{}")], &[], 10_100)
         .await
         .unwrap();
     assert!(heard().await, "a parent ready to finish wakes the watcher");
@@ -793,9 +821,9 @@ pub async fn concurrent_claimers_never_take_the_same_job(store: &Metastore) {
                 if claimed.is_empty() {
                     return mine;
                 }
-                let reports: Vec<(String, i32, String)> = claimed
+                let reports: Vec<FinishedJob> = claimed
                     .iter()
-                    .map(|j| (j.job.data_id.clone(), 0, format!("{{\"by\":\"{owner}\"}}")))
+                    .map(|j| finished(j.job.data_id.clone(), 0, format!("{{\"by\":\"{owner}\"}}")))
                     .collect();
                 let done = store.complete(&owner, &reports, &[], 10_001).await.unwrap();
                 assert_eq!(done.len(), claimed.len(), "a claimed job was lost");
@@ -924,10 +952,13 @@ pub async fn archive_passwords_are_forgotten_once_a_job_is_final(store: &Metasto
         "a worker gets the passwords while the job runs"
     );
     store
-        .complete("w", &[(id("done"), 0, "{}".into())], &[], 10)
+        .complete("w", &[finished(id("done"), 0, "{}")], &[], 10)
         .await
         .unwrap();
-    store.cancel(&id("cancelled"), 19, "{}", 20).await.unwrap();
+    store
+        .cancel(&finished(id("cancelled"), 19, "{}"), 20)
+        .await
+        .unwrap();
     let passwords = |name: &'static str| async move {
         store
             .job(&id(name))
@@ -967,7 +998,7 @@ pub async fn outputs_are_recorded_with_their_job_and_expire_with_their_blobs(sto
     let done = store
         .complete(
             "w",
-            &[(id("a"), 0, "{}".into()), (id("b"), 0, "{}".into())],
+            &[finished(id("a"), 0, "{}"), finished(id("b"), 0, "{}")],
             &[
                 a_redacted.clone(),
                 a_sanitized.clone(),
@@ -1017,5 +1048,182 @@ pub async fn outputs_are_recorded_with_their_job_and_expire_with_their_blobs(sto
     assert_eq!(
         store.expire_outputs(1_000, 1).await.unwrap(),
         ExpiredOutputs::default()
+    );
+}
+
+/// The console's list: submitted files only (no archive members), newest first, a keyset page
+/// either way, each filter alone and together, and the search by digest, data id or name.
+pub async fn the_submission_list_filters_searches_and_pages_newest_first(store: &Metastore) {
+    let files = [
+        // name, content, rule, user, upload time, result (None: still queued)
+        ("alpha", "one", "Default", "ann", 1_000, Some(0)),
+        ("beta", "two", "Strict", "bob", 2_000, Some(1)),
+        ("gamma", "three", "Default", "ann", 3_000, Some(0)),
+        ("Delta_100%", "four", "Strict", "ann", 4_000, None),
+    ];
+    for (name, content, rule, user, uploaded, _) in files {
+        let job = NewJob {
+            rule: rule.into(),
+            username: user.into(),
+            upload_ts: uploaded,
+            file_type: if name == "beta" { "exe" } else { "txt" }.into(),
+            ..job(name, content)
+        };
+        store.submit(&job).await.unwrap();
+    }
+    // An archive member is not a submission of its own (and no member slot is claimed below).
+    store
+        .submit(&member("inner", "inner", "beta", "beta", 0))
+        .await
+        .unwrap();
+    store.claim("w", 5_000, 60_000, 3, 0).await.unwrap();
+    let reports: Vec<FinishedJob> = files
+        .iter()
+        .filter_map(|(name, _, _, _, _, result)| result.map(|r| report(name, r)))
+        .collect();
+    store.complete("w", &reports, &[], 6_000).await.unwrap();
+
+    let names = |rows: Vec<SubmissionRow>| -> Vec<String> {
+        rows.into_iter().map(|row| row.display_name).collect()
+    };
+    let list = |query: SubmissionQuery| async move {
+        names(
+            store
+                .submissions(&SubmissionQuery { limit: 10, ..query })
+                .await
+                .unwrap(),
+        )
+    };
+    let all = store
+        .submissions(&SubmissionQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        names(all.clone()),
+        ["Delta_100%.bin", "gamma.bin", "beta.bin", "alpha.bin"]
+    );
+    let alpha = &all[3];
+    assert_eq!(alpha.data_id, id("alpha"));
+    assert_eq!((alpha.result_i, alpha.blocked), (Some(0), Some(false)));
+    assert_eq!(
+        (alpha.size, alpha.upload_ts, alpha.finish_ts),
+        (3, 1_000, Some(6_000))
+    );
+    assert_eq!(alpha.state, JobState::Done);
+    assert_eq!((all[0].result_i, all[0].blocked), (None, None));
+    assert_eq!(all[0].state, JobState::Queued);
+
+    assert_eq!(
+        list(SubmissionQuery {
+            blocked: Some(true),
+            ..Default::default()
+        })
+        .await,
+        ["beta.bin"]
+    );
+    assert_eq!(
+        list(SubmissionQuery {
+            result_i: Some(0),
+            ..Default::default()
+        })
+        .await,
+        ["gamma.bin", "alpha.bin"]
+    );
+    assert_eq!(
+        list(SubmissionQuery {
+            rule: Some("Strict".into()),
+            ..Default::default()
+        })
+        .await,
+        ["Delta_100%.bin", "beta.bin"]
+    );
+    assert_eq!(
+        list(SubmissionQuery {
+            file_type: Some("exe".into()),
+            ..Default::default()
+        })
+        .await,
+        ["beta.bin"]
+    );
+    assert_eq!(
+        list(SubmissionQuery {
+            username: Some("ann".into()),
+            since: Some(2_000),
+            until: Some(4_000),
+            ..Default::default()
+        })
+        .await,
+        ["gamma.bin"]
+    );
+    // Search: a part of the name in any ASCII case, LIKE's own characters taken literally.
+    let search = |text: &str| SubmissionQuery {
+        text: Some(text.into()),
+        ..Default::default()
+    };
+    assert_eq!(list(search("AMM")).await, ["gamma.bin"]);
+    assert_eq!(list(search("a_1")).await, ["Delta_100%.bin"]);
+    assert_eq!(list(search("0%")).await, ["Delta_100%.bin"]);
+    assert!(list(search("a%1")).await.is_empty());
+    // By each digest of the content, and by data id.
+    let content = job("any", "two").hashes;
+    for digest in [
+        &content.md5,
+        &content.sha1,
+        &content.sha256,
+        &content.sha512,
+    ] {
+        assert_eq!(list(search(&digest.to_uppercase())).await, ["beta.bin"]);
+    }
+    assert_eq!(list(search(&id("gamma"))).await, ["gamma.bin"]);
+
+    // Pages of two: older after the last row, newer before the first.
+    let page = |before, after| SubmissionQuery {
+        before,
+        after,
+        limit: 2,
+        ..Default::default()
+    };
+    let first = store.submissions(&page(None, None)).await.unwrap();
+    let second = store
+        .submissions(&page(Some(first[1].seq), None))
+        .await
+        .unwrap();
+    assert_eq!(names(second.clone()), ["beta.bin", "alpha.bin"]);
+    let back = store
+        .submissions(&page(None, Some(second[0].seq)))
+        .await
+        .unwrap();
+    assert_eq!(names(back), ["Delta_100%.bin", "gamma.bin"]);
+}
+
+pub async fn recent_batches_come_newest_first_and_per_user(store: &Metastore) {
+    for (name, user, created) in [("b1", "ann", 10), ("b2", "bob", 20), ("b3", "ann", 30)] {
+        store
+            .create_batch(&BatchRecord {
+                batch_id: id(name),
+                rule: "Default".into(),
+                user_agent: String::new(),
+                username: user.into(),
+                user_data: String::new(),
+                created_ts: created,
+                closed_ts: None,
+                cancelled: false,
+            })
+            .await
+            .unwrap();
+    }
+    let ids = |batches: Vec<BatchRecord>| -> Vec<String> {
+        batches.into_iter().map(|b| b.batch_id).collect()
+    };
+    assert_eq!(
+        ids(store.recent_batches(None, 2).await.unwrap()),
+        [id("b3"), id("b2")]
+    );
+    assert_eq!(
+        ids(store.recent_batches(Some("ann"), 10).await.unwrap()),
+        [id("b3"), id("b1")]
     );
 }

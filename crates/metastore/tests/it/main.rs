@@ -63,6 +63,8 @@ both!(
     the_database_has_one_identity_from_its_first_claim,
     archive_passwords_are_forgotten_once_a_job_is_final,
     outputs_are_recorded_with_their_job_and_expire_with_their_blobs,
+    the_submission_list_filters_searches_and_pages_newest_first,
+    recent_batches_come_newest_first_and_per_user,
 );
 
 /// Four processes' metastores on one PostgreSQL database (four gateways) admit exactly the

@@ -20,7 +20,7 @@ pub const SESSION_COOKIE: &str = "palisade_session";
 pub struct Authenticated(pub Caller);
 
 /// The value of cookie `name` among the request's `Cookie` headers.
-fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()

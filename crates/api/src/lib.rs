@@ -3,6 +3,7 @@
 //! bodies. The only crate that knows HTTP.
 
 mod auth;
+mod console;
 pub mod decode;
 
 mod error;
@@ -48,6 +49,7 @@ pub async fn serve(
         Surface::Api => router(service),
         Surface::Health => health_router(service),
         Surface::Metrics => metrics_router(service),
-    };
+    }
+    .layer(axum::Extension(console::Https(tls.is_some())));
     listener::serve_router(listener, routes, limits, tls, shutdown).await
 }

@@ -39,6 +39,7 @@ pub struct ConfigFile {
     pub tls: TlsSection,
     pub outputs: OutputsSection,
     pub metrics: MetricsSection,
+    pub console: ConsoleSection,
     pub isolation: IsolationSection,
     pub cdr: CdrSection,
     pub dlp: DlpSection,
@@ -243,6 +244,20 @@ impl Default for OutputsSection {
             retention_hours: 24.0,
             sweep_seconds: 60.0,
         }
+    }
+}
+
+/// `[console]`: the web console under `/console` of the API listener.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleSection {
+    /// Serve the console (people log in with the accounts of `[[users]]` and `palisade user add`).
+    pub enabled: bool,
+}
+
+impl Default for ConsoleSection {
+    fn default() -> Self {
+        Self { enabled: true }
     }
 }
 
@@ -1101,6 +1116,7 @@ pub fn service_settings(
             on_api_listener: config.metrics.enabled && config.metrics.listen.is_none(),
             require_apikey: config.metrics.require_apikey,
         },
+        console: config.console.enabled,
     };
     if let Some(key) = api_key.filter(|k| !k.is_empty()) {
         settings.api_keys.push(palisade_service::ApiKey {

@@ -13,6 +13,13 @@ pub struct Caller {
     pub role: String,
 }
 
+/// A browser session: who it is, and the token its state-changing requests must carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieSession {
+    pub caller: Caller,
+    pub csrf_token: String,
+}
+
 /// Hashes a password with Argon2id into a PHC string.
 pub fn hash_password(password: &str) -> Result<String, String> {
     let mut salt_bytes = [0u8; 16];
@@ -86,9 +93,9 @@ impl Service {
         }
     }
 
-    /// A login session presented as a cookie (the coming web console). A browser sends cookies
-    /// on its own, even on requests another site's page makes it send, so a request that
-    /// changes something (`changes_state`) must also carry the session's CSRF token (the
+    /// A login session presented as a cookie (the web console). A browser sends cookies on its
+    /// own, even on requests another site's page makes it send, so a request that changes
+    /// something (`changes_state`) must also carry the session's CSRF token (the
     /// `oms-csrf-token` of the login answer), which such a page cannot read.
     pub async fn authenticate_cookie(
         &self,
@@ -96,6 +103,15 @@ impl Service {
         csrf_token: Option<&str>,
         changes_state: bool,
     ) -> ServiceResult<Caller> {
+        let session = self.cookie_session(session_id).await?;
+        if changes_state && !Self::csrf_matches(&session, csrf_token) {
+            return Err(ServiceError::AccessDenied);
+        }
+        Ok(session.caller)
+    }
+
+    /// The live session a cookie names (touching it), with the CSRF token its forms carry.
+    pub async fn cookie_session(&self, session_id: &str) -> ServiceResult<CookieSession> {
         let idle = i64::try_from(self.settings().session_idle.as_millis()).unwrap_or(i64::MAX);
         let Some(session) = self
             .metastore()
@@ -104,14 +120,18 @@ impl Service {
         else {
             return Err(ServiceError::AccessDenied);
         };
-        if changes_state && !csrf_token.is_some_and(|t| same_secret(t.trim(), &session.csrf_token))
-        {
-            return Err(ServiceError::AccessDenied);
-        }
-        Ok(Caller {
-            username: session.username,
-            role: session.role,
+        Ok(CookieSession {
+            caller: Caller {
+                username: session.username,
+                role: session.role,
+            },
+            csrf_token: session.csrf_token,
         })
+    }
+
+    /// Whether `offered` is the CSRF token of `session` (compared in constant time).
+    pub fn csrf_matches(session: &CookieSession, offered: Option<&str>) -> bool {
+        offered.is_some_and(|t| same_secret(t.trim(), &session.csrf_token))
     }
 
     /// `POST /login` from `address`: checks the password and opens a session. Returns

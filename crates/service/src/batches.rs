@@ -83,6 +83,19 @@ impl Service {
             .ok_or_else(not_found)
     }
 
+    /// The newest batches `caller` may see (the console's list).
+    pub async fn recent_batches(
+        &self,
+        caller: &Caller,
+        limit: u32,
+    ) -> ServiceResult<Vec<palisade_metastore::BatchRecord>> {
+        let owner = self.visible_owner(caller);
+        Ok(self
+            .metastore()
+            .recent_batches(owner.as_deref(), limit)
+            .await?)
+    }
+
     /// `GET /file/batch/{id}` (also the answer of close): one page of members and the batch verdict.
     pub async fn batch_status(
         &self,

@@ -441,6 +441,21 @@ impl Service {
         Ok(ReportBody::Built(Box::new(report)))
     }
 
+    /// A page of the submitted files `caller` may see (the console's list).
+    pub async fn submissions(
+        &self,
+        caller: &Caller,
+        mut query: palisade_metastore::SubmissionQuery,
+    ) -> ServiceResult<Vec<palisade_metastore::SubmissionRow>> {
+        if let Some(owner) = self.visible_owner(caller) {
+            if query.username.as_ref().is_some_and(|name| *name != owner) {
+                return Ok(Vec::new());
+            }
+            query.username = Some(owner);
+        }
+        Ok(self.metastore().submissions(&query).await?)
+    }
+
     /// `GET /file/{data_id}`; `None` when the id is unknown.
     pub async fn report(&self, data_id: &str) -> ServiceResult<Option<FileReport>> {
         let Ok(data_id) = DataId::parse(data_id) else {

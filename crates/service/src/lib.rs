@@ -20,7 +20,7 @@ use palisade_metastore::{Metastore, StoreError};
 use palisade_model::{EngineKind, EngineOnNode, EngineStat, NodeStat};
 use palisade_pipeline::{EngineStatus, Roster};
 
-pub use auth::{Caller, hash_password};
+pub use auth::{Caller, CookieSession, hash_password};
 pub use files::{ReportBody, SubmitRequest, UploadLength, report_context};
 pub use files_on_disk::write_atomically;
 pub use metrics::{EngineErrorKind, FinishedTally, METRICS_CONTENT_TYPE, Metrics};

@@ -43,7 +43,7 @@ impl Service {
     }
 
     /// A file's outputs that can still be downloaded, the preferred first.
-    async fn live_outputs(&self, data_id: &str) -> ServiceResult<Vec<OutputRecord>> {
+    pub async fn live_outputs(&self, data_id: &str) -> ServiceResult<Vec<OutputRecord>> {
         let since = self.outputs_live_since(now_millis());
         let mut outputs = self.metastore().outputs(data_id).await?;
         outputs.retain(|o| o.created_ts >= since);

@@ -173,6 +173,8 @@ pub struct ServiceSettings {
     pub output_retention: Duration,
     /// Where `/metrics` is served and who may read it.
     pub metrics: MetricsSettings,
+    /// The web console is served under `/console` of the API listener.
+    pub console: bool,
 }
 
 /// `[metrics]`: where `/metrics` is served and who may read it.
@@ -208,6 +210,7 @@ impl Default for ServiceSettings {
             engines_from_registry: false,
             output_retention: Duration::from_secs(24 * 3600),
             metrics: MetricsSettings::default(),
+            console: true,
         }
     }
 }

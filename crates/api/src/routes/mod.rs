@@ -89,11 +89,13 @@ pub fn router(service: Service) -> Router {
     let document = document
         .to_pretty_json()
         .expect("the OpenAPI document serialises");
-    let routes = routes
-        .layer(axum::Extension(std::sync::Arc::new(document)))
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
-        });
+    let mut routes = routes.layer(axum::Extension(std::sync::Arc::new(document)));
+    if service.settings().console {
+        routes = routes.merge(crate::console::router());
+    }
+    let routes = routes.method_not_allowed_fallback(|| async {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+    });
     finish(routes, service)
 }
 
@@ -170,7 +172,8 @@ async fn count_request(
 }
 
 /// Turns error answers that are not JSON (axum's own rejections: a body over its limit is 413
-/// `text/plain`, for example) into `{"err":...}` with the same status and their text.
+/// `text/plain`, for example) into `{"err":...}` with the same status and their text. The
+/// console's HTML pages stay pages.
 ///
 /// Error answers also close the connection: many are given before the request body was read
 /// (too large, queue full, no Content-Length), and the connection cannot carry another request
@@ -187,13 +190,13 @@ async fn json_errors(response: Response) -> Response {
 }
 
 async fn json_error_body(response: Response) -> Response {
-    let is_json = response
+    let is_json_or_page = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    if !(status.is_client_error() || status.is_server_error()) || is_json_or_page {
         return response;
     }
     let text = axum::body::to_bytes(response.into_body(), 8 * 1024)

@@ -74,6 +74,13 @@ if ! command -v soffice >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
 fi
+# Debian's Chromium and its driver run the web console tests headless (Selenium drives them and
+# downloads no browser of its own). Without recommends: no desktop pieces are needed.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "installing: Chromium and chromium-driver"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver
+fi
 # python-docx, openpyxl and python-pptx (PyPI) open sanitized Office documents (Deep CDR tests).
 python3 -c 'import docx, openpyxl, pptx' 2>/dev/null || python3 -m pip install -q python-docx openpyxl python-pptx
 # msoffcrypto-tool (PyPI) encrypts Office documents for the password-protected document test.
@@ -86,6 +93,8 @@ python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow
 python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus-client
 # openapi-spec-validator (PyPI, with jsonschema): the OpenAPI document and the answers checked against it.
 python3 -c 'import openapi_spec_validator, jsonschema' 2>/dev/null || python3 -m pip install -q openapi-spec-validator
+# Selenium (PyPI) drives Chromium through the web console in the tests.
+python3 -c 'import selenium' 2>/dev/null || python3 -m pip install -q selenium
 # Schemathesis (PyPI) runs generated requests against the server with its own OpenAPI document.
 command -v st >/dev/null || python3 -m pip install -q schemathesis
 # oletools (PyPI): rtfobj and olevba judge that sanitized documents carry no objects or macros.

@@ -373,7 +373,7 @@ async fn a_copy_of_the_database_holds_no_usable_session_id() {
     assert_eq!(response.status(), 200);
 }
 
-fn hash_password(password: &str) -> String {
+pub(crate) fn hash_password(password: &str) -> String {
     use std::io::Write;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
         .arg("hash-password")

@@ -8,6 +8,7 @@ mod cdr;
 mod cli;
 mod clients;
 mod cluster;
+mod console;
 mod containers;
 mod datadir;
 mod dlp;

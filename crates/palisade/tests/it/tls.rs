@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{API_KEY, Server};
+use crate::support::{ADMIN_PASSWORD, API_KEY, Server};
 
 fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
     let output = std::process::Command::new("openssl")
@@ -161,6 +161,26 @@ async fn https_serves_curl_and_rust_clients_and_picks_up_a_renewed_certificate()
     let (ok, body) = curl(&["--cacert", ca, &format!("{}/version", server.base)]);
     assert!(ok, "curl over HTTPS");
     assert!(body.contains("\"product_id\""), "{body}");
+    // The console's session cookie is marked Secure over TLS.
+    let (ok, head) = curl(&[
+        "--cacert",
+        ca,
+        "-i",
+        "--data",
+        &format!("user=admin&password={ADMIN_PASSWORD}"),
+        &format!("{}/console/login", server.base),
+    ]);
+    assert!(ok);
+    let cookie = head
+        .lines()
+        .find(|line| line.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no session cookie: {head}"));
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Secure"),
+        "{cookie}"
+    );
     // Plain HTTP to the TLS port gets nowhere.
     let (ok, _) = curl(&[&format!("http://{address}/version")]);
     assert!(!ok);

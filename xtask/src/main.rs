@@ -1,6 +1,6 @@
 //! Project tasks: `cargo xtask bench` runs the load generator against a release build and prints figures.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +13,7 @@ mod archive_bench;
 mod cdr_bench;
 mod clamav_bench;
 mod cluster_bench;
+mod console_bench;
 mod dlp_eval;
 
 const API_KEY: &str = "bench-key-0123456789";
@@ -29,10 +30,11 @@ fn main() -> anyhow::Result<()> {
         Some("bench-archive") => archive_bench::bench(&args[1..]),
         Some("bench-cluster") => cluster_bench::bench(&args[1..]),
         Some("bench-cdr") => cdr_bench::bench(&args[1..]),
+        Some("bench-console") => console_bench::bench(&args[1..]),
         Some("eval-dlp") => dlp_eval::eval(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--files N] [--seconds S] [--clients N] [--skip-upload] [--url URL]\n       cargo xtask bench-clamav [--files N] [--clients N] [--signatures N]\n       cargo xtask bench-archive [--members N]\n       cargo xtask bench-cluster [--files N] [--clients N]\n       cargo xtask bench-cdr [--reps N]\n       cargo xtask eval-dlp [--seed N] [--per-kind N] [--keep DIR]"
+                "usage: cargo xtask bench [--files N] [--seconds S] [--clients N] [--skip-upload] [--url URL]\n       cargo xtask bench-clamav [--files N] [--clients N] [--signatures N]\n       cargo xtask bench-archive [--members N]\n       cargo xtask bench-cluster [--files N] [--clients N]\n       cargo xtask bench-cdr [--reps N]\n       cargo xtask bench-console [--rows N] [--requests N]\n       cargo xtask eval-dlp [--seed N] [--per-kind N] [--keep DIR]"
             );
             bail!("unknown task")
         }
@@ -80,7 +82,7 @@ fn workspace_root() -> PathBuf {
 struct Server {
     child: Child,
     base: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -116,13 +118,20 @@ fn start_server(binary: &PathBuf, config: &str) -> anyhow::Result<Server> {
 
 /// Starts `palisade <role>` on a fresh data directory with `config`.
 fn start_role(binary: &PathBuf, role: &str, config: &str) -> anyhow::Result<Server> {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir()?;
-    let config_path = dir.path().join("bench.toml");
+    let mut server = start_in(binary, role, dir.path(), config)?;
+    server._dir = Some(dir);
+    Ok(server)
+}
+
+/// Starts `palisade <role>` on the data directory `dir` (kept by the caller) with `config`.
+fn start_in(binary: &PathBuf, role: &str, dir: &Path, config: &str) -> anyhow::Result<Server> {
+    use std::io::{BufRead, BufReader};
+    let config_path = dir.join("bench.toml");
     std::fs::write(&config_path, config)?;
     let mut child = Command::new(binary)
         .args([role, "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
+        .arg(dir)
         .arg("--config")
         .arg(&config_path)
         .env("PALISADE_API_KEY", API_KEY)
@@ -142,7 +151,7 @@ fn start_role(binary: &PathBuf, role: &str, config: &str) -> anyhow::Result<Serv
     // let it finish so it does not count against the measurements.
     // Scanning nodes sign nothing.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while role != "node" && !dir.path().join("batch-signing-cert.pem").exists() {
+    while role != "node" && !dir.join("batch-signing-cert.pem").exists() {
         if Instant::now() > deadline {
             bail!("the server did not finish generating its signing key");
         }
@@ -151,7 +160,7 @@ fn start_role(binary: &PathBuf, role: &str, config: &str) -> anyhow::Result<Serv
     Ok(Server {
         child,
         base,
-        _dir: dir,
+        _dir: None,
     })
 }
 
@@ -523,6 +532,7 @@ mod architecture {
             ("prometheus-client", &["service"]),
             ("utoipa", &["model", "api"]),
             ("utoipa-axum", &["api"]),
+            ("askama", &["api"]),
         ];
         for (framework, owners) in owners {
             for dir in dirs {

@@ -16,32 +16,44 @@ use crate::{
 };
 
 /// A value bound to a statement built at run time.
-enum Param {
+pub(crate) enum Param {
     Text(String),
     Int(i64),
     Bool(bool),
 }
 
-/// The statement of a submission list page: the filters of `query` as `$n` parameters, keyed
-/// on `seq` (newest first, or oldest first for the page before `after`), each filter one
-/// indexed column (`jobs_listed_*` in the migrations).
-fn submissions_sql(query: &SubmissionQuery) -> (String, Vec<Param>) {
+/// The statement of a submission list page: the filters of `query` as `$n` parameters, newest
+/// upload first (oldest first for the page before `after`), keyed on (upload_ts, seq). Each
+/// filter has an index that ends in those two columns (`jobs_listed*` in the migrations), so a
+/// page, a time range included, is read in order from one index; the main one also holds the
+/// name, so a name search reads the index, not the rows. `like` is the database's
+/// case-insensitive LIKE: SQLite's own `LIKE` (ASCII letters), PostgreSQL's `ILIKE`.
+pub(crate) fn submissions_sql(query: &SubmissionQuery, like: &str) -> (String, Vec<Param>) {
     let mut sql = String::from(
         "SELECT j.seq, j.data_id, j.display_name, j.file_type, b.size, j.sha256, j.rule, \
          j.username, j.upload_ts, j.finish_ts, j.state, j.result_i, j.blocked \
          FROM jobs j JOIN blobs b ON b.sha256 = j.sha256 WHERE j.parent_id IS NULL",
     );
     let mut params = Vec::new();
-    let mut filter = |sql: &mut String, condition: &str, param: Param| {
-        params.push(param);
+    // Each `$?` of a condition takes the next of its parameters.
+    let mut filter = |sql: &mut String, condition: &str, values: Vec<Param>| {
         sql.push_str(" AND ");
-        sql.push_str(&condition.replace("$?", &format!("${}", params.len())));
+        let mut parts = condition.split("$?");
+        sql.push_str(parts.next().unwrap_or_default());
+        for (part, value) in parts.zip(values) {
+            params.push(value);
+            sql.push_str(&format!("${}{part}", params.len()));
+        }
     };
     if let Some(result_i) = query.result_i {
-        filter(&mut sql, "j.result_i = $?", Param::Int(i64::from(result_i)));
+        filter(
+            &mut sql,
+            "j.result_i = $?",
+            vec![Param::Int(i64::from(result_i))],
+        );
     }
     if let Some(blocked) = query.blocked {
-        filter(&mut sql, "j.blocked = $?", Param::Bool(blocked));
+        filter(&mut sql, "j.blocked = $?", vec![Param::Bool(blocked)]);
     }
     for (column, value) in [
         ("j.rule", &query.rule),
@@ -52,15 +64,15 @@ fn submissions_sql(query: &SubmissionQuery) -> (String, Vec<Param>) {
             filter(
                 &mut sql,
                 &format!("{column} = $?"),
-                Param::Text(value.clone()),
+                vec![Param::Text(value.clone())],
             );
         }
     }
     if let Some(since) = query.since {
-        filter(&mut sql, "j.upload_ts >= $?", Param::Int(since));
+        filter(&mut sql, "j.upload_ts >= $?", vec![Param::Int(since)]);
     }
     if let Some(until) = query.until {
-        filter(&mut sql, "j.upload_ts < $?", Param::Int(until));
+        filter(&mut sql, "j.upload_ts < $?", vec![Param::Int(until)]);
     }
     if let Some(text) = query
         .text
@@ -69,12 +81,14 @@ fn submissions_sql(query: &SubmissionQuery) -> (String, Vec<Param>) {
         .filter(|t| !t.is_empty())
     {
         match HashKind::parse(text) {
-            Some((HashKind::Sha256, hash)) => filter(&mut sql, "j.sha256 = $?", Param::Text(hash)),
+            Some((HashKind::Sha256, hash)) => {
+                filter(&mut sql, "j.sha256 = $?", vec![Param::Text(hash)])
+            }
             // Data ids have the length of an MD5.
             Some((HashKind::Md5, hash)) => filter(
                 &mut sql,
                 "(j.data_id = $? OR j.sha256 IN (SELECT sha256 FROM blobs WHERE md5 = $?))",
-                Param::Text(hash),
+                vec![Param::Text(hash.clone()), Param::Text(hash)],
             ),
             Some((kind, hash)) => filter(
                 &mut sql,
@@ -82,36 +96,38 @@ fn submissions_sql(query: &SubmissionQuery) -> (String, Vec<Param>) {
                     "j.sha256 IN (SELECT sha256 FROM blobs WHERE {} = $?)",
                     kind.column()
                 ),
-                Param::Text(hash),
+                vec![Param::Text(hash)],
             ),
             None => filter(
                 &mut sql,
-                "LOWER(j.display_name) LIKE $? ESCAPE '\\'",
-                Param::Text(like_pattern(text)),
+                &format!("j.display_name {like} $? ESCAPE '\\'"),
+                vec![Param::Text(like_pattern(text))],
             ),
         }
     }
-    if let Some(before) = query.before {
-        filter(&mut sql, "j.seq < $?", Param::Int(before));
-    }
-    let order = if let (None, Some(after)) = (query.before, query.after) {
-        filter(&mut sql, "j.seq > $?", Param::Int(after));
-        "ASC"
-    } else {
-        "DESC"
+    let key = |(upload_ts, seq): (Millis, i64)| vec![Param::Int(upload_ts), Param::Int(seq)];
+    let order = match (query.before, query.after) {
+        (Some(before), _) => {
+            filter(&mut sql, "(j.upload_ts, j.seq) < ($?, $?)", key(before));
+            "DESC"
+        }
+        (None, Some(after)) => {
+            filter(&mut sql, "(j.upload_ts, j.seq) > ($?, $?)", key(after));
+            "ASC"
+        }
+        (None, None) => "DESC",
     };
     sql.push_str(&format!(
-        " ORDER BY j.seq {order} LIMIT {}",
+        " ORDER BY j.upload_ts {order}, j.seq {order} LIMIT {}",
         query.limit.clamp(1, 500)
     ));
     (sql, params)
 }
 
-/// `%text%` for LIKE, with LIKE's own characters (and the escape) taken literally, in ASCII
-/// lower case.
+/// `%text%` for LIKE, with LIKE's own characters (and the escape) taken literally.
 fn like_pattern(text: &str) -> String {
     let mut pattern = String::from("%");
-    for c in text.to_ascii_lowercase().chars() {
+    for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -525,7 +541,12 @@ where
         &self,
         query: &SubmissionQuery,
     ) -> StoreResult<Vec<SubmissionRow>> {
-        let (sql, params) = submissions_sql(query);
+        let like = if DB::NAME == "PostgreSQL" {
+            "ILIKE"
+        } else {
+            "LIKE"
+        };
+        let (sql, params) = submissions_sql(query, like);
         let mut statement = sqlx::query::<DB>(&sql);
         for param in params {
             statement = match param {
@@ -539,7 +560,7 @@ where
             .iter()
             .map(submission_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        page.sort_by_key(|row| std::cmp::Reverse(row.seq));
+        page.sort_by_key(|row| std::cmp::Reverse((row.upload_ts, row.seq)));
         Ok(page)
     }
 

@@ -63,7 +63,8 @@ pub struct FinishedJob {
     pub report: String,
 }
 
-/// What the console's submission list asks for: filters (each optional) and a keyset page.
+/// What the console's submission list asks for: filters (each optional) and a keyset page
+/// (newest upload first).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SubmissionQuery {
     pub result_i: Option<i32>,
@@ -78,17 +79,17 @@ pub struct SubmissionQuery {
     /// A digest (MD5, SHA-1, SHA-256 or SHA-512, in hex) or a data id when it has the length of
     /// one; otherwise a part of the file's name (case-insensitive for ASCII letters).
     pub text: Option<String>,
-    /// The page after the row with this `seq` (older rows).
-    pub before: Option<i64>,
-    /// The page before the row with this `seq` (newer rows).
-    pub after: Option<i64>,
+    /// The page after the row with this (`upload_ts`, `seq`): older rows.
+    pub before: Option<(Millis, i64)>,
+    /// The page before the row with this (`upload_ts`, `seq`): newer rows.
+    pub after: Option<(Millis, i64)>,
     pub limit: u32,
 }
 
 /// One submitted file in the submission list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubmissionRow {
-    /// Its place in submission order (the page key).
+    /// Its place in submission order (with `upload_ts`, the page key).
     pub seq: i64,
     pub data_id: String,
     pub display_name: String,
@@ -104,6 +105,12 @@ pub struct SubmissionRow {
     pub result_i: Option<i32>,
     /// Whether it was blocked, once final.
     pub blocked: Option<bool>,
+}
+
+/// The statement a page of the submission list runs for `query` on SQLite (its values as `$n`
+/// parameters): the console benchmark shows the database's plan for it.
+pub fn submissions_statement(query: &SubmissionQuery) -> String {
+    common::submissions_sql(query, "LIKE").0
 }
 
 /// What a cancel request did.

@@ -193,8 +193,8 @@ pub(super) async fn submissions(
         since: parse_form_time(&filters.from),
         until: parse_form_time(&filters.to),
         text: text(&filters.q),
-        before: filters.before.trim().parse().ok(),
-        after: filters.after.trim().parse().ok(),
+        before: page_key(&filters.before),
+        after: page_key(&filters.after),
         limit: PAGE_ROWS,
     };
     let paged = query.before.is_some() || query.after.is_some();
@@ -202,16 +202,19 @@ pub(super) async fn submissions(
         .submissions(&viewer.session.caller, query)
         .await
         .map_err(service_failure)?;
-    let link = |key: &str, seq: i64| {
+    let link = |key: &str, row: &palisade_metastore::SubmissionRow| {
         let filters = filters.query_string();
         let joiner = if filters.is_empty() { "" } else { "&" };
-        format!("/console/submissions?{filters}{joiner}{key}={seq}")
+        format!(
+            "/console/submissions?{filters}{joiner}{key}={}.{}",
+            row.upload_ts, row.seq
+        )
     };
     let older = (found.len() == PAGE_ROWS as usize)
-        .then(|| found.last().map(|row| link("before", row.seq)))
+        .then(|| found.last().map(|row| link("before", row)))
         .flatten();
     let newer = paged
-        .then(|| found.first().map(|row| link("after", row.seq)))
+        .then(|| found.first().map(|row| link("after", row)))
         .flatten();
     let rows = found
         .into_iter()
@@ -248,6 +251,12 @@ pub(super) async fn submissions(
         older,
         elapsed_ms: format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
     })
+}
+
+/// A page key of the submission list, `upload_ts.seq` of the row it follows or precedes.
+fn page_key(text: &str) -> Option<(palisade_model::Millis, i64)> {
+    let (upload_ts, seq) = text.trim().split_once('.')?;
+    Some((upload_ts.parse().ok()?, seq.parse().ok()?))
 }
 
 #[derive(serde::Deserialize)]

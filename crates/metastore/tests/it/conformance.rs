@@ -1179,7 +1179,7 @@ pub async fn the_submission_list_filters_searches_and_pages_newest_first(store: 
     }
     assert_eq!(list(search(&id("gamma"))).await, ["gamma.bin"]);
 
-    // Pages of two: older after the last row, newer before the first.
+    // Pages of two, by upload time: older after the last row, newer before the first.
     let page = |before, after| SubmissionQuery {
         before,
         after,
@@ -1188,12 +1188,12 @@ pub async fn the_submission_list_filters_searches_and_pages_newest_first(store: 
     };
     let first = store.submissions(&page(None, None)).await.unwrap();
     let second = store
-        .submissions(&page(Some(first[1].seq), None))
+        .submissions(&page(Some((first[1].upload_ts, first[1].seq)), None))
         .await
         .unwrap();
     assert_eq!(names(second.clone()), ["beta.bin", "alpha.bin"]);
     let back = store
-        .submissions(&page(None, Some(second[0].seq)))
+        .submissions(&page(None, Some((second[0].upload_ts, second[0].seq))))
         .await
         .unwrap();
     assert_eq!(names(back), ["Delta_100%.bin", "gamma.bin"]);

@@ -351,13 +351,40 @@ async fn schemathesis_finds_no_failure_against_the_document() {
 }
 
 #[tokio::test]
-async fn refusals_for_size_and_a_full_queue_fit_the_document() {
-    // A gateway (nothing is scanned, so the queue fills) with a small rule.
-    let config = "[queue]\nmax_queued = 1\n\n[[rules]]\nname = \"Default\"\n\n\
+async fn refusals_for_size_a_full_queue_and_unfinished_work_fit_the_document() {
+    // A gateway (nothing is scanned, so files stay queued and the queue fills) with a small
+    // rule, and metrics for API users only.
+    let config = "[queue]\nmax_queued = 2\n\n[metrics]\nrequire_apikey = true\n\n\
+                  [[rules]]\nname = \"Default\"\n\n\
                   [[rules]]\nname = \"Tiny\"\nmax_file_size = 10\n";
     let server = Server::start_gateway(config);
     let document = document_of(&server).await;
     let mut recorder = Recorder::new(&server);
+    let anonymous = server.client.get(server.url("/metrics"));
+    assert_eq!(recorder.send("get", "/metrics", anonymous).await.0, 403);
+    let no_session = server
+        .client
+        .post(server.url("/logout"))
+        .header("apikey", "0".repeat(32));
+    assert_eq!(recorder.send("post", "/logout", no_session).await.0, 403);
+    // A closed batch whose file is still queued has no certificate yet.
+    let batch = recorder
+        .expect_post("/file/batch", "/file/batch", 200)
+        .await;
+    let batch_id = batch["batch_id"].as_str().unwrap().to_string();
+    let member = server
+        .post("/file")
+        .header("batch", &batch_id)
+        .body("waits");
+    assert_eq!(recorder.send("post", "/file", member).await.0, 200);
+    let close = format!("/file/batch/{batch_id}/close");
+    recorder
+        .expect_post("/file/batch/{batch_id}/close", &close, 200)
+        .await;
+    let certificate = format!("/file/batch/{batch_id}/certificate");
+    recorder
+        .expect_get("/file/batch/{batch_id}/certificate", &certificate, 400)
+        .await;
     let too_big = server
         .post("/file")
         .header("rule", "Tiny")

@@ -467,12 +467,22 @@ pub(super) async fn cancel(
     Path(data_id): Path<String>,
     Form(form): Form<TokenForm>,
 ) -> PageResult {
+    let back = format!("/console/files/{}", views::encode(&data_id));
+    let caller = &viewer.session.caller;
+    act(&viewer, &form, service.cancel(caller, &data_id), back).await
+}
+
+/// A form's action: its token checked, then `action` (which has not run yet: a future runs
+/// when awaited), then back to the page `back`.
+async fn act<T>(
+    viewer: &Viewer,
+    form: &TokenForm,
+    action: impl std::future::Future<Output = Result<T, ServiceError>>,
+    back: String,
+) -> PageResult {
     viewer.check_token(&form.csrf)?;
-    service
-        .cancel(&viewer.session.caller, &data_id)
-        .await
-        .map_err(service_failure)?;
-    Ok(Redirect::to(&format!("/console/files/{}", views::encode(&data_id))).into_response())
+    action.await.map_err(service_failure)?;
+    Ok(Redirect::to(&back).into_response())
 }
 
 pub(super) async fn upload(State(service): State<Service>, viewer: Viewer) -> PageResult {
@@ -561,12 +571,9 @@ pub(super) async fn close_batch(
     Path(batch_id): Path<String>,
     Form(form): Form<TokenForm>,
 ) -> PageResult {
-    viewer.check_token(&form.csrf)?;
-    service
-        .close_batch(&viewer.session.caller, &batch_id)
-        .await
-        .map_err(service_failure)?;
-    Ok(Redirect::to(&format!("/console/batches/{}", views::encode(&batch_id))).into_response())
+    let back = format!("/console/batches/{}", views::encode(&batch_id));
+    let caller = &viewer.session.caller;
+    act(&viewer, &form, service.close_batch(caller, &batch_id), back).await
 }
 
 pub(super) async fn cancel_batch(
@@ -575,12 +582,15 @@ pub(super) async fn cancel_batch(
     Path(batch_id): Path<String>,
     Form(form): Form<TokenForm>,
 ) -> PageResult {
-    viewer.check_token(&form.csrf)?;
-    service
-        .cancel_batch(&viewer.session.caller, &batch_id)
-        .await
-        .map_err(service_failure)?;
-    Ok(Redirect::to(&format!("/console/batches/{}", views::encode(&batch_id))).into_response())
+    let back = format!("/console/batches/{}", views::encode(&batch_id));
+    let caller = &viewer.session.caller;
+    act(
+        &viewer,
+        &form,
+        service.cancel_batch(caller, &batch_id),
+        back,
+    )
+    .await
 }
 
 pub(super) async fn engines(State(service): State<Service>, viewer: Viewer) -> PageResult {

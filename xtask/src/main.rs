@@ -580,6 +580,7 @@ mod architecture {
             "crates/test-support/src/metrics.rs",
             "crates/test-support/src/openapi.rs",
             "crates/test-support/src/schemathesis.rs",
+            "crates/test-support/src/console.rs",
         ];
         let root = crate::workspace_root();
         let mut starters = Vec::new();

@@ -229,3 +229,58 @@ async fn the_console_offers_a_user_only_what_the_api_allows_them() {
     let (_, upload) = page(&server, admin, "/console/upload").await;
     assert!(upload.contains("Admins only"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_pages_show_dlp_hits_masked_and_escape_what_files_are_called() {
+    let server = Server::start(
+        "[dlp]\nenabled = true\n\n[[rules]]\nname = \"Redact\"\n[rules.dlp]\nredact = true\n",
+    );
+    let customers = "name,card,note\nAda Lovelace,4556 7375 8689 9855,paid by Visa\n";
+    let sensitive = server.submit("customers.csv", customers.into()).await;
+    server.wait_final(&sensitive).await;
+    let hostile_name = "<img src=x onerror=alert(1)>.txt";
+    let hostile = server
+        .submit_with(
+            server
+                .post("/file")
+                .header("filename", "%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E.txt"),
+            b"harmless".to_vec(),
+        )
+        .await;
+    server.wait_final(&hostile).await;
+    let cookie = console_login(&server, "admin", ADMIN_PASSWORD).await;
+    let cookie = cookie.split(';').next().unwrap();
+
+    let (status, html) = page(&server, cookie, &format!("/console/files/{sensitive}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<h2>Proactive DLP</h2>"), "{html}");
+    assert!(html.contains("Credit Card Number") && html.contains("4556 **** **** 9855"));
+    assert!(html.contains("Sensitive Data Found"));
+    assert!(
+        html.contains(&format!(
+            "href=\"/file/download/{sensitive}\">Download Redacted copy"
+        )),
+        "no download of the redacted copy"
+    );
+    assert!(
+        !html.contains("4556 7375 8689 9855"),
+        "the page shows the card number"
+    );
+
+    // Names are text, never markup, on the list and on the report.
+    for path in [
+        "/console/submissions".to_string(),
+        format!("/console/files/{hostile}"),
+    ] {
+        let (_, html) = page(&server, cookie, &path).await;
+        assert!(
+            !html.contains(hostile_name),
+            "{path} shows the name as markup"
+        );
+        assert!(!html.contains("<img"), "{path}");
+        assert!(
+            html.contains("&#60;img src=x onerror=alert(1)&#62;.txt"),
+            "{path}"
+        );
+    }
+}

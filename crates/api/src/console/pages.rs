@@ -268,14 +268,23 @@ pub(super) struct PageKeys {
 /// Members shown per page of an archive or batch.
 const MEMBER_ROWS: u64 = 50;
 
+impl PageKeys {
+    /// The first member shown (from 0) and how many (50 unless asked, at most 1,000).
+    fn page(&self) -> (u64, u64) {
+        (
+            self.first.unwrap_or(0),
+            self.size.unwrap_or(MEMBER_ROWS).clamp(1, 1000),
+        )
+    }
+}
+
 pub(super) async fn report(
     State(service): State<Service>,
     viewer: Viewer,
     Path(data_id): Path<String>,
     Query(keys): Query<PageKeys>,
 ) -> PageResult {
-    let first = keys.first.unwrap_or(0);
-    let size = keys.size.unwrap_or(MEMBER_ROWS).clamp(1, 1000);
+    let (first, size) = keys.page();
     let body = service
         .report_body(&viewer.session.caller, &data_id, Some(first), Some(size))
         .await
@@ -531,8 +540,7 @@ pub(super) async fn batch(
     Path(batch_id): Path<String>,
     Query(keys): Query<PageKeys>,
 ) -> PageResult {
-    let first = keys.first.unwrap_or(0);
-    let size = keys.size.unwrap_or(MEMBER_ROWS).clamp(1, 1000);
+    let (first, size) = keys.page();
     let report = service
         .batch_status(&viewer.session.caller, &batch_id, Some(first), Some(size))
         .await
